@@ -1,0 +1,50 @@
+# The Alignment Book. Every target creates and uses .venv by itself.
+#   make book    execute every chapter at scale "book" and build the site into _build/html
+#   make test    unit tests, every chapter at scale "smoke", and a strict build of the site from those outputs
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# torch first, pinned to the CPU wheel; the package's own requirement is a range that this version satisfies.
+TORCH  := torch==2.13.0
+STAMP  := $(VENV)/.installed
+
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# pip's mirror configuration on these machines prints a warning per package; keep the real messages.
+QUIET  := 2>&1 | { grep -v "^WARNING: Location" || true; }
+
+export MUJOCO_GL ?= egl
+export PYTHONHASHSEED := 0
+
+.PHONY: install book test smoke unit lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet $(TORCH) $(QUIET)
+	$(PY) -m pip install --quiet -e '.[dev]' $(QUIET)
+	$(PY) -c "import torch, alignbook, jupyter_book; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	touch $(STAMP)
+
+book: install
+	$(PY) -m alignbook build --scale book
+	@echo "The book is at $(CURDIR)/_build/html/index.html"
+
+unit: install
+	$(PY) -m pytest -m "not notebook and not build" -q
+
+smoke: install
+	$(PY) -m alignbook run --scale smoke
+
+lint: install
+	$(PY) -m ruff check lib tests benchmarks notebooks
+
+test: install lint
+	$(PY) -m pytest -q
+
+bench: install
+	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache

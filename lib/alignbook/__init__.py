@@ -1,0 +1,19 @@
+"""The Alignment Book's library: the heavy lifting behind every chapter.
+
+Where things live:
+
+- ``alignbook.scales``   every chapter's sizes at each scale (smoke | book | full)
+- ``alignbook.chapter``  what a notebook calls first: validate parameters, seed, pick the device
+- ``alignbook.report``   the reproduction report each chapter ends with
+- ``alignbook.cache``    atomic, versioned on-disk caches
+- ``alignbook.plotting`` the book's shared figure helpers (mean with a band over seeds)
+- ``alignbook.book``     the runner: papermill, timings, staleness, the site build
+- ``alignbook.rlhf``     preference data and reward models (Bradley-Terry)
+- ``alignbook.survey``   the survey chapter's demos (alignment cycle figure, goal misgeneralisation)
+"""
+
+__version__ = "0.1.0"
+
+from alignbook.chapter import Chapter, chapter, progress  # noqa: E402
+
+__all__ = ["Chapter", "chapter", "progress", "__version__"]

@@ -1,0 +1,3 @@
+from alignbook.book.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,242 @@
+"""Run chapters: papermill in a subprocess per chapter, wall time and peak memory, staleness, failures.
+
+Layout under the checkout's ``_build/``:
+
+- ``executed/notebooks/NAME.ipynb``  the executed chapter (what the site shows)
+- ``executed/records/NAME.json``     how it was produced: scale, seed, device, the staleness key, time, memory
+- ``failed/NAME.ipynb``              a partly executed notebook kept for inspection after a failure
+- ``runtimes.json``                  the last run time of each chapter at each scale (``list``, "Run times")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import alignbook
+from alignbook import scales
+from alignbook.book.chapters import BookError, Chapter, parameters_cell
+from alignbook.chapter import RUNNER_ENV, resolve_device
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+LIBRARY = Path(alignbook.__file__).resolve().parent
+
+
+class ChapterFailed(RuntimeError):
+    """A chapter raised while executing; the message names the chapter, the failing cell and its traceback."""
+
+
+@dataclass
+class Record:
+    chapter: str
+    scale: str
+    seed: int
+    device: str
+    key: str
+    wall_s: float
+    peak_rss_mb: float
+    finished: str
+    machine: str
+
+
+def build_dir(root: Path) -> Path:
+    return root / "_build"
+
+
+def executed_path(root: Path, name: str) -> Path:
+    return build_dir(root) / "executed" / "notebooks" / f"{name}.ipynb"
+
+
+def record_path(root: Path, name: str) -> Path:
+    return build_dir(root) / "executed" / "records" / f"{name}.json"
+
+
+def failed_path(root: Path, name: str) -> Path:
+    return build_dir(root) / "failed" / f"{name}.ipynb"
+
+
+def history_path(root: Path) -> Path:
+    return build_dir(root) / "runtimes.json"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def library_digest() -> str:
+    """A hash of the library's source: any change to the code (scales included) makes every chapter stale."""
+    digest = hashlib.sha256()
+    for path in sorted(LIBRARY.rglob("*.py")):
+        digest.update(str(path.relative_to(LIBRARY)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def run_key(chapter: Chapter, scale: str, seed: int, device: str) -> str:
+    digest = hashlib.sha256()
+    for part in (chapter.path.read_bytes(), library_digest().encode(), f"{scale}|{seed}|{device}".encode()):
+        digest.update(part)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def load_record(root: Path, name: str) -> Record | None:
+    path = record_path(root, name)
+    if not path.exists():
+        return None
+    try:
+        return Record(**json.loads(path.read_text(encoding="utf-8")))
+    except (TypeError, ValueError):
+        return None  # an unreadable record means "run it again"
+
+
+def stale_reason(root: Path, chapter: Chapter, scale: str, seed: int, device: str) -> str | None:
+    """Why ``chapter`` must run again at these parameters, or None when its executed notebook is current."""
+    record = load_record(root, chapter.name)
+    if record is None or not executed_path(root, chapter.name).exists():
+        return "never executed"
+    if record.scale != scale:
+        return f"executed at scale {record.scale!r}, wanted {scale!r}"
+    if (record.seed, record.device) != (seed, device):
+        return f"executed with seed {record.seed} on {record.device!r}, wanted seed {seed} on {device!r}"
+    if record.key != run_key(chapter, scale, seed, device):
+        return "the notebook or the library changed since it ran"
+    return None
+
+
+def validate(chapters: list[Chapter], scale: str, seed: int, device: str) -> None:
+    """Refuse bad input before any chapter runs."""
+    try:
+        scales.check_scale(scale)
+        resolve_device(device)
+    except ValueError as error:
+        raise BookError(str(error)) from None
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise BookError(f"seed must be a non-negative integer, got {seed!r}")
+    for chapter in chapters:
+        parameters_cell(chapter.path)
+        if chapter.name not in scales.chapters():
+            raise BookError(
+                f"chapter {chapter.name!r} has no sizes in alignbook.scales; chapters with scales: "
+                f"{', '.join(scales.chapters())}"
+            )
+
+
+def _failure_message(name: str, failure: Path, kept: Path, root: Path) -> str:
+    if not failure.exists():
+        return f"chapter {name!r} failed before papermill could report a cell (see the output above)"
+    info = json.loads(failure.read_text(encoding="utf-8"))
+    where = (
+        f"in cell {info['cell_index']} (execution count {info['execution_count']})"
+        if info["cell_index"] is not None
+        else "outside any cell"
+    )
+    source = "\n".join("    " + line for line in info["source"].splitlines()[:15])
+    trace = _ANSI.sub("", "\n".join(info["traceback"]))
+    return (
+        f"chapter {name!r} failed {where}: {info['ename']}: {info['evalue']}\n"
+        f"--- failing cell ---\n{source}\n--- traceback ---\n{trace}\n"
+        f"The partly executed notebook is kept at {kept.relative_to(root)}"
+    )
+
+
+def machine_label() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"
+
+
+def run_chapter(root: Path, chapter: Chapter, scale: str, seed: int = 0, device: str = "auto") -> Record:
+    """Execute one chapter; returns its record, or raises ChapterFailed with the failing cell's traceback."""
+    destination = executed_path(root, chapter.name)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    kept = failed_path(root, chapter.name)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"alignbook-{chapter.name}-"))
+    partial, failure = work / f"{chapter.name}.ipynb", work / "failure.json"
+    env = {**os.environ, RUNNER_ENV: "1", "PYTHONHASHSEED": "0"}
+    env.setdefault("MUJOCO_GL", "egl")
+    params = json.dumps({"scale": scale, "seed": seed, "device": device})
+    command = [sys.executable, "-m", "alignbook.book.execute", str(chapter.path), str(partial), params, str(failure)]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env=env, cwd=root)
+    # wait4 returns the peak resident memory of the subprocess and of the kernel it started and reaped.
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    if process.returncode != 0:
+        if partial.exists():
+            os.replace(partial, kept)
+        destination.unlink(missing_ok=True)
+        record_path(root, chapter.name).unlink(missing_ok=True)
+        raise ChapterFailed(_failure_message(chapter.name, failure, kept, root))
+    os.replace(partial, destination)
+    kept.unlink(missing_ok=True)
+    record = Record(
+        chapter=chapter.name,
+        scale=scale,
+        seed=seed,
+        device=device,
+        key=run_key(chapter, scale, seed, device),
+        wall_s=round(wall, 2),
+        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),  # Linux reports kilobytes
+        finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        machine=machine_label(),
+    )
+    write_atomic(record_path(root, chapter.name), json.dumps(asdict(record), indent=1))
+    _remember_runtime(root, record)
+    return record
+
+
+def _remember_runtime(root: Path, record: Record) -> None:
+    history = load_history(root)
+    history.setdefault(record.chapter, {})[record.scale] = {
+        "wall_s": record.wall_s,
+        "peak_rss_mb": record.peak_rss_mb,
+        "finished": record.finished,
+        "device": record.device,
+        "machine": record.machine,
+    }
+    write_atomic(history_path(root), json.dumps(history, indent=1, sort_keys=True))
+
+
+def load_history(root: Path) -> dict:
+    path = history_path(root)
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def run(
+    root: Path,
+    chapters: list[Chapter],
+    scale: str,
+    seed: int = 0,
+    device: str = "auto",
+    only_stale: bool = False,
+    log=None,
+) -> list[Record]:
+    """Run the chapters in order (skipping current ones when ``only_stale``); stop at the first failure."""
+    log = log or (lambda message: print(message, flush=True))
+    validate(chapters, scale, seed, device)
+    records = []
+    for chapter in chapters:
+        reason = stale_reason(root, chapter, scale, seed, device)
+        if only_stale and reason is None:
+            log(f"[alignbook] {chapter.name}: up to date at scale {scale!r}")
+            continue
+        log(f"[alignbook] {chapter.name}: running at scale {scale!r}" + (f" ({reason})" if only_stale else ""))
+        record = run_chapter(root, chapter, scale, seed, device)
+        log(f"[alignbook] {chapter.name}: done in {record.wall_s:.1f} s, peak memory {record.peak_rss_mb:.0f} MB")
+        records.append(record)
+    return records

@@ -1,0 +1,116 @@
+"""Every chapter's sizes at each scale, in one declarative table.
+
+A chapter never hard-codes a size: it asks ``get(chapter, scale)``. Three scales exist:
+
+- ``smoke``: every CI run; the whole book in about 10 minutes on 2 CPU cores, crossing every code path
+  (at least two epochs or updates wherever a loop exists, so that "the second pass" is exercised too);
+- ``book``: the published site; the whole book in about 60 minutes on 2 CPU cores, large enough that each
+  paper's effect shows;
+- ``full``: a GPU or Colab, paper-like sizes.
+
+Every chapter must define all three scales with the same keys, and each key must keep its type across scales
+(checked when this module is imported, so a typo fails loudly before any work).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+SCALES: tuple[str, ...] = ("smoke", "book", "full")
+
+_CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
+    # AI Alignment: A Comprehensive Survey -- the two demos of the overview chapter.
+    "survey": {
+        "smoke": dict(
+            bt_items=60, bt_features=6, bt_comparisons=(20, 100, 400), bt_noise=(0.0, 0.3),
+            bt_seeds=2, bt_steps=150, bt_test_pairs=500,
+            gw_size=5, gw_updates=30, gw_batch=32, gw_hidden=32, gw_randomised=(0.0, 0.25),
+            gw_seeds=2, gw_eval_episodes=100,
+        ),
+        "book": dict(
+            bt_items=200, bt_features=8, bt_comparisons=(20, 50, 100, 200, 500, 1000, 2000, 5000),
+            bt_noise=(0.0, 0.1, 0.2, 0.3, 0.4), bt_seeds=5, bt_steps=400, bt_test_pairs=5000,
+            gw_size=6, gw_updates=400, gw_batch=64, gw_hidden=64, gw_randomised=(0.0, 0.02, 0.05, 0.1, 0.3),
+            gw_seeds=3, gw_eval_episodes=1000,
+        ),
+        "full": dict(
+            bt_items=1000, bt_features=16,
+            bt_comparisons=(20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000),
+            bt_noise=(0.0, 0.1, 0.2, 0.3, 0.4), bt_seeds=10, bt_steps=800, bt_test_pairs=20000,
+            gw_size=8, gw_updates=1500, gw_batch=128, gw_hidden=128,
+            gw_randomised=(0.0, 0.01, 0.02, 0.05, 0.1, 0.3), gw_seeds=10, gw_eval_episodes=5000,
+        ),
+    },
+}
+
+
+class Config(Mapping[str, Any]):
+    """A read-only mapping of one chapter's sizes at one scale, readable as attributes (``cfg.bt_items``)."""
+
+    def __init__(self, chapter: str, scale: str, values: Mapping[str, Any]):
+        self._chapter, self._scale, self._values = chapter, scale, dict(values)
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(
+                f"{self._chapter!r} has no setting {key!r} at scale {self._scale!r}; "
+                f"its settings are: {', '.join(sorted(self._values))}"
+            ) from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        return f"Config({self._chapter}@{self._scale}: {body})"
+
+
+def check_scale(scale: object) -> str:
+    """Return ``scale`` if it is a known scale; otherwise fail, listing the valid values."""
+    if not isinstance(scale, str) or scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; valid scales are: {', '.join(SCALES)}")
+    return scale
+
+
+def chapters() -> tuple[str, ...]:
+    """The chapters that have sizes defined here."""
+    return tuple(_CHAPTERS)
+
+
+def get(chapter: str, scale: str) -> Config:
+    """The sizes of ``chapter`` at ``scale``; unknown names fail with the list of valid ones."""
+    check_scale(scale)
+    if chapter not in _CHAPTERS:
+        raise ValueError(f"unknown chapter {chapter!r}; chapters with scales are: {', '.join(_CHAPTERS)}")
+    return Config(chapter, scale, _CHAPTERS[chapter][scale])
+
+
+def validate(table: Mapping[str, Mapping[str, Mapping[str, Any]]] = _CHAPTERS) -> None:
+    """Check that every chapter defines every scale with the same keys and stable types."""
+    for name, per_scale in table.items():
+        if set(per_scale) != set(SCALES):
+            raise ValueError(f"chapter {name!r} defines scales {sorted(per_scale)}; it must define {list(SCALES)}")
+        reference = per_scale[SCALES[0]]
+        for scale in SCALES[1:]:
+            values = per_scale[scale]
+            if set(values) != set(reference):
+                diff = sorted(set(values) ^ set(reference))
+                raise ValueError(f"chapter {name!r}: scale {scale!r} differs from {SCALES[0]!r} in keys {diff}")
+            for key, value in values.items():
+                if type(value) is not type(reference[key]):
+                    raise ValueError(
+                        f"chapter {name!r}: {key!r} is {type(reference[key]).__name__} at {SCALES[0]!r} "
+                        f"but {type(value).__name__} at {scale!r}"
+                    )
+
+
+validate()
