@@ -1,0 +1,60 @@
+"""Execute every chapter at scale smoke, then build the site strictly from those outputs and check its HTML.
+
+The tests run in file order: the build at the end reuses the executed chapters (and runs any that a selective
+pytest invocation skipped).
+"""
+
+from pathlib import Path
+
+import pytest
+
+from alignbook.book import chapters, runner, site
+from alignbook.report import read_report
+from conftest import ROOT
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", [p.stem for p in NOTEBOOKS])
+def test_chapter_runs_at_smoke_scale(name):
+    [record] = runner.run(ROOT, chapters.select(ROOT, [name]), "smoke", log=lambda _: None)
+    assert record.scale == "smoke"
+    report = read_report(runner.executed_path(ROOT, name))
+    assert report is not None and report["claims"], f"{name} shows no reproduction report"
+    assert {c["verdict"] for c in report["claims"]} <= {"holds", "partly", "not at this scale"}
+
+
+@pytest.mark.build
+def test_strict_site_build_from_smoke_outputs():
+    runner.run(ROOT, chapters.all_chapters(ROOT), "smoke", only_stale=True, log=lambda _: None)
+    html = site.build(ROOT, "smoke", log=lambda _: None)  # raises on any warning or failed check
+    assert site.check_html(ROOT, html) == []
+    for path in NOTEBOOKS:
+        page = (html / "notebooks" / f"{path.stem}.html").read_text()
+        assert 'class="alignbook-report"' in page and "<img" in page
+        assert "colab.research.google.com/github/" in page  # the launch button
+        assert "google.colab" not in page  # the install cell is removed from the page
+    home = (html / "book" / "intro.html").read_text()
+    assert "alignment-cycle.svg" in home and "RICE" in home
+    status = (html / "book" / "appendix" / "reproduction.html").read_text()
+    times = (html / "book" / "appendix" / "run-times.html").read_text()
+    for path in NOTEBOOKS:
+        title = site.chapter_title(path)
+        assert title in status and title in times
+    assert "smoke" in status
+
+
+def test_html_checker_finds_broken_links_and_missing_reports(tmp_path: Path):
+    html = tmp_path / "html"
+    (html / "notebooks").mkdir(parents=True)
+    (html / "index.html").write_text('<a href="missing.html">x</a><a href="#here">y</a><p id="there"></p>')
+    for name in ("survey",):
+        (html / "notebooks" / f"{name}.html").write_text('<a href="../index.html#there">ok</a>')
+    problems = site.check_html(ROOT, html)
+    assert "index.html: broken link missing.html" in problems
+    assert "index.html: broken anchor #here" in problems
+    assert "survey: the page shows no figure" in problems
+    assert "survey: the page shows no reproduction report table" in problems
+    assert "missing page book/appendix/reproduction.html" in problems
+    assert not any("../index.html#there" in p for p in problems)

@@ -1,0 +1,101 @@
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from alignbook.book import chapters, runner
+from alignbook.book.chapters import BookError
+from conftest import ROOT, write_notebook
+
+
+def test_select_refuses_unknown_chapters_and_suggests(tiny_book):
+    with pytest.raises(BookError, match=r"unknown chapter\(s\) 'helo' \(did you mean 'hello'\?\); valid chapters are: broken, hello"):
+        chapters.select(tiny_book, ["helo"])
+    assert [c.name for c in chapters.select(tiny_book, [])] == ["broken", "hello"]
+
+
+def test_notebook_without_parameters_cell_is_refused_before_any_work(tiny_book):
+    write_notebook(tiny_book / "notebooks" / "noparams.ipynb", [("code", "scale = 'book'", [])])
+    chapter = chapters.select(tiny_book, ["noparams"])
+    with pytest.raises(BookError, match="exactly one cell tagged 'parameters', found 0"):
+        runner.run(tiny_book, chapter, "smoke")
+    assert not (tiny_book / "_build").exists()
+
+
+def test_parameters_cell_must_set_all_three(tiny_book):
+    write_notebook(tiny_book / "notebooks" / "partial.ipynb", [("code", "scale = 'book'", ["parameters"])])
+    with pytest.raises(BookError, match=r"missing \['device', 'seed'\]"):
+        runner.run(tiny_book, chapters.select(tiny_book, ["partial"]), "smoke")
+
+
+@pytest.mark.parametrize(("scale", "seed", "device", "message"), [
+    ("large", 0, "auto", "valid scales are: smoke, book, full"),
+    ("smoke", -2, "auto", "seed must be a non-negative integer"),
+    ("smoke", 0, "tpu", "valid values are: auto, cpu"),
+])
+def test_bad_parameters_are_refused_before_any_work(tiny_book, scale, seed, device, message):
+    with pytest.raises(BookError, match=message):
+        runner.run(tiny_book, chapters.select(tiny_book, ["hello"]), scale, seed, device)
+    assert not (tiny_book / "_build").exists()
+
+
+def test_run_records_time_memory_and_detects_staleness(tiny_book, monkeypatch):
+    hello = chapters.select(tiny_book, ["hello"])
+    [record] = runner.run(tiny_book, hello, "smoke", log=lambda _: None)
+    executed = nbformat.read(runner.executed_path(tiny_book, "hello"), as_version=4)
+    printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "smoke 0 auto" in printed  # papermill injected the parameters
+    assert record.wall_s > 0 and record.peak_rss_mb > 10
+    assert runner.load_history(tiny_book)["hello"]["smoke"]["wall_s"] == record.wall_s
+
+    [chapter] = hello
+    assert runner.stale_reason(tiny_book, chapter, "smoke", 0, "auto") is None
+    assert runner.run(tiny_book, hello, "smoke", only_stale=True, log=lambda _: None) == []
+    assert "scale 'smoke', wanted 'book'" in runner.stale_reason(tiny_book, chapter, "book", 0, "auto")
+    assert "seed 0" in runner.stale_reason(tiny_book, chapter, "smoke", 1, "auto")
+    monkeypatch.setattr(runner, "library_digest", lambda: "a different library")
+    assert "changed" in runner.stale_reason(tiny_book, chapter, "smoke", 0, "auto")
+    monkeypatch.undo()
+    write_notebook(chapter.path, [("code", 'scale = "book"\nseed = 0\ndevice = "auto"', ["parameters"])])
+    assert "changed" in runner.stale_reason(tiny_book, chapter, "smoke", 0, "auto")
+
+
+def test_library_digest_follows_the_code():
+    assert runner.library_digest() == runner.library_digest()
+    assert len(runner.library_digest()) == 64
+
+
+def test_failing_chapter_names_the_cell_and_keeps_the_partial_notebook(tiny_book):
+    broken = chapters.select(tiny_book, ["broken"])
+    with pytest.raises(runner.ChapterFailed) as failure:
+        runner.run(tiny_book, broken, "smoke", log=lambda _: None)
+    message = str(failure.value)
+    assert "chapter 'broken' failed in cell" in message
+    assert "ValueError: deliberate failure for the runner test" in message
+    assert "raise ValueError('deliberate failure" in message  # the failing cell's source
+    assert "\x1b[" not in message  # no terminal colour codes
+    kept = runner.failed_path(tiny_book, "broken")
+    assert kept.exists() and not runner.executed_path(tiny_book, "broken").exists()
+    outputs = [o for c in json.loads(kept.read_text())["cells"] for o in c.get("outputs", [])]
+    assert any(o.get("ename") == "ValueError" for o in outputs)
+
+
+def test_cli_exit_codes_and_messages(tiny_book):
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "alignbook", "--root", str(tiny_book), *args],
+                              capture_output=True, text=True)
+
+    listed = cli("list")
+    assert listed.returncode == 0 and "hello" in listed.stdout and "broken" in listed.stdout
+    unknown = cli("run", "nope", "--scale", "smoke")
+    assert unknown.returncode == 2 and "valid chapters are: broken, hello" in unknown.stderr
+    bad_scale = cli("run", "hello", "--scale", "medium")
+    assert bad_scale.returncode == 2 and "valid scales are: smoke, book, full" in bad_scale.stderr
+    failed = cli("run", "broken", "--scale", "smoke")
+    assert failed.returncode == 1 and "chapter 'broken' failed in cell" in failed.stderr
+
+
+def test_the_real_book_is_found_from_a_subfolder():
+    assert chapters.find_root(ROOT / "lib" / "alignbook") == ROOT
