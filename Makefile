@@ -44,7 +44,7 @@ test: install lint
 	$(PY) -m pytest -q
 
 bench: install
-	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in $(wildcard benchmarks/*.py); do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache
