@@ -44,7 +44,7 @@ test: install lint
 	$(PY) -m pytest -q
 
 bench: install
-	@for script in $(wildcard benchmarks/*.py); do echo "== $$script"; $(PY) $$script || exit 1; done
+	$(PY) -m alignbook bench
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache

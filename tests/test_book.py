@@ -43,6 +43,7 @@ def test_strict_site_build_from_smoke_outputs():
         title = site.chapter_title(path)
         assert title in status and title in times
     assert "smoke" in status
+    assert (html / "book" / "appendix" / "benchmarks.html").exists()
 
 
 def test_html_checker_finds_broken_links_and_missing_reports(tmp_path: Path):

@@ -1,4 +1,4 @@
-"""``python -m alignbook``: list, run, build and report the book's chapters."""
+"""``python -m alignbook``: list, run, build and report the book's chapters; run its benchmarks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from alignbook import scales
-from alignbook.book import runner, site
+from alignbook.book import bench, runner, site
 from alignbook.book.chapters import BookError, all_chapters, find_root, select
 
 
@@ -34,7 +34,10 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     run.add_argument("--stale", action="store_true", help="skip chapters already executed with these inputs")
 
-    report = commands.add_parser("report", help="write the 'Reproduction status' and 'Run times' pages")
+    benchmark = commands.add_parser("bench", help="run benchmarks/*.py and record their JSON results")
+    benchmark.add_argument("scripts", nargs="*", help="benchmark names (default: all)")
+
+    report = commands.add_parser("report", help="write the appendix pages (reproduction, run times, benchmarks)")
     report.add_argument("--scale", type=_scale, default="book")
     return parser
 
@@ -59,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             chapters = all_chapters(root)
             runner.run(root, chapters, args.scale, args.seed, args.device, only_stale=True)
             site.build(root, args.scale)
+            return 0
+        if args.command == "bench":
+            bench.run(root, bench.scripts(root, args.scripts))
             return 0
         if args.command == "report":
             for page in site.write_report_pages(root, args.scale):

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlparse
 import nbformat
 import yaml
 
+from alignbook.book import bench
 from alignbook.book.chapters import BookError, Chapter, all_chapters
 from alignbook.book.runner import build_dir, executed_path, load_history, load_record
 from alignbook.report import claims_table_markdown, read_report
@@ -138,15 +139,38 @@ def runtimes_page(root: Path, chapters: list[Chapter]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report_pages(root: Path, scale: str) -> tuple[Path, Path]:
-    """The ``report`` command: write both appendix pages into the assembled site tree."""
+def benchmarks_page(root: Path) -> str:
+    results = bench.load_results(root)
+    lines = [
+        "# Benchmarks",
+        "",
+        "Throughput figures printed by the scripts in `benchmarks/` (run them with `make bench`, which also",
+        "records them here), each with the machine and the date it was measured on. A figure measured on",
+        "another machine is not comparable with the originals' figures in the chapters.",
+        "",
+    ]
+    if not results:
+        return "\n".join(lines + ["No benchmark has been run on the machine that built this site.", ""])
+    lines += ["| benchmark | result | machine | measured |", "| --- | --- | --- | --- |"]
+    for name, entry in sorted(results.items()):
+        figures = ", ".join(f"{k}: {v}" for k, v in entry["result"].items())
+        lines.append(f"| `{name}` | {figures} | {entry['machine']} | {entry['finished'][:10]} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report_pages(root: Path, scale: str) -> tuple[Path, ...]:
+    """The ``report`` command: write the appendix pages into the assembled site tree."""
     chapters = check_publishable(root, scale)
     target = site_dir(root) / APPENDIX
     target.mkdir(parents=True, exist_ok=True)
-    reproduction, runtimes = target / "reproduction.md", target / "run-times.md"
-    reproduction.write_text(reproduction_page(root, chapters), encoding="utf-8")
-    runtimes.write_text(runtimes_page(root, chapters), encoding="utf-8")
-    return reproduction, runtimes
+    pages = {
+        target / "reproduction.md": reproduction_page(root, chapters),
+        target / "run-times.md": runtimes_page(root, chapters),
+        target / "benchmarks.md": benchmarks_page(root),
+    }
+    for path, text in pages.items():
+        path.write_text(text, encoding="utf-8")
+    return tuple(pages)
 
 
 def assemble(root: Path, scale: str) -> Path:
@@ -247,7 +271,7 @@ def check_html(root: Path, html: Path) -> list[str]:
             problems.append(f"{chapter.name}: the page shows no figure")
         if parsed.report_tables == 0:
             problems.append(f"{chapter.name}: the page shows no reproduction report table")
-    for name in ("index.html", "book/appendix/reproduction.html", "book/appendix/run-times.html"):
+    for name in ("index.html", *(f"book/appendix/{page}.html" for page in ("reproduction", "run-times", "benchmarks"))):
         if not (html / name).exists():
             problems.append(f"missing page {name}")
     parsed_pages = {p: _parse(p) for p in html.rglob("*.html")}
