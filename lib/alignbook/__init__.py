@@ -8,6 +8,7 @@ Where things live:
 - ``alignbook.cache``    atomic, versioned on-disk caches
 - ``alignbook.plotting`` the book's shared figure helpers (mean with a band over seeds)
 - ``alignbook.book``     the runner: papermill, timings, staleness, the site build
+- ``alignbook.envs``     Safety-Gymnasium's tasks on MuJoCo 4 / Gymnasium 1.x (make, make_vec, list_tasks)
 - ``alignbook.rlhf``     preference data and reward models (Bradley-Terry)
 - ``alignbook.survey``   the survey chapter's demos (alignment cycle figure, goal misgeneralisation)
 """

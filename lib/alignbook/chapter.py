@@ -52,9 +52,16 @@ def resolve_device(device: str) -> torch.device:
 
 def progress(iterable: Iterable[T], total: int | None = None, desc: str | None = None) -> Iterator[T]:
     """A tqdm bar for interactive readers, silent when the book's runner executes the chapter."""
+    if os.environ.get(RUNNER_ENV):
+        return iter(iterable)
+    import warnings
+
+    from tqdm import TqdmWarning
     from tqdm.auto import tqdm
 
-    return iter(tqdm(iterable, total=total, desc=desc, disable=bool(os.environ.get(RUNNER_ENV)), leave=False))
+    with warnings.catch_warnings():  # without ipywidgets tqdm.auto falls back to text bars, and says so
+        warnings.simplefilter("ignore", TqdmWarning)
+        return iter(tqdm(iterable, total=total, desc=desc, leave=False))
 
 
 @dataclass

@@ -1,0 +1,44 @@
+"""Steps per second of one alignbook.envs task under random actions, beside the raw MuJoCo ceiling.
+
+usage: python benchmarks/env_throughput.py --task SafetyPointGoal1-v0 --seconds 5 [--num-envs 8] [--vision]
+
+Prints human-readable lines, then one JSON object as the last line:
+{"task": ..., "steps_per_s": ..., "num_envs": ..., "mujoco_steps_per_s": ..., ["vision_fps": ...]}
+``mujoco_steps_per_s`` is the same compiled model stepped by MuJoCo alone (ten physics steps per environment
+step, no Python around it): the ceiling any wrapper can reach. ``--vision`` also measures the Vision variant
+with a 64x64 image rendered every step (MUJOCO_GL=egl on a headless machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from alignbook.envs.benchmark import ORIGINAL_STEPS_PER_S, env_rate, mujoco_rate, vision_rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="alignbook.envs throughput")
+    parser.add_argument("--task", default="SafetyPointGoal1-v0")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--num-envs", type=int, default=1)
+    parser.add_argument("--vision", action="store_true", help="also measure 64x64 vision steps per second")
+    args = parser.parse_args()
+    rate = env_rate(args.task, args.seconds, args.num_envs)
+    print(f"{args.task}: {rate:,.0f} random-action steps/s with {args.num_envs} environment(s)")
+    original = ORIGINAL_STEPS_PER_S.get(args.task)
+    if original:
+        print(f"  original safety-gymnasium 1.0.0 (one environment): {original:,} steps/s -> {rate / original:.1f}x")
+    ceiling = mujoco_rate(args.task, max(1.0, args.seconds / 2))
+    print(f"{args.task}: {ceiling:,.0f} steps/s for MuJoCo alone on the same model (the ceiling)")
+    result = {"task": args.task, "steps_per_s": round(rate, 1), "num_envs": args.num_envs,
+              "mujoco_steps_per_s": round(ceiling, 1)}
+    if args.vision and "Velocity" not in args.task:
+        fps = vision_rate(args.task, max(1.0, args.seconds / 2))
+        print(f"{args.task}: {fps:,.0f} vision steps/s (64x64 RGB observation rendered every step)")
+        result["vision_fps"] = round(fps, 1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

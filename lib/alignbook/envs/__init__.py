@@ -1,0 +1,84 @@
+"""Safety-Gymnasium rebuilt on MuJoCo 4 and Gymnasium 1.x: the safe-control task suite of the safe-RL chapters.
+
+The API contract (stable; the safe-RL library and chapters rely on it)
+======================================================================
+
+``env = alignbook.envs.make(task_id, **options)`` returns a single environment with
+
+- ``env.observation_space``: a ``gymnasium.spaces.Box`` (float64, flat vector) -- for ``...Vision-v0`` tasks a
+  ``gymnasium.spaces.Dict`` of the same named blocks plus ``"vision"``, a uint8 (height, width, 3) image;
+- ``env.action_space``: a ``gymnasium.spaces.Box`` (float64), e.g. [-1, 1]^2 for Point and Car, [-1, 1]^8 for Ant;
+- ``env.max_episode_steps``: 1000 (500 for Circle), enforced as truncation; the Ant also terminates when it
+  falls (its torso at or below 0.08 m, as upstream);
+- ``obs, info = env.reset(seed=None, options=None)``: ``obs`` a float64 ndarray (dict for Vision tasks);
+  the same seed gives the same episode;
+- ``obs, reward, cost, terminated, truncated, info = env.step(action)``: ``reward`` and ``cost`` Python
+  floats, ``cost`` in {0.0, 1.0}; ``terminated``/``truncated`` bools; ``info`` holds every cost term of the task
+  (``cost_hazards``, ``cost_vases_contact``, ...; each 0/1), ``cost_sum`` (= cost) and ``goal_met`` on the steps
+  a goal is reached (velocity tasks: ``cost_velocity`` and Gymnasium's own entries);
+- ``env.render()`` returns an RGB array when made with ``render_mode="rgb_array"``; ``env.close()``.
+
+Bad input fails loudly: an unknown id raises ``ValueError`` naming the closest valid ids; an action of the wrong
+shape or with NaN/inf raises ``ValueError`` before the physics runs; actions outside the box are clipped (as
+upstream); ``step`` after the episode ended and before ``reset`` raises ``RuntimeError``.
+
+``venv = alignbook.envs.make_vec(task_id, num_envs, **options)`` steps a batch with autoreset:
+
+- ``obs, info = venv.reset(seed=None)``: obs of shape (num_envs, obs_dim); environment i gets seed ``seed + i``;
+- ``obs, reward, cost, terminated, truncated, info = venv.step(actions)`` with ``actions`` of shape
+  (num_envs, act_dim) and every output batched (num_envs,); an environment whose episode ended is reset in
+  the same call, its new first observation is in ``obs`` and its last one in ``info["final_observation"][i]``
+  (with ``info["_final_observation"][i]`` True and ``info["final_info"][i]``); ``info["cost"]`` and every cost
+  term are arrays of shape (num_envs,).
+
+``alignbook.envs.list_tasks(kind="all")`` lists the ids. Every task is also registered with Gymnasium:
+``gymnasium.make("alignbook/SafetyPointGoal1-v0")`` gives the five-tuple API with the cost in ``info["cost"]``.
+
+Tasks: Safety{Point,Car,Ant}{Goal,Button,Push,Circle}{0,1,2}-v0 and their ``Vision`` variants
+(``alignbook.envs.navigation``), Safety{HalfCheetah,Hopper,Swimmer,Walker2d,Ant,Humanoid}Velocity-v1
+(``alignbook.envs.velocity``). Where the semantics differ from upstream safety-gymnasium 1.0.0, the module
+docstrings of those two modules say how.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# MuJoCo picks its OpenGL backend when it is first imported: without a display, render offscreen with EGL.
+if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+    os.environ.setdefault("MUJOCO_GL", "egl")
+
+import warnings  # noqa: E402
+
+import mujoco  # noqa: E402
+
+
+class MuJoCoWarning(UserWarning):
+    """A warning from MuJoCo's C library, routed into Python's warnings so that it can be filtered."""
+
+
+def _route_mujoco_warning(message: str) -> None:
+    warnings.warn(message.strip(), MuJoCoWarning, stacklevel=2)
+
+
+# By default MuJoCo prints its warnings to stderr and appends them to MUJOCO_LOG.TXT in the working directory;
+# routed through Python they stay filterable and leave no files behind. Gymnasium's own velocity-task assets use
+# a compiler attribute that MuJoCo 4 deprecates ('settotalmass'): that one is known and harmless here.
+mujoco.set_mju_user_warning(_route_mujoco_warning)
+warnings.filterwarnings("ignore", message=".*settotalmass.*", category=MuJoCoWarning)
+
+from alignbook.envs.core import SafeEnv  # noqa: E402
+from alignbook.envs.registry import list_tasks, make, random_actions, register_all  # noqa: E402
+from alignbook.envs.vector import SafeVectorEnv  # noqa: E402
+
+
+def make_vec(task_id: str, num_envs: int, **options) -> SafeVectorEnv:
+    """``num_envs`` copies of ``task_id`` behind one batched step with autoreset (see the module docstring)."""
+    make(task_id, **options).close()  # fail on a bad id or option before building the batch
+    return SafeVectorEnv(lambda: make(task_id, **options), num_envs)
+
+
+register_all()
+
+__all__ = ["SafeEnv", "SafeVectorEnv", "list_tasks", "make", "make_vec", "random_actions"]

@@ -1,0 +1,83 @@
+"""Throughput measurements shared by benchmarks/env_throughput.py and the chapter's live table."""
+
+from __future__ import annotations
+
+import time
+
+import mujoco
+import numpy as np
+
+from alignbook.envs.registry import make, random_actions
+from alignbook.envs.vector import SafeVectorEnv
+
+# Random-action steps per second of safety-gymnasium 1.0.0 (Python 3.10, MuJoCo 2.3.3, one environment),
+# measured by the book's maintainers on the reference 2-core machine (../shared/anchors/safety-gymnasium.md).
+ORIGINAL_STEPS_PER_S = {
+    "SafetyPointGoal1-v0": 600, "SafetyCarGoal1-v0": 516, "SafetyPointButton1-v0": 395,
+    "SafetyPointPush1-v0": 567, "SafetyPointCircle1-v0": 409, "SafetyHalfCheetahVelocity-v1": 19_496,
+}
+ORIGINAL_PROVENANCE = (
+    "safety-gymnasium 1.0.0 on Python 3.10 (gymnasium 0.28.1, mujoco 2.3.3), random actions, one environment, "
+    "measured on the book's 2-core reference machine"
+)
+
+
+def env_rate(task_id: str, seconds: float, num_envs: int = 1, seed: int = 0) -> float:
+    """Random-action environment steps per second (summed over the batch when ``num_envs`` > 1)."""
+    rng = np.random.default_rng(seed)
+    if num_envs == 1:
+        env = make(task_id)
+        env.reset(seed=seed)
+        actions = np.array([random_actions(env, rng) for _ in range(4096)])
+        steps, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            for k in range(128):
+                *_, terminated, truncated, _ = env.step(actions[(steps + k) % 4096])
+                if terminated or truncated:
+                    env.reset()
+            steps += 128
+        return steps / (time.perf_counter() - start)
+    venv = SafeVectorEnv(lambda: make(task_id), num_envs)
+    venv.reset(seed=seed)
+    space = venv.single_action_space
+    actions = rng.uniform(space.low, space.high, size=(64, num_envs, *space.shape))
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for k in range(8):
+            venv.step(actions[k])
+        steps += 8 * num_envs
+    return steps / (time.perf_counter() - start)
+
+
+def mujoco_rate(task_id: str, seconds: float) -> float:
+    """Environment steps per second of the task's compiled model stepped by MuJoCo alone: the ceiling."""
+    env = make(task_id)
+    env.reset(seed=0)
+    env.step(np.zeros(env.action_space.shape))  # one real step: e.g. lifts the gremlins onto their drivers
+    if hasattr(env, "inner"):  # a velocity task: the Gymnasium environment underneath
+        model, data, substeps = env.inner.model, env.inner.data, env.inner.frame_skip
+    else:
+        model, data, substeps = env.model, env.data, 10
+    data.ctrl[:] = 0.5 * model.actuator_ctrlrange[:, 1]
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(128):
+            mujoco.mj_step(model, data, nstep=substeps)
+        steps += 128
+    return steps / (time.perf_counter() - start)
+
+
+def vision_rate(task_id: str, seconds: float, size: tuple[int, int] = (64, 64)) -> float:
+    """Steps per second of the Vision variant of ``task_id`` (an RGB image rendered every step)."""
+    name = task_id if "Vision" in task_id else task_id.replace("-v0", "Vision-v0")
+    env = make(name, vision_size=size)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    frames, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        *_, terminated, truncated, _ = env.step(random_actions(env, rng))
+        frames += 1
+        if terminated or truncated:
+            env.reset()
+    env.close()
+    return frames / (time.perf_counter() - start)

@@ -1,0 +1,112 @@
+"""The public API of alignbook.envs: ids, make, make_vec, Gymnasium registration, vision, velocity tasks."""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import alignbook.envs as envs
+from alignbook.envs.velocity import VELOCITY_TASKS
+
+
+def test_task_ids():
+    ids = envs.list_tasks()
+    assert len(envs.list_tasks("navigation")) == 36 and len(envs.list_tasks("vision")) == 36
+    assert "SafetyPointGoal1-v0" in ids and "SafetyCarCircle2Vision-v0" in ids
+    assert "SafetyHumanoidVelocity-v1" in ids and len(envs.list_tasks("velocity")) == 6
+    with pytest.raises(ValueError, match="kind"):
+        envs.list_tasks("robots")
+
+
+def test_unknown_id_names_the_closest_valid_ones():
+    with pytest.raises(ValueError, match="SafetyPointGoal1-v0"):
+        envs.make("SafetyPointGaol1-v0")
+    with pytest.raises(ValueError, match="unknown task id"):
+        envs.make("SafetyDoggoGoal1-v0")  # not rebuilt (yet)
+    with pytest.raises(ValueError, match="unknown option"):
+        envs.make("SafetyPointGoal1-v0", colour="red")
+
+
+@pytest.mark.parametrize("task_id", ["SafetyPointGoal1-v0", "SafetyCarPush1-v0", "SafetyHopperVelocity-v1"])
+def test_gymnasium_registration_and_checker(task_id):
+    env = gymnasium.make(f"alignbook/{task_id}")
+    obs, _ = env.reset(seed=0)
+    _, _, _, _, info = env.step(env.action_space.sample())
+    assert info["cost"] in (0.0, 1.0)
+    check_env(env.unwrapped, skip_render_check=True)
+
+
+def test_make_vec_autoreset_keeps_the_final_observation():
+    venv = envs.make_vec("SafetyPointCircle0-v0", 3)
+    obs, _ = venv.reset(seed=0)
+    assert obs.shape == (3, 28)
+    for _ in range(500):
+        obs, reward, cost, terminated, truncated, info = venv.step(np.zeros((3, 2)))
+        assert reward.shape == cost.shape == (3,)
+    assert truncated.all() and info["_final_observation"].all()
+    assert info["final_observation"][0].shape == (28,)
+    assert not np.array_equal(info["final_observation"][0], obs[0])  # obs is the new episode's first
+    with pytest.raises(ValueError, match="shape"):
+        venv.step(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="num_envs"):
+        envs.make_vec("SafetyPointGoal1-v0", 0)
+
+
+def test_vision_observation_is_an_image():
+    env = envs.make("SafetyPointGoal1Vision-v0", vision_size=(32, 24))
+    obs, _ = env.reset(seed=0)
+    assert obs["vision"].shape == (24, 32, 3) and obs["vision"].dtype == np.uint8
+    assert obs["goal_lidar"].shape == (16,)
+    assert env.observation_space.contains(obs)
+    frame = envs.make("SafetyCarButton0-v0", render_mode="rgb_array", width=48, height=40)
+    frame.reset(seed=0)
+    assert frame.render().shape == (40, 48, 3)
+    with pytest.raises(RuntimeError, match="render_mode"):
+        envs.make("SafetyPointGoal0-v0").render()
+
+
+def test_velocity_thresholds_are_upstream_v1():
+    expected = {"HalfCheetah": 3.2096, "Hopper": 0.7402, "Swimmer": 0.2282, "Walker2d": 2.3415,
+                "Ant": 2.6222, "Humanoid": 1.4149}
+    assert {k: v[3] for k, v in VELOCITY_TASKS.items()} == expected
+
+
+def test_velocity_cost_is_speed_above_threshold():
+    env = envs.make("SafetyHalfCheetahVelocity-v1")
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        _, _, cost, _, _, info = env.step(rng.uniform(-1, 1, 6))
+        assert cost == float(info["x_velocity"] > 3.2096)
+    # At the threshold exactly the cost is 0 (strict inequality); the Ant's speed is planar.
+    assert env.speed({"x_velocity": 3.2096}) <= env.velocity_threshold
+    ant = envs.make("SafetyAntVelocity-v1")
+    assert ant.speed({"x_velocity": 2.0, "y_velocity": 2.0}) == pytest.approx(np.hypot(2, 2))
+    assert ant.observation_space.shape == (27,)
+
+
+def test_every_task_is_registered_with_gymnasium():
+    for task_id in envs.list_tasks():
+        spec = gymnasium.spec(f"alignbook/{task_id}")
+        assert spec.max_episode_steps == (500 if "Circle" in task_id else 1000)
+    env = gymnasium.make("alignbook/SafetyCarCircle2Vision-v0", vision_size=(16, 16))
+    obs, _ = env.reset(seed=0)
+    assert obs["vision"].shape == (16, 16, 3)
+
+
+def test_velocity_tasks_are_deterministic_under_a_seed():
+    def rollout():
+        env = envs.make("SafetyHopperVelocity-v1")
+        obs, _ = env.reset(seed=3)
+        rng = np.random.default_rng(0)
+        out = [obs]
+        for _ in range(20):
+            obs, reward, cost, terminated, truncated, _ = env.step(rng.uniform(-1, 1, 3))
+            out.append(np.r_[obs, reward, cost])
+            if terminated:
+                break
+        return np.concatenate(out)
+
+    np.testing.assert_array_equal(rollout(), rollout())
