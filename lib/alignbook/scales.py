@@ -57,6 +57,38 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             velocity_episodes=5, velocity_steps=1000, bench_seconds=5.0, bench_num_envs=16, vision_seconds=3.0,
         ),
     },
+    # Baichuan 2: tokenizer, stability, positions, scaling ladder (hidden, layers, steps); the last rung is the
+    # book's base model, the one whose loss the scaling law predicts.
+    "baichuan2": {
+        "smoke": dict(
+            corpus="default", corpus_files="*", corpus_max_documents=0, valid_fraction=0.1, vocab_size=512, threads=1,
+            seq_len=32, batch_size=8, lr=3e-3, warmup_fraction=0.1, grad_clip=0.5, valid_windows=8,
+            arith_vocab=300, arith_max_digits=2, arith_train=400, arith_test=32, arith_hidden=32, arith_layers=1,
+            arith_steps=3, arith_seeds=2, stab_hidden=32, stab_layers=1, stab_steps=3, stab_lr=3e-2, stab_seeds=2,
+            pos_hidden=32, pos_layers=1, pos_steps=3, pos_train_len=16, pos_eval_lens=(16, 32), pos_seeds=2,
+            scaling_sizes=((32, 1, 2), (32, 2, 2), (64, 1, 2), (64, 2, 3), (64, 3, 3), (96, 2, 4)),
+        ),
+        "book": dict(
+            corpus="default", corpus_files="*", corpus_max_documents=0, valid_fraction=0.1, vocab_size=1024, threads=1,
+            seq_len=128, batch_size=16, lr=3e-3, warmup_fraction=0.1, grad_clip=0.5, valid_windows=64,
+            arith_vocab=384, arith_max_digits=2, arith_train=4000, arith_test=300, arith_hidden=64,
+            arith_layers=2, arith_steps=400, arith_seeds=2, stab_hidden=64, stab_layers=3, stab_steps=200,
+            stab_lr=3e-2, stab_seeds=2, pos_hidden=64, pos_layers=2, pos_steps=200, pos_train_len=64,
+            pos_eval_lens=(64, 128, 256, 512), pos_seeds=2,
+            scaling_sizes=((32, 1, 40), (32, 2, 60), (48, 2, 80), (64, 2, 100), (64, 3, 140), (96, 3, 200)),
+        ),
+        "full": dict(
+            corpus="hf:roneneldan/TinyStories", corpus_files="TinyStoriesV2-GPT4-train.txt",
+            corpus_max_documents=300000, valid_fraction=0.02, vocab_size=8192, threads=0, seq_len=512, batch_size=32,
+            lr=1e-3, warmup_fraction=0.05, grad_clip=0.5, valid_windows=256,
+            arith_vocab=1024, arith_max_digits=5, arith_train=200000, arith_test=2000, arith_hidden=256,
+            arith_layers=4, arith_steps=3000, arith_seeds=3, stab_hidden=512, stab_layers=8, stab_steps=2000,
+            stab_lr=1e-2, stab_seeds=3, pos_hidden=256, pos_layers=4, pos_steps=2000, pos_train_len=256,
+            pos_eval_lens=(256, 512, 1024, 2048), pos_seeds=3,
+            scaling_sizes=((64, 2, 500), (128, 2, 800), (128, 4, 1200), (256, 4, 2000), (384, 6, 3000),
+                           (512, 8, 5000)),
+        ),
+    },
 }
 
 

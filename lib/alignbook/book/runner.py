@@ -161,7 +161,15 @@ def run_chapter(root: Path, chapter: Chapter, scale: str, seed: int = 0, device:
     kept.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"alignbook-{chapter.name}-"))
     partial, failure = work / f"{chapter.name}.ipynb", work / "failure.json"
-    env = {**os.environ, RUNNER_ENV: "1", "PYTHONHASHSEED": "0"}
+    env = {
+        **os.environ,
+        RUNNER_ENV: "1",
+        "PYTHONHASHSEED": "0",
+        # Progress bars of libraries (transformers, tqdm.auto) would only litter the published pages, and
+        # tqdm.auto warns in a kernel without ipywidgets; the chapter's own progress is off under the runner too.
+        "TQDM_DISABLE": "1",
+        "PYTHONWARNINGS": "ignore:IProgress not found",
+    }
     env.setdefault("MUJOCO_GL", "egl")
     params = json.dumps({"scale": scale, "seed": seed, "device": device})
     command = [sys.executable, "-m", "alignbook.book.execute", str(chapter.path), str(partial), params, str(failure)]
