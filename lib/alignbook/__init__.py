@@ -9,6 +9,7 @@ Where things live:
 - ``alignbook.plotting`` the book's shared figure helpers (mean with a band over seeds)
 - ``alignbook.book``     the runner: papermill, timings, staleness, the site build
 - ``alignbook.envs``     Safety-Gymnasium's tasks on MuJoCo 4 / Gymnasium 1.x (make, make_vec, list_tasks)
+- ``alignbook.saferl``   safe RL: Lagrange/PID multipliers, SafePO's twelve algorithms, train/evaluate
 - ``alignbook.lm``       Baichuan 2 in miniature: tokenizer, decoder (a transformers model), training, scaling
 - ``alignbook.rlhf``     preference data and reward models (Bradley-Terry)
 - ``alignbook.survey``   the survey chapter's demos (alignment cycle figure, goal misgeneralisation)

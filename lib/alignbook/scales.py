@@ -89,6 +89,24 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
                            (512, 8, 5000)),
         ),
     },
+    # SafePO (algorithms half of Safety-Gymnasium): the twelve algorithms on the closed-form toy problem, then a
+    # benchmark on one task. Book scale trains on PointCircle1, where return and cost conflict within tens of
+    # thousands of steps; full runs the paper's protocol (PointGoal1, 1e7 steps, OmniSafe's defaults).
+    "safepo": {
+        "smoke": dict(
+            task="SafetyPointCircle1-v0", algos=("ppo", "ppo_lag", "cppo_pid", "cpo"), seeds=2, total_steps=1000,
+            steps_per_epoch=500, update_iters=2, num_envs=1, eval_episodes=1, toy_steps=400, toy_epoch=200,
+        ),
+        "book": dict(
+            task="SafetyPointCircle1-v0", algos=("ppo", "ppo_lag", "cppo_pid", "cpo"), seeds=3, total_steps=36000,
+            steps_per_epoch=3000, update_iters=10, num_envs=1, eval_episodes=2, toy_steps=12000, toy_epoch=200,
+        ),
+        "full": dict(
+            task="SafetyPointGoal1-v0", algos=("ppo", "ppo_lag", "trpo_lag", "cppo_pid", "cpo", "pcpo", "focops", "cup"),
+            seeds=5, total_steps=10_000_000, steps_per_epoch=20000, update_iters=40, num_envs=1, eval_episodes=10,
+            toy_steps=30000, toy_epoch=200,
+        ),
+    },
 }
 
 

@@ -1,0 +1,27 @@
+"""Safe reinforcement learning: SafePO's single-agent on-policy family, fast enough for a laptop.
+
+Where things live:
+
+- ``lagrange``    the Lagrange multiplier (Adam on lambda) and the PID Lagrangian; no RL code, shared with Safe RLHF
+- ``networks``    the actor (Gaussian MLP) and the reward and cost critics
+- ``buffer``      the rollout buffer: reward and cost GAE, bootstrapping on truncation
+- ``normalise``   running observation normalisation
+- ``config``      a dataclass of defaults per algorithm, overrides validated by name, the registry ``ALGORITHMS``
+- ``base``        the two update skeletons (minibatch first-order; trust region with conjugate gradient)
+- ``algorithms``  one file per algorithm: pg, natural_pg, trpo, ppo, ppo_lag, trpo_lag, cpo, pcpo, focops,
+                  cup, rcpo, cppo_pid
+- ``fast``        the PG/PPO-family minibatch step in NumPy with a hand-written backward (tested against autograd)
+- ``train``       ``train(algo, task_id, **overrides)`` -> (agent, per-epoch log); ``evaluate``; checkpoints
+- ``toy``         a constrained problem with a closed-form optimum (``ToyConstraint-v0``)
+- ``suite``       many runs over algorithms and seeds, and their final-performance summary
+- ``published``   OmniSafe's published numbers, for the chapters to compare against
+"""
+
+from alignbook.saferl import algorithms  # noqa: F401 -- registers the algorithms
+from alignbook.saferl.config import ALGORITHMS, make_config
+from alignbook.saferl.lagrange import Lagrange, PIDLagrange
+from alignbook.saferl.toy import TOY_TASK, toy_optimum
+from alignbook.saferl.train import Agent, evaluate, make_env, train
+
+__all__ = ["ALGORITHMS", "TOY_TASK", "Agent", "Lagrange", "PIDLagrange", "evaluate", "make_config",
+           "make_env", "toy_optimum", "train"]

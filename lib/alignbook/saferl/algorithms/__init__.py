@@ -1,0 +1,16 @@
+"""The twelve single-agent algorithms of SafePO, one file each; importing this package registers them."""
+
+from alignbook.saferl.algorithms import (  # noqa: F401 -- imported for their @register side effect
+    cpo,
+    cppo_pid,
+    cup,
+    focops,
+    natural_pg,
+    pcpo,
+    pg,
+    ppo,
+    ppo_lag,
+    rcpo,
+    trpo,
+    trpo_lag,
+)

@@ -1,0 +1,118 @@
+"""Configuration objects and the algorithm registry (OmniSafe's design, without YAML).
+
+Every algorithm declares a dataclass of its defaults; ``make_config(name, **overrides)`` merges a user's
+overrides into them, refusing any key the dataclass does not have (a typo must not silently train with the
+default) and any value that cannot be right (a negative cost limit, a step budget that is not positive).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+ALGORITHMS: dict[str, type] = {}
+
+
+def register(name: str):
+    """Class decorator: make an algorithm available to ``train`` under ``name``."""
+
+    def add(cls: type) -> type:
+        if name in ALGORITHMS:
+            raise ValueError(f"algorithm {name!r} is registered twice")
+        ALGORITHMS[name] = cls
+        cls.name = name
+        return cls
+
+    return add
+
+
+def algorithm_class(name: str) -> type:
+    if name not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {name!r}; registered algorithms: {', '.join(sorted(ALGORITHMS))}")
+    return ALGORITHMS[name]
+
+
+@dataclass(frozen=True)
+class OnPolicyConfig:
+    """Defaults shared by the on-policy family: SafePO / OmniSafe's PPO-Lag settings (see the anchors)."""
+
+    total_steps: int = 10_000_000  # the paper's protocol
+    steps_per_epoch: int = 20_000
+    num_envs: int = 1
+    cost_limit: float = 25.0
+    gamma: float = 0.99
+    lam: float = 0.95  # GAE lambda of the reward
+    lam_c: float = 0.95  # GAE lambda of the cost
+    hidden: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    linear_lr_decay: bool = True  # the actor's learning rate decays linearly to 0 over training
+    update_iters: int = 40  # passes over the epoch's data
+    batch_size: int = 64
+    target_kl: float = 0.02
+    kl_early_stop: bool = True
+    max_grad_norm: float = 40.0
+    critic_l2: float = 1e-3
+    entropy_coef: float = 0.0
+    normalise_obs: bool = True
+    seed: int = 0
+    threads: int = 1  # torch threads during training: small networks run fastest on one
+    # PG/PPO-family minibatch steps in NumPy with a hand-written backward (alignbook.saferl.fast): the same
+    # step, several times faster at these sizes. False runs the torch/autograd path.
+    fast_updates: bool = True
+
+
+@dataclass(frozen=True)
+class TrustRegionConfig(OnPolicyConfig):
+    """Second-order methods: the policy takes one natural-gradient step per epoch, the critics 10 passes."""
+
+    update_iters: int = 10
+    batch_size: int = 128
+    target_kl: float = 0.01
+    cg_iters: int = 15
+    cg_damping: float = 0.1
+    line_search_steps: int = 15
+    line_search_decay: float = 0.8
+
+
+@dataclass(frozen=True)
+class LagrangeConfig:
+    lambda_init: float = 0.001
+    lambda_lr: float = 0.035
+
+
+@dataclass(frozen=True)
+class PIDConfig:
+    lambda_init: float = 0.001
+    pid_kp: float = 0.1
+    pid_ki: float = 0.01
+    pid_kd: float = 0.01
+    pid_d_delay: int = 10
+    pid_p_ema: float = 0.95
+    pid_d_ema: float = 0.95
+    penalty_max: float = 100.0
+
+
+def make_config(name: str, **overrides: Any):
+    """The defaults of algorithm ``name`` with ``overrides`` applied, validated by name and value."""
+    cls = algorithm_class(name).Config
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join(map(repr, unknown))} for {name!r}; "
+                         f"valid settings: {', '.join(sorted(fields))}")
+    cfg = dataclasses.replace(cls(), **overrides)
+    for key in ("total_steps", "steps_per_epoch", "num_envs", "update_iters", "batch_size"):
+        value = getattr(cfg, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{key} must be a positive int, got {value!r}")
+    if not isinstance(cfg.cost_limit, int | float) or cfg.cost_limit < 0:
+        raise ValueError(f"cost_limit must be a non-negative number, got {cfg.cost_limit!r}")
+    if cfg.steps_per_epoch % cfg.num_envs:
+        raise ValueError(f"steps_per_epoch ({cfg.steps_per_epoch}) must be a multiple of num_envs ({cfg.num_envs})")
+    for key in ("gamma", "lam", "lam_c"):
+        if not 0 <= getattr(cfg, key) <= 1:
+            raise ValueError(f"{key} must lie in [0, 1], got {getattr(cfg, key)!r}")
+    return cfg

@@ -1,0 +1,195 @@
+"""``train(algo, task_id, **overrides)``: the on-policy loop shared by every algorithm, and ``evaluate``.
+
+Each epoch: collect ``steps_per_epoch`` steps from ``num_envs`` environments with the current policy (NumPy
+forward, observation normalisation, actions rescaled from [-1, 1] to the task's action box), compute
+both GAEs, update the multiplier from the epoch's mean episode cost, then update the networks. The log has one
+row per epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+from threadpoolctl import threadpool_limits
+
+from alignbook.saferl import algorithms  # noqa: F401 -- registers the algorithms
+from alignbook.saferl.buffer import RolloutBuffer
+from alignbook.saferl.config import algorithm_class, make_config
+from alignbook.saferl.normalise import RunningNormaliser
+from alignbook.saferl.toy import TOY_TASK, ToyConstraint
+
+
+def make_env(task_id: str, num_envs: int = 1):
+    """A batched environment: the toy problem, or any task of ``alignbook.envs``."""
+    if task_id == TOY_TASK:
+        return ToyConstraint(num_envs)
+    import alignbook.envs
+
+    return alignbook.envs.make_vec(task_id, num_envs)
+
+
+class Agent:
+    """A trained policy: the algorithm's networks, the observation normaliser and the action rescaling."""
+
+    def __init__(self, algo, normaliser: RunningNormaliser | None, low: np.ndarray, high: np.ndarray):
+        self.algo, self.normaliser = algo, normaliser
+        self.low, self.high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+
+    @property
+    def cfg(self):
+        return self.algo.cfg
+
+    def normalise(self, obs: np.ndarray, update: bool) -> np.ndarray:
+        return obs if self.normaliser is None else self.normaliser(obs, update=update)
+
+    def env_action(self, raw: np.ndarray) -> np.ndarray:
+        """The policy acts in [-1, 1]; map linearly to the task's box (OmniSafe's action scaling). Clipping to
+        the box is the environment's job (the suite's tasks clip, as upstream)."""
+        return self.low + (raw + 1.0) * 0.5 * (self.high - self.low)
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Actions for a batch of raw observations: the policy's mean, or a sample when ``rng`` is given."""
+        return self.env_action(self.algo.ac.actor.act(self.normalise(np.atleast_2d(obs), update=False), rng))
+
+    def save(self, path: str | Path) -> None:
+        """Weights in safetensors; the configuration and the normaliser's statistics alongside."""
+        tensors = {f"ac.{k}": v.contiguous() for k, v in self.algo.ac.state_dict().items()}
+        if self.normaliser is not None:
+            tensors.update({f"norm.{k}": torch.as_tensor(v) for k, v in self.normaliser.state_dict().items()})
+        tensors["action.low"], tensors["action.high"] = torch.as_tensor(self.low), torch.as_tensor(self.high)
+        meta = {"algo": self.algo.name, "config": json.dumps(asdict(self.cfg))}
+        save_file(tensors, str(path), metadata=meta)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Agent:
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata()
+        tensors = load_file(str(path))
+        config = json.loads(meta["config"])
+        config["hidden"] = tuple(config["hidden"])
+        cfg = make_config(meta["algo"], **config)
+        obs_dim = tensors["ac.reward_critic.0.weight"].shape[1]
+        act_dim = tensors["ac.actor.log_std"].shape[0]
+        algo = algorithm_class(meta["algo"])(obs_dim, act_dim, cfg)
+        algo.ac.load_state_dict({k[3:]: v for k, v in tensors.items() if k.startswith("ac.")})
+        algo.ac.actor.sync()
+        normaliser = None
+        if cfg.normalise_obs:
+            normaliser = RunningNormaliser((obs_dim,))
+            normaliser.load_state_dict({k[5:]: v.numpy() for k, v in tensors.items() if k.startswith("norm.")})
+        return cls(algo, normaliser, tensors["action.low"].numpy(), tensors["action.high"].numpy())
+
+
+def train(algo: str, task_id: str, *, callback: Callable[[dict], None] | None = None,
+          **overrides) -> tuple[Agent, pd.DataFrame]:
+    """Train ``algo`` (a name in ``ALGORITHMS``) on ``task_id`` with its defaults and ``overrides``.
+
+    Returns the agent and a per-epoch log with columns epoch, steps, episode_return, episode_cost,
+    episode_length, episodes, lambda, kl, wall_time (s since the start) and algorithm-specific statistics.
+    ``callback(row)`` is called after each epoch (progress bars).
+    """
+    cfg = make_config(algo, **overrides)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        # NumPy's BLAS too: with matrices this small, extra threads only add synchronisation.
+        with threadpool_limits(cfg.threads):
+            return _train(algo, task_id, cfg, callback)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(algo_name: str, task_id: str, cfg, callback) -> tuple[Agent, pd.DataFrame]:
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    env = make_env(task_id, cfg.num_envs)
+    obs_dim = int(np.prod(env.single_observation_space.shape))
+    act_dim = int(np.prod(env.single_action_space.shape))
+    algo = algorithm_class(algo_name)(obs_dim, act_dim, cfg)
+    normaliser = RunningNormaliser((obs_dim,)) if cfg.normalise_obs else None
+    agent = Agent(algo, normaliser, env.single_action_space.low, env.single_action_space.high)
+
+    n, per_env = cfg.num_envs, cfg.steps_per_epoch // cfg.num_envs
+    epochs = max(1, -(-cfg.total_steps // cfg.steps_per_epoch))  # ceil: never train on less than asked
+    raw, _ = env.reset(seed=cfg.seed)
+    obs = agent.normalise(raw, update=True)
+    ep_return, ep_cost, ep_length = np.zeros(n), np.zeros(n), np.zeros(n, dtype=int)
+    last_mean_cost = 0.0
+    rows, start = [], time.perf_counter()
+    for epoch in range(epochs):
+        algo.set_progress(epoch / epochs)
+        buffer = RolloutBuffer(per_env, n, obs_dim, act_dim)
+        finished_returns, finished_costs, finished_lengths = [], [], []
+        for _ in range(per_env):
+            action = algo.ac.actor.act(obs, rng)
+            raw, reward, cost, terminated, truncated, info = env.step(agent.env_action(action))
+            next_obs = agent.normalise(raw, update=True)
+            buffer.add(obs, action, reward, cost, terminated, truncated)
+            ep_return += reward
+            ep_cost += cost
+            ep_length += 1
+            ended = np.logical_or(terminated, truncated)
+            if ended.any():
+                t = buffer.t - 1
+                for i in np.flatnonzero(ended):
+                    if truncated[i] and not terminated[i]:
+                        final = np.asarray(info["final_observation"][i], dtype=np.float64)
+                        buffer.bootstrap_obs[t, i] = agent.normalise(final, update=False)
+                    finished_returns.append(ep_return[i])
+                    finished_costs.append(ep_cost[i])
+                    finished_lengths.append(ep_length[i])
+                ep_return[ended], ep_cost[ended], ep_length[ended] = 0.0, 0.0, 0
+            obs = next_obs
+        if finished_costs:
+            mean_cost = float(np.mean(finished_costs))
+        elif ep_length.max() > 0:
+            # No episode ended this epoch (budgets below one episode): extrapolate the running ones' cost rate.
+            mean_cost = float(np.mean(ep_cost / np.maximum(ep_length, 1)) * env.max_episode_steps)
+        else:
+            mean_cost = last_mean_cost
+        last_mean_cost = mean_cost
+        batch = buffer.finish(algo.ac, obs, cfg.gamma, cfg.lam, cfg.lam_c)
+        stats = algo.update(batch, mean_cost)
+        steps = (epoch + 1) * cfg.steps_per_epoch
+        row = {
+            "epoch": epoch, "steps": steps,
+            "episode_return": float(np.mean(finished_returns)) if finished_returns else np.nan,
+            "episode_cost": float(np.mean(finished_costs)) if finished_costs else np.nan,
+            "episode_length": float(np.mean(finished_lengths)) if finished_lengths else np.nan,
+            "episodes": len(finished_returns), **stats,
+            "wall_time": time.perf_counter() - start,
+        }
+        rows.append(row)
+        if callback is not None:
+            callback(row)
+    env.close()
+    log = pd.DataFrame(rows)
+    log.insert(0, "algo", algo_name)
+    return agent, log
+
+
+def evaluate(agent: Agent, task_id: str, episodes: int = 10, seed: int = 0) -> pd.DataFrame:
+    """Run ``episodes`` episodes with the policy's mean action; one row per episode (return, cost, length)."""
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes <= 0:
+        raise ValueError(f"episodes must be a positive int, got {episodes!r}")
+    env = make_env(task_id, 1)
+    raw, _ = env.reset(seed=seed)
+    rows, ret, cost, length = [], 0.0, 0.0, 0
+    while len(rows) < episodes:
+        raw, reward, c, terminated, truncated, _ = env.step(agent.act(raw))
+        ret, cost, length = ret + float(reward[0]), cost + float(c[0]), length + 1
+        if terminated[0] or truncated[0]:
+            rows.append({"episode": len(rows), "return": ret, "cost": cost, "length": length})
+            ret, cost, length = 0.0, 0.0, 0
+    env.close()
+    return pd.DataFrame(rows)

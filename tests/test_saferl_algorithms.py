@@ -1,0 +1,101 @@
+"""The twelve algorithms: each runs, bad input is refused, and the constrained ones find the closed-form
+optimum of the toy problem (alignbook.saferl.toy) where unconstrained PPO overshoots the limit."""
+
+import numpy as np
+import pytest
+
+from alignbook.saferl import ALGORITHMS, TOY_TASK, Agent, evaluate, toy_optimum, train
+from alignbook.saferl.toy import TOY_TRAINING
+
+TINY = dict(total_steps=300, steps_per_epoch=150, update_iters=2, batch_size=50, hidden=(8, 8))
+
+
+def test_the_registry_holds_safepos_twelve_single_agent_algorithms():
+    assert sorted(ALGORITHMS) == sorted(["pg", "natural_pg", "trpo", "ppo", "ppo_lag", "trpo_lag", "cpo", "pcpo",
+                                         "focops", "cup", "rcpo", "cppo_pid"])
+
+
+@pytest.mark.parametrize("algo", sorted(ALGORITHMS))
+def test_every_algorithm_trains_and_logs_two_epochs(algo):
+    agent, log = train(algo, TOY_TASK, **TINY)
+    assert list(log.steps) == [150, 300]
+    for column in ("episode_return", "episode_cost", "lambda", "kl", "wall_time"):
+        assert np.isfinite(log[column]).all(), column
+    assert (log["lambda"] >= 0).all()
+    assert log.episodes.tolist() == [15, 15]  # 10-step episodes
+    # Parameters moved: the update did something.
+    assert not np.allclose(agent.act(np.array([[1.0, 0.0]])), 0.0)
+
+
+def test_training_is_deterministic_for_a_seed():
+    first = train("ppo_lag", TOY_TASK, **TINY)[1]
+    second = train("ppo_lag", TOY_TASK, **TINY)[1]
+    other = train("ppo_lag", TOY_TASK, seed=1, **TINY)[1]
+    cols = ["episode_return", "episode_cost", "lambda", "kl"]
+    np.testing.assert_array_equal(first[cols].to_numpy(), second[cols].to_numpy())
+    assert not np.array_equal(first[cols].to_numpy(), other[cols].to_numpy())
+
+
+def test_bad_input_is_refused_with_a_clear_message():
+    with pytest.raises(ValueError, match=r"unknown algorithm 'sac'; registered algorithms: cpo, cppo_pid"):
+        train("sac", TOY_TASK)
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) 'costlimit'"):
+        train("ppo_lag", TOY_TASK, costlimit=10.0)
+    with pytest.raises(ValueError, match="cost_limit must be a non-negative number"):
+        train("ppo_lag", TOY_TASK, cost_limit=-5.0)
+    with pytest.raises(ValueError, match="total_steps must be a positive int"):
+        train("ppo", TOY_TASK, total_steps=0)
+
+
+def test_checkpoint_round_trip_and_evaluate(tmp_path):
+    agent, _ = train("cppo_pid", TOY_TASK, **TINY)
+    path = tmp_path / "agent.safetensors"
+    agent.save(path)
+    loaded = Agent.load(path)
+    obs = np.random.default_rng(0).normal(size=(5, 2))
+    np.testing.assert_allclose(loaded.act(obs), agent.act(obs), rtol=1e-6)
+    assert loaded.cfg == agent.cfg and loaded.algo.name == "cppo_pid"
+    episodes = evaluate(loaded, TOY_TASK, episodes=3)
+    assert len(episodes) == 3 and (episodes.length == 10).all()
+    # The mean action at each of the 10 steps, and the toy's reward -(a - 1)^2 and cost 2.5 exp(a) per step.
+    actions = loaded.act(np.stack([np.ones(10), np.arange(10) / 10], axis=1))[:, 0]
+    np.testing.assert_allclose(episodes["return"], -((actions - 1) ** 2).sum(), rtol=1e-6)
+    np.testing.assert_allclose(episodes.cost, (2.5 * np.exp(actions)).sum(), rtol=1e-6)
+    with pytest.raises(ValueError, match="episodes must be a positive int"):
+        evaluate(loaded, TOY_TASK, episodes=0)
+
+
+# Learning on the toy problem: cost limit 25, optimum return -10 at cost 25 (toy_optimum), in 60 epochs of 20
+# episodes (TOY_TRAINING). The result is the mean of the last 20 epochs: the multipliers oscillate around the
+# optimum, as they do at full scale, and the mean is what primal-dual methods converge in.
+OPT_RETURN, OPT_COST = toy_optimum(25.0)
+RETURN_TOL, COST_TOL = 3.0, 5.0  # 3 of return (|a - a*| ~ 0.3 at the optimum); 20% of the cost limit
+
+
+def _tail(log, epochs=20):
+    tail = log.tail(epochs)
+    return tail.episode_return.mean(), tail.episode_cost.mean()
+
+
+@pytest.mark.parametrize("algo", ["cpo", "cppo_pid"])
+def test_cpo_and_cppo_pid_reach_the_closed_form_optimum(algo):
+    ret, cost = _tail(train(algo, TOY_TASK, total_steps=12_000, **TOY_TRAINING)[1])
+    assert abs(cost - OPT_COST) <= COST_TOL, (ret, cost)
+    assert abs(ret - OPT_RETURN) <= RETURN_TOL, (ret, cost)
+
+
+def test_ppo_lag_oscillates_around_the_closed_form_optimum():
+    """PPO-Lag's multiplier is an integral-only controller: it overshoots, and the cost swings around the limit
+    with a period of about 40 epochs (Stooke et al.'s motivation for the PID multiplier). Averaged over one
+    period (the last 40 of 120 epochs) it sits near the optimum, with a wider tolerance than CPO and CPPO-PID."""
+    log = train("ppo_lag", TOY_TASK, total_steps=24_000, **TOY_TRAINING)[1]
+    ret, cost = _tail(log, epochs=40)
+    assert abs(cost - OPT_COST) <= 1.5 * COST_TOL, (ret, cost)
+    assert abs(ret - OPT_RETURN) <= 3 * RETURN_TOL, (ret, cost)
+    # Starting above the limit, the multiplier must have pushed the cost below it at some point.
+    assert log.episode_cost.iloc[0] > OPT_COST > log.episode_cost.min()
+
+
+def test_unconstrained_ppo_exceeds_the_limit():
+    ret, cost = _tail(train("ppo", TOY_TASK, total_steps=6_000, **TOY_TRAINING)[1])
+    assert cost > 1.5 * OPT_COST and ret > OPT_RETURN
