@@ -14,6 +14,7 @@ per epoch with the epoch's mean episode cost *before* the policy update, as Safe
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import torch
 
@@ -253,6 +254,15 @@ class TrustRegion(OnPolicy):
         g = -self.flat_grad(loss)
         fvp = self.fisher_vector_product(batch.obs, old)
         return g, conjugate_gradient(fvp, g, self.cfg.cg_iters), fvp, old
+
+    def constraint_geometry(self, batch: Batch, adv: torch.Tensor) -> SimpleNamespace:
+        """What CPO and PCPO share: x = F^-1 g, p = F^-1 b (b the cost surrogate's gradient) and the scalars
+        q = g^T x, r = g^T p, s = b^T p and b^T b of their closed-form steps, plus the old policy."""
+        g, x, fvp, old = self.natural_direction(batch, adv)
+        _, cost_surrogate = self.surrogates(batch, adv)
+        b = self.flat_grad(cost_surrogate)
+        p = conjugate_gradient(fvp, b, self.cfg.cg_iters)
+        return SimpleNamespace(x=x, p=p, q=float(g @ x), r=float(g @ p), s=float(b @ p), bb=float(b @ b), old=old)
 
     def evaluate_step(self, batch: Batch, adv: torch.Tensor, old, start: torch.Tensor):
         """A closure: step -> (reward loss, cost surrogate, KL) at parameters ``start + step``."""

@@ -25,7 +25,7 @@ import math
 
 import torch
 
-from alignbook.saferl.base import TrustRegion, backtracking_line_search, conjugate_gradient
+from alignbook.saferl.base import TrustRegion, backtracking_line_search
 from alignbook.saferl.config import TrustRegionConfig, register
 
 EPS = 1e-8
@@ -98,14 +98,10 @@ class CPO(TrustRegion):
     def actor_step(self, batch, mean_episode_cost):
         delta, c = self.cfg.target_kl, mean_episode_cost - self.cfg.cost_limit
         adv = self.advantage(batch)
-        g, x, fvp, old = self.natural_direction(batch, adv)
-        _, cost_surrogate = self.surrogates(batch, adv)
-        b = self.flat_grad(cost_surrogate)
-        p = conjugate_gradient(fvp, b, self.cfg.cg_iters)
-        q, r, s = float(g @ x), float(g @ p), float(b @ p)
-        case = cpo_case(c, q, r, s, float(b @ b), delta)
-        step, lam, nu = cpo_step(case, x, p, q, r, s, c, delta)
-        evaluate = self.evaluate_step(batch, adv, old, self.get_flat())
+        geo = self.constraint_geometry(batch, adv)
+        case = cpo_case(c, geo.q, geo.r, geo.s, geo.bb, delta)
+        step, lam, nu = cpo_step(case, geo.x, geo.p, geo.q, geo.r, geo.s, c, delta)
+        evaluate = self.evaluate_step(batch, adv, geo.old, self.get_flat())
         loss_before, cost_before, _ = evaluate(step * 0)
         accepted, tries = backtracking_line_search(
             evaluate, step, cpo_acceptance(case, c, loss_before, cost_before, delta),

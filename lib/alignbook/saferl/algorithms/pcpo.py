@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from alignbook.saferl.algorithms.cpo import cpo_acceptance
-from alignbook.saferl.base import TrustRegion, backtracking_line_search, conjugate_gradient
+from alignbook.saferl.base import TrustRegion, backtracking_line_search
 from alignbook.saferl.config import TrustRegionConfig, register
 
 
@@ -25,14 +25,10 @@ class PCPO(TrustRegion):
     def actor_step(self, batch, mean_episode_cost):
         delta, c = self.cfg.target_kl, mean_episode_cost - self.cfg.cost_limit
         adv = self.advantage(batch)
-        g, x, fvp, old = self.natural_direction(batch, adv)
-        _, cost_surrogate = self.surrogates(batch, adv)
-        b = self.flat_grad(cost_surrogate)
-        p = conjugate_gradient(fvp, b, self.cfg.cg_iters)
-        q, r, s = float(g @ x), float(g @ p), float(b @ p)
-        scale = math.sqrt(2 * delta / (q + 1e-8))
-        step = scale * x - max(0.0, (scale * r + c) / (s + 1e-8)) * p
-        evaluate = self.evaluate_step(batch, adv, old, self.get_flat())
+        geo = self.constraint_geometry(batch, adv)
+        scale = math.sqrt(2 * delta / (geo.q + 1e-8))
+        step = scale * geo.x - max(0.0, (scale * geo.r + c) / (geo.s + 1e-8)) * geo.p
+        evaluate = self.evaluate_step(batch, adv, geo.old, self.get_flat())
         loss_before, cost_before, _ = evaluate(step * 0)
         # Case 1's test: reward may be given up (the projection's job is the constraint), cost may not grow.
         accepted, tries = backtracking_line_search(
