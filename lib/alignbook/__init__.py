@@ -12,6 +12,7 @@ Where things live:
 - ``alignbook.saferl``   safe RL: Lagrange/PID multipliers, SafePO's twelve algorithms, train/evaluate
 - ``alignbook.lm``       Baichuan 2 in miniature: tokenizer, decoder (a transformers model), training, scaling
 - ``alignbook.rlhf``     preference data and reward models (Bradley-Terry)
+- ``alignbook.scattering`` Helmholtz solver, scatterer data sets, back-projection, EquiNet, diffusion model
 - ``alignbook.survey``   the survey chapter's demos (alignment cycle figure, goal misgeneralisation)
 """
 
