@@ -25,6 +25,20 @@ def test_lagrange_rises_above_the_limit_and_returns_to_zero_below():
     assert min(below) >= 0.0 and below[-1] == 0.0
 
 
+def test_lagrange_adam_step_equals_torch_adam_with_a_clamp():
+    costs = [40.0, 40.0, 30.0, 10.0, 0.0, 0.0, 26.0, 90.0, 0.0, 0.0, 0.0, 0.0]
+    lam = torch.nn.Parameter(torch.tensor(0.001, dtype=torch.float64))
+    adam = torch.optim.Adam([lam], lr=0.035)
+    ours = Lagrange(cost_limit=25.0)
+    for cost in costs:
+        adam.zero_grad()
+        (-lam * (cost - 25.0)).backward()
+        adam.step()
+        with torch.no_grad():
+            lam.clamp_(min=0.0)
+        assert ours.update(cost) == pytest.approx(float(lam.detach()), abs=1e-12)
+
+
 def test_pid_lagrange_tracks_the_violation_and_respects_its_bounds():
     pid = PIDLagrange(cost_limit=25.0)
     first = pid.update(35.0)
@@ -77,9 +91,12 @@ def test_buffer_bootstraps_on_truncation_but_not_on_termination(terminated, expe
 def test_normaliser_matches_numpy_statistics():
     rng = np.random.default_rng(0)
     data = rng.normal(3.0, 2.0, size=(500, 4))
+    # Chunks of several sizes, then single observations (the one-environment rollout's shortcut).
     norm = RunningNormaliser((4,))
-    for chunk in np.array_split(data, 37):
+    for chunk in np.array_split(data[:400], 37):
         norm.update(chunk)
+    for row in data[400:]:
+        norm.update(row)
     np.testing.assert_allclose(norm.mean, data.mean(0))
     np.testing.assert_allclose(norm.var, data.var(0))
     out = norm(data, update=False)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import SimpleNamespace
 
+import numpy as np
 import torch
 
 from alignbook.saferl.buffer import Batch
@@ -31,11 +32,8 @@ class OnPolicy:
     def __init__(self, obs_dim: int, act_dim: int, cfg):
         self.cfg = cfg
         self.ac = ActorCritic(obs_dim, act_dim, tuple(cfg.hidden), cfg.activation)
-        self.actor_optimizer = torch.optim.Adam(self.ac.actor.parameters(), lr=cfg.actor_lr, fused=True)
-        # One Adam over both critics equals two separate ones (Adam's state is per parameter); the fused kernel
-        # saves most of the per-parameter Python work that dominates with networks this small.
-        self.critic_optimizer = torch.optim.Adam(
-            [*self.ac.reward_critic.parameters(), *self.ac.cost_critic.parameters()], lr=cfg.critic_lr, fused=True)
+        self.actor_lr = cfg.actor_lr  # decays with set_progress
+        self._optimizers: tuple[torch.optim.Adam, torch.optim.Adam] | None = None
         # Parameter lists fetched once: walking the modules on every minibatch step is measurable overhead.
         self.actor_parameters = list(self.ac.actor.parameters())
         self.critic_parameters = [list(self.ac.reward_critic.parameters()), list(self.ac.cost_critic.parameters())]
@@ -49,11 +47,34 @@ class OnPolicy:
     def penalty(self) -> float:
         return self.multiplier.value if self.multiplier is not None else 0.0
 
+    # The torch optimisers are built on first use: the NumPy fast path (``alignbook.saferl.fast``) keeps its own
+    # Adam state and never needs them, and constructing a torch optimiser imports torch's compiler stack
+    # (seconds of start-up that would count against every short training run).
+    @property
+    def actor_optimizer(self) -> torch.optim.Adam:
+        return self._torch_optimizers()[0]
+
+    @property
+    def critic_optimizer(self) -> torch.optim.Adam:
+        return self._torch_optimizers()[1]
+
+    def _torch_optimizers(self) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+        if self._optimizers is None:
+            actor = torch.optim.Adam(self.ac.actor.parameters(), lr=self.actor_lr, fused=True)
+            # One Adam over both critics equals two separate ones (Adam's state is per parameter); the fused
+            # kernel saves most of the per-parameter Python work that dominates with networks this small.
+            critics = torch.optim.Adam([*self.ac.reward_critic.parameters(), *self.ac.cost_critic.parameters()],
+                                       lr=self.cfg.critic_lr, fused=True)
+            self._optimizers = actor, critics
+        return self._optimizers
+
     def set_progress(self, fraction: float) -> None:
         """Linear decay of the actor's learning rate to 0 over training (OmniSafe's ``linear_lr_decay``)."""
         if self.cfg.linear_lr_decay:
-            for group in self.actor_optimizer.param_groups:
-                group["lr"] = self.cfg.actor_lr * max(0.0, 1.0 - fraction)
+            self.actor_lr = self.cfg.actor_lr * max(0.0, 1.0 - fraction)
+            if self._optimizers is not None:
+                for group in self._optimizers[0].param_groups:
+                    group["lr"] = self.actor_lr
 
     def update(self, batch: Batch, mean_episode_cost: float) -> dict[str, float]:
         if self.multiplier is not None:
@@ -64,6 +85,11 @@ class OnPolicy:
 
     def update_networks(self, batch: Batch, mean_episode_cost: float) -> dict[str, float]:
         raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what an update holds between epochs (the fast path's second process)."""
+        if getattr(self, "_numpy_update", None) is not None:
+            self._numpy_update.close()
 
     # -- pieces the algorithm files combine ---------------------------------------------------------------------
     def advantage(self, batch: Batch) -> torch.Tensor:
@@ -151,28 +177,18 @@ class FirstOrder(OnPolicy):
         return self.minibatch_updates(batch, lambda mb, index: self.actor_loss(mb, adv[index]))
 
     def numpy_minibatch_updates(self, batch: Batch, adv: torch.Tensor) -> dict[str, float]:
-        """``minibatch_updates`` for this algorithm's actor loss, each step done by ``NumpyMinibatchStep``."""
-        from alignbook.saferl.fast import NumpyMinibatchStep
+        """``minibatch_updates`` for this algorithm's actor loss, done by ``alignbook.saferl.fast``."""
+        from alignbook.saferl.fast import NumpyUpdate
 
-        if getattr(self, "_numpy_step", None) is None:
-            self._numpy_step = NumpyMinibatchStep(self, self.cfg.clip if self.numpy_surrogate == "clipped" else None)
-        fast = self._numpy_step
-        fast.begin()
-        arrays = [t.numpy() for t in (batch.obs, batch.act, batch.logp, adv, batch.target_r,
-                                               batch.target_c)]
-        old = self.old_distribution(batch)
-        kl, passes = 0.0, 0
-        for passes in range(1, self.cfg.update_iters + 1):  # noqa: B007 -- the count is reported
-            # The same random order as the torch path draws, so that both paths see the same minibatches.
-            order = torch.randperm(len(batch), generator=self.generator).numpy()
-            shuffled = [a[order] for a in arrays]  # one gather per pass; minibatches are then slices
-            for start in range(0, len(batch), self.cfg.batch_size):
-                fast.step(*(a[start:start + self.cfg.batch_size] for a in shuffled))
-            fast.end()
-            with torch.no_grad():
-                kl = float(self.kl(batch.obs, old).mean())
-            if self.cfg.kl_early_stop and kl > self.cfg.target_kl:
-                break
+        if getattr(self, "_numpy_update", None) is None:
+            clip = self.cfg.clip if self.numpy_surrogate == "clipped" else None
+            self._numpy_update = NumpyUpdate(self, clip, parallel=self.cfg.parallel_update)
+        # Every pass's order drawn up front (the two sides of a parallel update need them all); the torch path
+        # draws the same orders one pass at a time, so both see the same minibatches.
+        orders = np.stack([torch.randperm(len(batch), generator=self.generator).numpy().astype(np.int32)
+                           for _ in range(self.cfg.update_iters)])
+        arrays = [t.numpy() for t in (batch.obs, batch.act, batch.logp, adv, batch.target_r, batch.target_c)]
+        kl, passes = self._numpy_update.update(*arrays, orders)
         return {"kl": kl, "passes": float(passes)}
 
     def minibatch_updates(self, batch: Batch, actor_loss: Callable[[Batch, torch.Tensor], torch.Tensor],

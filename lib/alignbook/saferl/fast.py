@@ -1,124 +1,170 @@
-"""The minibatch step of PG, PPO, PPO-Lag and CPPO-PID in NumPy, with a hand-written backward pass.
+"""The minibatch updates of PG, PPO, PPO-Lag and CPPO-PID in NumPy, with a hand-written backward pass.
 
 Why: OmniSafe's defaults make 40 passes of minibatch 64 over 20,000 steps, 12,500 optimiser steps per epoch
 on three 64x64 networks. At that size each step is pure overhead in torch (autograd bookkeeping, module calls,
-one kernel launch per tiny operation); the same arithmetic written out in NumPy on one flat parameter vector is
-several times faster, which is what lets PPO-Lag train at thousands of steps per second on a laptop.
+one kernel launch per tiny operation); the same arithmetic written out in NumPy is several times faster, which
+is what lets PPO-Lag train at thousands of steps per second on a laptop.
 
-What it computes is exactly the torch path's step (``tests/test_saferl_fast.py`` checks the gradients against
-autograd and a whole update against the torch update):
+Two more observations make it faster still:
+
+- networks of one shape are stored stacked (``MLPStack``): the rows of one float32 matrix, each layer a
+  (k, fan_in, fan_out) view into it, so one call does a layer of both critics, and Adam and the per-network
+  gradient clipping act on the whole matrix at once;
+- the actor and the critics share no parameter, and every minibatch step of one depends only on its own
+  earlier steps. So the actor's passes can run in a second process while this one runs the critics' passes
+  over the same minibatches (``parallel=True``, the default on a machine with two cores or more): the two
+  sides meet once per pass, where the KL early stop is decided. The result is the same number for number as
+  running them one after the other (``tests/test_saferl_fast.py`` checks it).
+
+What it computes is exactly the torch path's update (the tests check the gradients against autograd and a
+whole update against the torch update):
 
 - actor: the clipped surrogate -E[min(rho A, clip(rho, 1 - eps, 1 + eps) A)] (PPO) or -E[rho A] (PG), with
   rho = exp(log pi(a|s) - log pi_old(a|s)) for the diagonal Gaussian with state-independent log std;
 - critics: E[(V(s) - target)^2] for reward and cost, plus the gradient 2 l2 w of OmniSafe's weight penalty;
-- each network's gradient clipped to norm ``max_grad_norm``; then Adam (torch's formula and defaults).
+- each network's gradient clipped to norm ``max_grad_norm``; then Adam (torch's formula and defaults);
+- after each pass, KL(policy at the start of the update || now) over the whole batch; stop once it exceeds
+  ``target_kl``.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
+from collections.abc import Iterator
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
+from torch import nn
 
 _LOG_SQRT_2PI = np.float32(0.5 * math.log(2 * math.pi))
 
 
-class FlatParameters:
-    """The actor's and both critics' parameters in one float32 vector, with NumPy views per tensor."""
+class MLPStack:
+    """``k`` MLPs with the layer sizes ``sizes`` as the rows of one float32 matrix, with gradient and Adam state.
 
-    def __init__(self, ac):
-        self.modules = [ac.actor, ac.reward_critic, ac.cost_critic]
-        self.tensors = [list(m.parameters()) for m in self.modules]
-        assert next(iter(ac.actor.named_parameters()))[0] == "log_std", "the actor's layout changed"
-        sizes = [[p.numel() for p in group] for group in self.tensors]
-        # float32, as torch trains: half the memory traffic of float64 in every matmul.
-        self.flat = np.zeros(sum(map(sum, sizes)), dtype=np.float32)
-        self.grad = np.zeros_like(self.flat)
-        self.segments, self.views, self.grad_views, offset = [], [], [], 0
-        for group in self.tensors:
-            start = offset
-            views, grads = [], []
-            for p in group:
-                n = p.numel()
-                # nn.Linear stores (out, in); we keep (in, out) so that the forward is x @ W.
-                shape = tuple(reversed(p.shape)) if p.dim() == 2 else tuple(p.shape)
-                views.append(self.flat[offset:offset + n].reshape(shape))
-                grads.append(self.grad[offset:offset + n].reshape(shape))
-                offset += n
-            self.segments.append(slice(start, offset))
-            self.views.append(views)
-            self.grad_views.append(grads)
-        self.pull()
+    A row holds ``lead`` free parameters (the actor's log std), then W (fan_in, fan_out) and b of each layer.
+    """
 
-    def pull(self) -> None:
-        """torch -> NumPy."""
-        for group, views in zip(self.tensors, self.views, strict=True):
-            for p, v in zip(group, views, strict=True):
-                v[...] = p.detach().numpy().T if p.dim() == 2 else p.detach().numpy()
-
-    def push(self) -> None:
-        """NumPy -> torch."""
-        with torch.no_grad():
-            for group, views in zip(self.tensors, self.views, strict=True):
-                for p, v in zip(group, views, strict=True):
-                    p.copy_(torch.from_numpy(np.ascontiguousarray(v.T if p.dim() == 2 else v)))
-
-
-def _mlp_forward(x: np.ndarray, layers: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """layers = [W1, b1, W2, b2, ...] (tanh between layers); returns the output and each layer's input."""
-    inputs, h = [], x
-    n = len(layers) // 2
-    for i in range(n):
-        inputs.append(h)
-        h = h @ layers[2 * i] + layers[2 * i + 1]
-        if i < n - 1:
-            h = np.tanh(h)
-    return h, inputs
-
-
-def _mlp_backward(d_out: np.ndarray, layers: list[np.ndarray], inputs: list[np.ndarray],
-                  grads: list[np.ndarray]) -> None:
-    """Write dLoss/dW and dLoss/db into ``grads`` given dLoss/d(output)."""
-    d = d_out
-    for i in range(len(layers) // 2 - 1, -1, -1):
-        grads[2 * i][...] = inputs[i].T @ d
-        grads[2 * i + 1][...] = d.sum(axis=0)
-        if i > 0:
-            # inputs[i] = tanh(previous pre-activation): tanh' = 1 - tanh^2
-            d = (d @ layers[2 * i].T) * (1.0 - inputs[i] ** 2)
-
-
-class NumpyMinibatchStep:
-    """Adam state and the fused step for one algorithm instance (first-order, clipped or plain surrogate)."""
-
-    def __init__(self, algo, clip: float | None):
-        self.algo, self.clip = algo, clip
-        self.params = FlatParameters(algo.ac)
-        self.m = np.zeros_like(self.params.flat)
-        self.v = np.zeros_like(self.params.flat)
+    def __init__(self, k: int, sizes: tuple[int, ...], activation: str, lead: int = 0):
+        if activation not in ("tanh", "relu"):
+            raise ValueError(f"the NumPy path knows tanh and relu, not {activation!r}")
+        self.tanh = activation == "tanh"
+        shapes = list(zip(sizes[:-1], sizes[1:], strict=True))
+        width = lead + sum(fi * fo + fo for fi, fo in shapes)
+        self.flat = np.zeros((k, width), dtype=np.float32)
+        self.grad, self.m, self.v, self.tmp = (np.zeros_like(self.flat) for _ in range(4))
         self.t = 0
-        self.lr = np.zeros_like(self.params.flat)
+        self.weights, self.biases, self.weight_grads, self.bias_grads = [], [], [], []
+        offset = lead
+        for fi, fo in shapes:
+            for params, grads, size, shape in ((self.weights, self.weight_grads, fi * fo, (k, fi, fo)),
+                                               (self.biases, self.bias_grads, fo, (k, 1, fo))):
+                params.append(self.flat[:, offset:offset + size].reshape(shape))
+                grads.append(self.grad[:, offset:offset + size].reshape(shape))
+                offset += size
 
-    def begin(self) -> None:
-        """Before an update: take the current weights and learning rates from torch."""
-        self.params.pull()
-        cfg, actor = self.algo.cfg, self.params.segments[0]
-        self.lr[actor] = self.algo.actor_optimizer.param_groups[0]["lr"]
-        self.lr[self.params.segments[1].start:] = cfg.critic_lr
+    def _activate(self, h: np.ndarray) -> None:
+        if self.tanh:
+            np.tanh(h, out=h)
+        else:
+            np.maximum(h, 0.0, out=h)
 
-    def end(self) -> None:
-        self.params.push()
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Every network on ``x`` (n, fan_in): outputs (k, n, out) and each layer's input."""
+        inputs, h, last = [], x, len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            inputs.append(h)
+            h = np.matmul(h, w)  # (n, in) @ (k, in, out) broadcasts to (k, n, out)
+            h += b
+            if i < last:
+                self._activate(h)
+        return h, inputs
 
-    def gradients(self, obs, act, logp_old, adv, target_r, target_c) -> None:
-        """Fill ``params.grad`` with the gradient of actor loss + critic losses on one minibatch."""
-        (actor, reward, cost), (g_actor, g_reward, g_cost) = self.params.views, self.params.grad_views
+    def forward_row(self, x: np.ndarray, row: int) -> np.ndarray:
+        """One network on ``x``, without keeping the activations (whole-batch statistics)."""
+        h, last = x, len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = h @ w[row]
+            h += b[row, 0]
+            if i < last:
+                self._activate(h)
+        return h
+
+    def backward(self, d: np.ndarray, inputs: list[np.ndarray]) -> None:
+        """Write every weight's and bias's gradient given dLoss/d(output), shape (k, n, out)."""
+        for i in range(len(self.weights) - 1, -1, -1):
+            x = inputs[i]
+            np.matmul(x.T if i == 0 else x.transpose(0, 2, 1), d, out=self.weight_grads[i])
+            np.sum(d, axis=1, keepdims=True, out=self.bias_grads[i])
+            if i > 0:
+                d = np.matmul(d, self.weights[i].transpose(0, 2, 1))
+                # x = activation(previous pre-activation): tanh' = 1 - tanh^2, relu' = 1[x > 0]
+                d *= (1.0 - x * x) if self.tanh else (x > 0)
+
+    def adam_step(self, lr: float, max_norm: float, l2: float = 0.0) -> None:
+        """Add the L2 penalty's gradient 2 l2 w, clip each row's gradient to ``max_norm`` (torch's
+        clip_grad_norm_ per network), then one Adam step (betas 0.9, 0.999, eps 1e-8, bias corrections)."""
+        flat, grad, tmp = self.flat, self.grad, self.tmp
+        if l2:
+            np.multiply(flat, 2 * l2, out=tmp)
+            grad += tmp
+        norms = np.sqrt(np.einsum("ij,ij->i", grad, grad))
+        grad *= np.minimum(1.0, max_norm / (norms + 1e-6))[:, None]
+        self.t += 1
+        bias1, bias2 = 1 - 0.9**self.t, 1 - 0.999**self.t
+        self.m *= 0.9
+        np.multiply(grad, 0.1, out=tmp)
+        self.m += tmp
+        self.v *= 0.999
+        np.multiply(grad, grad, out=tmp)
+        tmp *= 0.001
+        self.v += tmp
+        np.sqrt(self.v, out=tmp)
+        tmp *= 1.0 / math.sqrt(bias2)
+        tmp += 1e-8
+        np.divide(self.m, tmp, out=tmp)
+        tmp *= lr / bias1
+        flat -= tmp
+
+    def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        return self.flat, self.m, self.v, self.t
+
+    def load(self, state: tuple[np.ndarray, np.ndarray, np.ndarray, int]) -> None:
+        """Copy a state in place, so that every view stays valid."""
+        for mine, theirs in zip((self.flat, self.m, self.v), state[:3], strict=True):
+            mine[...] = theirs
+        self.t = state[3]
+
+
+class ActorSide:
+    """The Gaussian policy's update: its mean network as a one-row stack with the log std in front."""
+
+    def __init__(self, sizes: tuple[int, ...], activation: str, clip: float | None, max_norm: float):
+        self.act_dim = sizes[-1]
+        self.stack = MLPStack(1, sizes, activation, lead=self.act_dim)
+        self.log_std, self.log_std_grad = self.stack.flat[0, :self.act_dim], self.stack.grad[0, :self.act_dim]
+        self.clip, self.max_norm = clip, max_norm
+
+    def mean(self, obs: np.ndarray) -> np.ndarray:
+        return self.stack.forward_row(obs, 0)
+
+    def kl(self, obs: np.ndarray, old_mean: np.ndarray, old_log_std: np.ndarray) -> float:
+        """Mean over states of KL(pi_old || pi_now), summed over action dimensions (``OnPolicy.kl``)."""
+        # float64 for the log-std terms: for small KLs they are differences of numbers near 1.
+        log_std, old_log_std = self.log_std.astype(np.float64), np.asarray(old_log_std, dtype=np.float64)
+        per_dim = log_std - old_log_std + 0.5 * np.exp(2 * (old_log_std - log_std)) - 0.5
+        spread = 0.5 * np.exp(-2 * log_std)
+        return float(per_dim.sum() + (((old_mean - self.mean(obs)) ** 2) @ spread).mean())
+
+    def gradients(self, obs, act, logp_old, adv) -> None:
         n = obs.shape[0]
-        # torch lists a module's own parameters (log_std) before its submodules' (the mean network).
-        log_std, mean_layers = actor[0], actor[1:]
-        mean, inputs = _mlp_forward(obs, mean_layers)
+        out, inputs = self.stack.forward(obs)
+        log_std = self.log_std
         inv_std = np.exp(-log_std)
-        z = (act - mean) * inv_std
+        z = (act - out[0]) * inv_std
         logp = (-0.5 * z**2 - log_std - _LOG_SQRT_2PI).sum(axis=1)
         ratio = np.exp(logp - logp_old)
         if self.clip is None:
@@ -131,25 +177,158 @@ class NumpyMinibatchStep:
             d_ratio = np.where(inside | unclipped, -adv / n, 0.0)
         d_logp = d_ratio * ratio
         # d log pi / d mean = z / std;  d log pi / d log_std = z^2 - 1
-        _mlp_backward(d_logp[:, None] * z * inv_std, mean_layers, inputs, g_actor[1:])
-        g_actor[0][...] = (d_logp[:, None] * (z**2 - 1.0)).sum(axis=0)
-        for layers, grads, target in ((reward, g_reward, target_r), (cost, g_cost, target_c)):
-            value, inputs = _mlp_forward(obs, layers)
-            _mlp_backward(2.0 * (value - target[:, None]) / n, layers, inputs, grads)
+        self.stack.backward((d_logp[:, None] * z * inv_std)[None], inputs)
+        self.log_std_grad[...] = (d_logp[:, None] * (z**2 - 1.0)).sum(axis=0)
 
-    def step(self, obs, act, logp_old, adv, target_r, target_c) -> None:
-        cfg, flat, grad = self.algo.cfg, self.params.flat, self.params.grad
-        self.gradients(obs, act, logp_old, adv, target_r, target_c)
-        critics = slice(self.params.segments[1].start, None)
-        grad[critics] += 2 * cfg.critic_l2 * flat[critics]
-        for segment in self.params.segments:
-            norm = math.sqrt(float(grad[segment] @ grad[segment]))
-            grad[segment] *= min(1.0, cfg.max_grad_norm / (norm + 1e-6))
-        # Adam, as torch computes it (betas 0.9, 0.999, eps 1e-8, bias corrections).
-        self.t += 1
-        self.m *= 0.9
-        self.m += 0.1 * grad
-        self.v *= 0.999
-        self.v += 0.001 * grad * grad
-        bias1, bias2 = 1 - 0.9**self.t, 1 - 0.999**self.t
-        flat -= (self.lr / bias1) * self.m / (np.sqrt(self.v) / math.sqrt(bias2) + 1e-8)
+    def passes(self, arrays: list[np.ndarray], orders: np.ndarray, batch_size: int, lr: float,
+               target_kl: float | None) -> Iterator[float]:
+        """One pass per row of ``orders`` over (obs, act, logp, adv); yields the KL after each, and stops
+        after the first one above ``target_kl``."""
+        obs = arrays[0]
+        old_mean, old_log_std = self.mean(obs), self.log_std.copy()
+        for order in orders:
+            shuffled = [a[order] for a in arrays]  # one gather per pass; minibatches are then slices
+            for start in range(0, len(order), batch_size):
+                self.gradients(*(a[start:start + batch_size] for a in shuffled))
+                self.stack.adam_step(lr, self.max_norm)
+            kl = self.kl(obs, old_mean, old_log_std)
+            yield kl
+            if target_kl is not None and kl > target_kl:
+                return
+
+
+class CriticSide:
+    """Both critics as a two-row stack, regressed on their GAE targets."""
+
+    def __init__(self, sizes: tuple[int, ...], activation: str, max_norm: float, l2: float):
+        self.stack = MLPStack(2, sizes, activation)
+        self.max_norm, self.l2 = max_norm, l2
+
+    def gradients(self, obs: np.ndarray, targets: np.ndarray) -> None:
+        """``targets`` (2, n): reward targets, then cost targets."""
+        values, inputs = self.stack.forward(obs)
+        # d mean((V - y)^2) / dV = 2 (V - y) / n
+        self.stack.backward((values - targets[:, :, None]) * (2.0 / obs.shape[0]), inputs)
+
+    def one_pass(self, obs: np.ndarray, targets: np.ndarray, order: np.ndarray, batch_size: int,
+                 lr: float) -> None:
+        obs, targets = obs[order], targets[:, order]
+        for start in range(0, len(order), batch_size):
+            self.gradients(obs[start:start + batch_size], targets[:, start:start + batch_size])
+            self.stack.adam_step(lr, self.max_norm, self.l2)
+
+
+def _linears(net: nn.Sequential) -> list[nn.Linear]:
+    return [m for m in net if isinstance(m, nn.Linear)]
+
+
+def _sizes(net: nn.Sequential) -> tuple[int, ...]:
+    linears = _linears(net)
+    return (linears[0].in_features, *(m.out_features for m in linears))
+
+
+def _serve_actor(conn, actor: ActorSide) -> None:
+    """The second process: run the actor's passes for each job, reporting the KL after every pass."""
+    with threadpool_limits(1):
+        while True:
+            job = conn.recv()
+            if job is None:
+                return
+            state, arrays, orders, batch_size, lr, target_kl = job
+            actor.stack.load(state)
+            for kl in actor.passes(arrays, orders, batch_size, lr, target_kl):
+                conn.send(kl)
+            conn.send(actor.stack.state())
+
+
+class NumpyUpdate:
+    """The whole minibatch update of one algorithm instance: actor and critics, in one or two processes."""
+
+    def __init__(self, algo, clip: float | None, parallel: bool = True):
+        cfg, ac = algo.cfg, algo.ac
+        self.algo = algo
+        actor_sizes = _sizes(ac.actor.mean)
+        self.actor = ActorSide(actor_sizes, cfg.activation, clip, cfg.max_grad_norm)
+        critic_sizes = _sizes(ac.reward_critic)
+        if critic_sizes != _sizes(ac.cost_critic):
+            raise ValueError("the reward and cost critics must have the same layer sizes")
+        self.critics = CriticSide(critic_sizes, cfg.activation, cfg.max_grad_norm, cfg.critic_l2)
+        # (torch tensor, NumPy view of its value, NumPy view of its gradient), nn.Linear's (out, in) weight
+        # held as (in, out) so that the forward is x @ W.
+        self.links: list[tuple[torch.Tensor, np.ndarray, np.ndarray]] = [
+            (ac.actor.log_std, self.actor.log_std, self.actor.log_std_grad)]
+        for stack, row, net in ((self.actor.stack, 0, ac.actor.mean), (self.critics.stack, 0, ac.reward_critic),
+                                (self.critics.stack, 1, ac.cost_critic)):
+            for i, linear in enumerate(_linears(net)):
+                self.links += [(linear.weight, stack.weights[i][row], stack.weight_grads[i][row]),
+                               (linear.bias, stack.biases[i][row, 0], stack.bias_grads[i][row, 0])]
+        # A second process needs a second core and fork (the child inherits this one's state, no imports).
+        self.parallel = (parallel and (os.cpu_count() or 1) > 1
+                         and "fork" in multiprocessing.get_all_start_methods())
+        self._worker = self._conn = None
+        self.pull()
+
+    def pull(self) -> None:
+        """torch -> NumPy."""
+        for tensor, view, _ in self.links:
+            view[...] = tensor.detach().numpy().T
+
+    def push(self) -> None:
+        """NumPy -> torch."""
+        with torch.no_grad():
+            for tensor, view, _ in self.links:
+                tensor.copy_(torch.from_numpy(np.ascontiguousarray(view.T)))
+
+    def gradients(self, obs, act, logp_old, adv, target_r, target_c) -> None:
+        """Both sides' gradients on one minibatch (``links`` holds them per torch tensor)."""
+        self.actor.gradients(obs, act, logp_old, adv)
+        self.critics.gradients(obs, np.stack([target_r, target_c]))
+
+    def update(self, obs, act, logp_old, adv, target_r, target_c, orders: np.ndarray) -> tuple[float, int]:
+        """Passes over the batch in the orders given (one row per pass, at most ``update_iters``) with the KL
+        early stop; returns the last KL and the number of passes."""
+        cfg = self.algo.cfg
+        self.pull()
+        arrays, targets = [obs, act, logp_old, adv], np.stack([target_r, target_c])
+        target_kl = cfg.target_kl if cfg.kl_early_stop else None
+        lr, size = self.algo.actor_lr, cfg.batch_size
+        kl, passes = 0.0, 0
+        if self.parallel:
+            conn = self._connection()
+            conn.send((self.actor.stack.state(), arrays, orders, size, lr, target_kl))
+            for order in orders:
+                self.critics.one_pass(obs, targets, order, size, cfg.critic_lr)
+                kl, passes = conn.recv(), passes + 1
+                if target_kl is not None and kl > target_kl:
+                    break
+            self.actor.stack.load(conn.recv())
+        else:
+            # zip stops when the actor stops (early stop): the critics make the same number of passes.
+            for order, kl in zip(orders, self.actor.passes(arrays, orders, size, lr, target_kl), strict=False):  # noqa: B007
+                self.critics.one_pass(obs, targets, order, size, cfg.critic_lr)
+                passes += 1
+        self.push()
+        return kl, passes
+
+    def _connection(self):
+        if self._worker is None:
+            context = multiprocessing.get_context("fork")
+            self._conn, child = context.Pipe()
+            self._worker = context.Process(target=_serve_actor, args=(child, self.actor), daemon=True)
+            self._worker.start()
+            child.close()
+        return self._conn
+
+    def close(self) -> None:
+        """Stop the second process (it is a daemon and also ends with this one)."""
+        if self._worker is not None:
+            self._conn.send(None)
+            self._worker.join(timeout=5)
+            self._conn.close()
+            self._worker = self._conn = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the daemon dies with us anyway
+            pass

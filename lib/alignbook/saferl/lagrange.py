@@ -3,15 +3,21 @@
 Both classes solve the same problem -- keep a measured cost ``J_c`` at or below a limit ``d`` while something
 else is optimised -- and neither knows what produces the cost: a safe-control agent feeds them the mean episode
 cost of an epoch, the Safe RLHF chapter the mean cost-model score of a batch of generations. They depend on
-nothing but torch (for Adam), so that both chapters share exactly one implementation.
+nothing but the standard library (torch only for ``state_dict``), so that both chapters share exactly one
+implementation.
 
 The Lagrangian of ``max_pi J_r(pi) s.t. J_c(pi) <= d`` is ``L(pi, lambda) = J_r - lambda (J_c - d)``; the policy
 ascends it in pi, the multiplier descends it in lambda >= 0, i.e. lambda grows while the cost is above the
 limit and shrinks (down to 0) below it.
+
+The Adam step on lambda is written out for one scalar (torch's formula and defaults, tested equal to
+``torch.optim.Adam``): a torch optimiser would import torch's compiler stack on construction, seconds of
+start-up for one number.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import torch
@@ -35,26 +41,31 @@ class Lagrange:
             raise ValueError(f"need init >= 0 and lr > 0, got init={init!r}, lr={lr!r}")
         self.cost_limit = _check_limit(cost_limit)
         self.upper_bound = upper_bound
-        self._lambda = torch.nn.Parameter(torch.tensor(float(init)))
-        self._optimizer = torch.optim.Adam([self._lambda], lr=lr)
+        self.lr = float(lr)
+        self._lambda = float(init)
+        self._m = self._v = 0.0  # Adam's first and second moments
+        self._t = 0
 
     @property
     def value(self) -> float:
-        return float(self._lambda.detach())
+        return self._lambda
 
     def update(self, mean_cost: float) -> float:
         """One Adam step on lambda given this epoch's mean cost; returns the new lambda."""
-        self._optimizer.zero_grad()
         # d/dlambda of -lambda (J_c - d) is -(J_c - d): descending it raises lambda while J_c > d.
-        loss = -self._lambda * (float(mean_cost) - self.cost_limit)
-        loss.backward()
-        self._optimizer.step()
-        with torch.no_grad():
-            self._lambda.clamp_(min=0.0, max=self.upper_bound)
-        return self.value
+        grad = -(float(mean_cost) - self.cost_limit)
+        beta1, beta2, eps = 0.9, 0.999, 1e-8
+        self._t += 1
+        self._m = beta1 * self._m + (1 - beta1) * grad
+        self._v = beta2 * self._v + (1 - beta2) * grad * grad
+        step = self.lr / (1 - beta1**self._t) * self._m / (math.sqrt(self._v / (1 - beta2**self._t)) + eps)
+        self._lambda = max(0.0, self._lambda - step)
+        if self.upper_bound is not None:
+            self._lambda = min(self._lambda, self.upper_bound)
+        return self._lambda
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"lambda": self._lambda.detach().clone()}
+        return {"lambda": torch.tensor(self._lambda)}
 
 
 class PIDLagrange:

@@ -14,27 +14,37 @@ class RunningNormaliser:
         self.var = np.ones(shape)
         self.count = 0
         self.clip, self.eps = clip, eps
+        self._scale = 1.0 / (1.0 + eps)
 
     def update(self, batch: np.ndarray) -> None:
         batch = np.asarray(batch, dtype=np.float64).reshape(-1, *self.mean.shape)
         n = batch.shape[0]
-        mean, var = batch.mean(axis=0), batch.var(axis=0)
         total = self.count + n
-        delta = mean - self.mean
-        self.mean = self.mean + delta * n / total
-        # Combine the two sums of squared deviations, then divide by the new count.
-        self.var = (self.var * self.count + var * n + delta**2 * self.count * n / total) / total
+        if n == 1:
+            # One environment feeds one observation per step: the batch's own mean is the observation and its
+            # variance 0, so the reductions below are skipped (same numbers, a fraction of the time).
+            delta = batch[0] - self.mean
+            self.mean = self.mean + delta / total
+            self.var = (self.var * self.count + delta * delta * (self.count / total)) / total
+        else:
+            mean, var = batch.mean(axis=0), batch.var(axis=0)
+            delta = mean - self.mean
+            self.mean = self.mean + delta * n / total
+            # Combine the two sums of squared deviations, then divide by the new count.
+            self.var = (self.var * self.count + var * n + delta**2 * self.count * n / total) / total
         self.count = total
+        # Before the second observation the variance is meaningless; only centre.
+        self._scale = 1.0 / ((np.sqrt(self.var) if total > 1 else 1.0) + self.eps)
 
     def __call__(self, obs: np.ndarray, update: bool = True) -> np.ndarray:
         if update:
             self.update(obs)
-        # Before the second observation the variance is meaningless; only centre.
-        std = np.sqrt(self.var) if self.count > 1 else np.ones_like(self.var)
-        return np.clip((obs - self.mean) / (std + self.eps), -self.clip, self.clip)
+        scaled = (obs - self.mean) * self._scale
+        return np.clip(scaled, -self.clip, self.clip, out=scaled)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {"mean": self.mean.copy(), "var": self.var.copy(), "count": np.array(self.count)}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         self.mean, self.var, self.count = np.array(state["mean"]), np.array(state["var"]), int(state["count"])
+        self._scale = 1.0 / ((np.sqrt(self.var) if self.count > 1 else 1.0) + self.eps)

@@ -173,6 +173,7 @@ def _train(algo_name: str, task_id: str, cfg, callback) -> tuple[Agent, pd.DataF
         if callback is not None:
             callback(row)
     env.close()
+    algo.close()  # the fast path's second process; it is also stopped when the algorithm is collected
     log = pd.DataFrame(rows)
     log.insert(0, "algo", algo_name)
     return agent, log
