@@ -1,9 +1,10 @@
 """Training and generation throughput of alignbook.lm's Baichuan-style decoder.
 
-usage: python benchmarks/lm_throughput.py [--hidden 128 --layers 4 --batch 16 --seq-len 128 --steps 8 --threads 1]
+usage: python benchmarks/lm_throughput.py [--hidden 128 --layers 4 --batch 16 --seq-len 128 --steps 10 --threads 1]
 
 Training tokens/s of our decoder and of transformers' LlamaForCausalLM of the same size (same width, depth,
-heads, FFN width, vocabulary, untied embeddings) on the same batches with the same AdamW step; then greedy
+heads, FFN width, vocabulary, untied embeddings) on the same batches with the same AdamW step, steps of the
+two interleaved and rates from the median step time; then greedy
 generation tokens/s of our decoder with and without the KV cache. Prints human-readable lines, then one JSON
 object as the last line. The default size is the book-scale base model's neighbourhood; on a CPU the default is
 one thread, which is how the chapter trains its small models (and what keeps timings steady on a shared machine).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 
 import torch
@@ -21,24 +23,30 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from alignbook.lm.model import BaichuanConfig, BaichuanForCausalLM
 
 
-def training_rate(model, batches, warmup: int = 2) -> float:
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
-    model.train()
+def training_rates(models: dict, batches, warmup: int = 2) -> dict[str, float]:
+    """Training tokens/s of each model: their steps interleaved (ours, Llama, ours, ...) so that a shared
+    machine's slow moments hit both alike, and each rate taken from the median step time."""
+    steps, times = {}, {name: [] for name in models}
+    for name, model in models.items():
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
+        model.train()
 
-    def step(batch):
-        loss = model(input_ids=batch, labels=batch).loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        def step(batch, model=model, opt=opt):
+            loss = model(input_ids=batch, labels=batch).loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sync(loss)
 
-    for batch in batches[:warmup]:  # first steps allocate and pick kernels: not what we measure
-        step(batch)
-    sync(batch)
-    start = time.perf_counter()
+        steps[name] = step
+        for batch in batches[:warmup]:  # first steps allocate and pick kernels: not what we measure
+            step(batch)
     for batch in batches[warmup:]:
-        step(batch)
-    sync(batch)
-    return sum(b.numel() for b in batches[warmup:]) / (time.perf_counter() - start)
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step(batch)
+            times[name].append(time.perf_counter() - start)
+    return {name: batches[0].numel() / statistics.median(t) for name, t in times.items()}
 
 
 def generation_rate(model, prompt, new_tokens: int, use_cache: bool) -> float:
@@ -65,7 +73,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (0: torch's default)")
-    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per model (after 2 warm-up steps)")
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
@@ -85,8 +93,8 @@ def main() -> None:
     n_ours, n_llama = (sum(p.numel() for p in m.parameters()) for m in (ours, llama))
     batches = [torch.randint(3, args.vocab, (args.batch, args.seq_len), device=device) for _ in range(args.steps + 2)]
 
-    ours_rate = training_rate(ours, batches)
-    llama_rate = training_rate(llama, batches)
+    rates = training_rates({"ours": ours, "llama": llama}, batches)
+    ours_rate, llama_rate = rates["ours"], rates["llama"]
     print(f"{device}: d={args.hidden}, {args.layers} layers, {n_ours:,} parameters (Llama {n_llama:,}), "
           f"batch {args.batch}x{args.seq_len}")
     print(f"training: ours {ours_rate:,.0f} tokens/s, LlamaForCausalLM {llama_rate:,.0f} tokens/s "

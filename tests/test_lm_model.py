@@ -61,6 +61,26 @@ def test_max_z_term_equals_its_formula():
     assert tiny(z_loss_weight=0.0)(ids, labels=ids).z_loss.item() == 0.0
 
 
+def test_fused_ce_and_max_z_gradient_equals_autograd_of_the_formula():
+    from alignbook.lm.model import ce_and_max_z
+
+    torch.manual_seed(0)
+    logits = (3 * torch.randn(40, 30, dtype=torch.float64)).requires_grad_()
+    targets = torch.randint(0, 30, (40,))
+    targets[::5] = -100  # ignored rows take no part in either mean
+    ce, z, top = ce_and_max_z(logits, targets, 2e-4)
+    (ce + 3.0 * z).backward()
+    fused = logits.grad.clone()
+    logits.grad = None
+    kept = targets != -100
+    ref_ce = F.cross_entropy(logits, targets, ignore_index=-100)
+    ref_z = 2e-4 * logits.max(dim=-1).values[kept].pow(2).mean()
+    (ref_ce + 3.0 * ref_z).backward()
+    assert torch.allclose(ce, ref_ce) and torch.allclose(z, ref_z)
+    assert top.item() == logits.detach()[kept].max().item()
+    assert torch.allclose(fused, logits.grad, atol=1e-12)
+
+
 def test_alibi_slopes_match_the_standard_formula():
     assert torch.allclose(alibi_slopes(8), torch.tensor([2.0 ** -(i + 1) for i in range(8)]))
     assert torch.allclose(alibi_slopes(4), torch.tensor([0.25, 0.0625, 0.015625, 0.00390625]))
