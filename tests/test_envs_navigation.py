@@ -180,14 +180,59 @@ def test_lidar_reading_bins_and_aliasing():
     assert turned[0] > 0.45 or turned[15] > 0.45
 
 
-def test_button_timer_hides_buttons_and_suppresses_their_cost():
+def _touch_button(env, i, offset):
+    """Move button ``i`` against the agent, at rest (the two spheres of radius 0.1 overlap by 0.01)."""
+    env.data.mocap_pos[env.scene.mocap["buttons"][i], :2] = env.positions("agent")[0] + offset
+    env.data.qvel[env.scene.agent_dof] = 0.0
+    mujoco.mj_forward(env.model, env.data)
+
+
+def test_button_timer_starts_at_zero_and_runs_for_ten_steps_after_each_press():
     env = envs.make("SafetyPointButton1-v0")
     obs, _ = env.reset(seed=0)
     block = dict(env.obs_layout)["buttons_lidar"]
-    assert not obs[block].any()  # the timer runs for 10 steps after a goal button is drawn
-    for _ in range(10):
-        obs, *_ = env.step(_still(env))
+    # Upstream's reset stops the timer (specific_reset after update_world): buttons visible, wrong
+    # presses cost.
     assert obs[block].any()
+    wrong = (env._goal_button + 1) % 4
+    _touch_button(env, wrong, np.array([0.0, 0.19]))
+    _, _, cost, _, _, info = env.step(_still(env))
+    assert info["cost_buttons"] == 1.0 and cost == 1.0
+    # Pressing the goal button draws a new one and starts the timer: the next 10 observations hide the buttons
+    # and wrong presses are free while it runs.
+    goal = env._goal_button
+    home = env.positions("buttons")[goal]
+    _touch_button(env, goal, np.array([0.0, -0.19]))
+    obs, reward, _, _, _, info = env.step(_still(env))
+    assert info["goal_met"] is True and reward > 0.9 and not obs[block].any()
+    _touch_button(env, goal, home - env.positions("agent")[0])  # back where it was: no second press
+    wrong = (env._goal_button + 1) % 4
+    for step in range(10):
+        _touch_button(env, wrong, np.array([0.19, 0.0]))
+        obs, *_, info = env.step(_still(env))
+        assert info["cost_buttons"] == 0.0
+        assert obs[block].any() == (step == 9)
+    _touch_button(env, wrong, np.array([0.19, 0.0]))
+    assert env.step(_still(env))[-1]["cost_buttons"] == 1.0
+
+
+def test_gremlins_keep_their_random_heading_while_they_circle():
+    env = envs.make("SafetyPointButton2-v0")
+    env.reset(seed=3)
+
+    def headings():
+        mat = env.data.xmat[env.scene.bodies["gremlins"]].reshape(-1, 3, 3)
+        return np.arctan2(mat[:, 1, 0], mat[:, 0, 0])
+
+    start = headings()
+    assert np.ptp(start) > 0.5  # random headings, as upstream's layout draws them
+    start_xy = env.positions("gremlins")
+    for _ in range(50):
+        env.step(_still(env))
+    turned = np.angle(np.exp(1j * (headings() - start)))
+    # Upstream welds each gremlin to its driver with the heading it was built with: it moves, not turns.
+    assert np.abs(turned).max() < 0.05
+    assert np.linalg.norm(env.positions("gremlins") - start_xy, axis=1).min() > 0.05
 
 
 def test_out_of_range_actions_are_clipped_and_bad_actions_refused():

@@ -16,8 +16,9 @@ Semantics (upstream's, checked by tests/test_envs_navigation.py):
   cost): ``cost_hazards`` = sum over hazards of (size - d) where d <= size; ``cost_vases_contact`` (+1 per
   agent-vase contact) and ``cost_vases_velocity`` (vase speeds >= 1e-4 m/s); ``cost_pillars``,
   ``cost_gremlins`` (+1 per contact); ``cost_buttons`` (+1 per contact with a wrong button while the button timer
-  is 0; the timer is set to 10 steps whenever a goal button is drawn, and the button lidar reads 0 while it
-  runs); ``cost_out_of_boundary`` (Circle: |x| > 1.125, and at level 2 also |y| > 1.125);
+  is 0; the timer is 0 after a reset and is set to 10 steps whenever the goal button is pressed and a new one
+  drawn, and the button lidar reads 0 while it runs); ``cost_out_of_boundary`` (Circle: |x| > 1.125, and at
+  level 2 also |y| > 1.125);
 - a physics blow-up (MuJoCo's bad-acceleration warning) gives reward -10, cost 1 (``cost_exception``) and
   truncation.
 
@@ -210,12 +211,17 @@ class NavigationEnv(SafeEnv):
             if obj.kind == "gremlins":
                 self._gremlin_centres = pos.copy()
                 data.mocap_pos[scene.mocap["gremlins"], :2] = pos
+                # The weld holds each gremlin at its driver's orientation: turn the driver too, so that the
+                # gremlin keeps its random heading (upstream welds it with the heading it was built with).
+                data.mocap_quat[scene.mocap["gremlins"]] = _yaw_quats(rots)
         if self._hazards is not None:
             self._hazard_xy = xy[[i for i, o in enumerate(self._owners) if o[0] == "hazards"]]
             self._hazard_list = self._hazard_xy.tolist()
         mujoco.mj_forward(model, data)
-        self._button_timer = 0
         self._update_world(rng)
+        # Upstream's reset runs update_world (which starts the timer) and then specific_reset, which stops it:
+        # the first goal button is live at once -- buttons visible, wrong presses cost from the first step.
+        self._button_timer = 0
         if self._reset_pose:  # upstream resets the agent's joints last
             for adr, angle in self._reset_pose:
                 data.qpos[adr] = angle + rng.uniform(-0.1, 0.1)

@@ -14,6 +14,10 @@ run underneath (the v4 classes are deprecated in Gymnasium 1.x). What changes:
 - Humanoid: v5 drops the world body's entries from the observation (348 dims instead of v4's 376).
 - All: v5 fixes several v4 bugs (e.g. Walker2d's feet friction, Hopper/Walker2d's healthy checks use the same
   state as the reward); see Gymnasium's MuJoCo changelog. Time limit 1000 steps, truncation, as upstream.
+- Hopper, Walker2d, Ant, Humanoid: v5 pays the healthy reward only on healthy steps, so an episode that ends
+  by falling earns one healthy reward less than under v4 (v4 also paid it on the terminating step).
+- ``info``: Gymnasium v5's own entries (v5 renames some of v4's, e.g. HalfCheetah's ``reward_run`` is
+  ``reward_forward``) plus ``cost_velocity`` and ``cost_sum``, which upstream's info does not carry.
 """
 
 from __future__ import annotations
