@@ -167,3 +167,17 @@ def test_config_refuses_unknown_names_and_impossible_values():
     cfg = make_config("cppo_pid", pid_kp=0.5)
     assert (cfg.pid_kp, cfg.pid_ki, cfg.cost_limit, cfg.update_iters, cfg.batch_size) == (0.5, 0.01, 25.0, 40, 64)
     assert make_config("cpo").target_kl == 0.01 and make_config("ppo_lag").lambda_lr == 0.035
+
+
+def test_the_critic_weight_penalty_leaves_no_autograd_history_on_the_gradients():
+    # Recording the in-place L2 add in autograd kept a growing graph alive between steps (a memory leak).
+    from alignbook.saferl.algorithms.ppo import PPO
+    from alignbook.saferl.buffer import Batch
+
+    algo = PPO(3, 1, make_config("ppo", hidden=(8, 8), fast_updates=False))
+    batch = Batch(torch.randn(20, 3), torch.randn(20, 1), torch.randn(20), *(torch.randn(20) for _ in range(4)))
+    algo.critic_optimizer.zero_grad()
+    algo.critic_loss(batch).backward()
+    algo.critic_step_gradients()
+    grads = [p.grad for group in algo.critic_parameters for p in group]
+    assert all(g is not None and not g.requires_grad and g.grad_fn is None for g in grads)

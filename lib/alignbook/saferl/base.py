@@ -111,7 +111,10 @@ class OnPolicy:
     def critic_step_gradients(self) -> None:
         """After backward: add the L2 penalty's gradient, then clip each critic's gradient norm."""
         params = [p for group in self.critic_parameters for p in group]
-        torch._foreach_add_([p.grad for p in params], params, alpha=2 * self.cfg.critic_l2)
+        # no_grad: the parameters require grad, and outside it autograd would record this in-place add on the
+        # gradients -- a graph kept alive from step to step (memory grew by ~1 MB per epoch).
+        with torch.no_grad():
+            torch._foreach_add_([p.grad for p in params], params, alpha=2 * self.cfg.critic_l2)
         self.clip(*self.critic_parameters)
 
     def ratio(self, mb: Batch) -> torch.Tensor:
