@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -262,9 +263,9 @@ class NumpyUpdate:
             for i, linear in enumerate(_linears(net)):
                 self.links += [(linear.weight, stack.weights[i][row], stack.weight_grads[i][row]),
                                (linear.bias, stack.biases[i][row, 0], stack.bias_grads[i][row, 0])]
-        # A second process needs a second core and fork (the child inherits this one's state, no imports).
-        self.parallel = (parallel and (os.cpu_count() or 1) > 1
-                         and "fork" in multiprocessing.get_all_start_methods())
+        # A second process needs a second core and fork (the child inherits this one's state, no imports); fork
+        # is safe on Linux, while macOS's system libraries may not survive it, so elsewhere one process is used.
+        self.parallel = parallel and (os.cpu_count() or 1) > 1 and sys.platform.startswith("linux")
         self._worker = self._conn = None
         self.pull()
 
