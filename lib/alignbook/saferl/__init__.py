@@ -10,7 +10,8 @@ Where things live:
 - ``base``        the two update skeletons (minibatch first-order; trust region with conjugate gradient)
 - ``algorithms``  one file per algorithm: pg, natural_pg, trpo, ppo, ppo_lag, trpo_lag, cpo, pcpo, focops,
                   cup, rcpo, cppo_pid
-- ``fast``        the PG/PPO-family minibatch step in NumPy with a hand-written backward (tested against autograd)
+- ``fast``        the PG/PPO-family minibatch updates in NumPy with a hand-written backward (tested against
+                  autograd); the actor's passes in a second process beside the critics' (same numbers)
 - ``train``       ``train(algo, task_id, **overrides)`` -> (agent, per-epoch log); ``evaluate``; checkpoints
 - ``toy``         a constrained problem with a closed-form optimum (``ToyConstraint-v0``)
 - ``suite``       many runs over algorithms and seeds, and their final-performance summary
