@@ -14,7 +14,7 @@ class RunningNormaliser:
         self.var = np.ones(shape)
         self.count = 0
         self.clip, self.eps = clip, eps
-        self._scale = 1.0 / (1.0 + eps)
+        self._refresh_scale()
 
     def update(self, batch: np.ndarray) -> None:
         batch = np.asarray(batch, dtype=np.float64).reshape(-1, *self.mean.shape)
@@ -33,8 +33,12 @@ class RunningNormaliser:
             # Combine the two sums of squared deviations, then divide by the new count.
             self.var = (self.var * self.count + var * n + delta**2 * self.count * n / total) / total
         self.count = total
-        # Before the second observation the variance is meaningless; only centre.
-        self._scale = 1.0 / ((np.sqrt(self.var) if total > 1 else 1.0) + self.eps)
+        self._refresh_scale()
+
+    def _refresh_scale(self) -> None:
+        """1 / (std + eps), kept with the statistics so that normalising is two operations per call. Before
+        the second observation the variance is meaningless; only centre."""
+        self._scale = 1.0 / ((np.sqrt(self.var) if self.count > 1 else 1.0) + self.eps)
 
     def __call__(self, obs: np.ndarray, update: bool = True) -> np.ndarray:
         if update:
@@ -47,4 +51,4 @@ class RunningNormaliser:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         self.mean, self.var, self.count = np.array(state["mean"]), np.array(state["var"]), int(state["count"])
-        self._scale = 1.0 / ((np.sqrt(self.var) if self.count > 1 else 1.0) + self.eps)
+        self._refresh_scale()
