@@ -222,7 +222,7 @@ class CrossEntropyMaxZ(torch.autograd.Function):
             logits = logits.float()
         mask = targets != -100
         n = mask.sum().clamp(min=1)
-        top, argmax = logits.max(dim=-1)
+        top = logits.amax(dim=-1)
         exps = torch.sub(logits, top[:, None]).exp_()
         total = exps.sum(dim=-1)
         safe = torch.where(mask, targets, 0)[:, None]
@@ -230,7 +230,7 @@ class CrossEntropyMaxZ(torch.autograd.Function):
         top = torch.where(mask, top, 0.0)
         z = weight * top.square().sum() / n
         max_logit = top.masked_fill(~mask, float("-inf")).max()
-        ctx.save_for_backward(exps, total, safe, argmax, mask, top, n)
+        ctx.save_for_backward(exps, total, safe, row_argmax(logits), mask, top, n)
         ctx.weight = weight
         ctx.mark_non_differentiable(max_logit)
         return ce, z, max_logit
@@ -243,6 +243,14 @@ class CrossEntropyMaxZ(torch.autograd.Function):
         grad.scatter_add_(1, safe, -row[:, None])
         grad.scatter_add_(1, argmax[:, None], ((2 * ctx.weight / n) * grad_z * top)[:, None])
         return grad, None, None
+
+
+def row_argmax(x: torch.Tensor) -> torch.Tensor:
+    """The first index of each row's maximum. On the CPU through NumPy: torch's CPU argmax and max(dim) have no
+    vectorised kernel (4.4 ms on 2048 x 1024 logits on the book's machine, NumPy 0.3 ms; amax alone 0.2 ms)."""
+    if x.device.type == "cpu" and x.dtype == torch.float32:
+        return torch.from_numpy(x.detach().numpy().argmax(axis=-1))
+    return x.argmax(dim=-1)
 
 
 def ce_and_max_z(logits: torch.Tensor, targets: torch.Tensor, weight: float
