@@ -1,6 +1,7 @@
 """Training and generation throughput of alignbook.lm's Baichuan-style decoder.
 
 usage: python benchmarks/lm_throughput.py [--hidden 128 --layers 4 --batch 16 --seq-len 128 --steps 10 --threads 1]
+                                          [--profile]
 
 Training tokens/s of our decoder and of transformers' LlamaForCausalLM of the same size (same width, depth,
 heads, FFN width, vocabulary, untied embeddings) on the same batches with the same AdamW step, steps of the
@@ -8,6 +9,12 @@ two interleaved and rates from the median step time; then greedy
 generation tokens/s of our decoder with and without the KV cache. Prints human-readable lines, then one JSON
 object as the last line. The default size is the book-scale base model's neighbourhood; on a CPU the default is
 one thread, which is how the chapter trains its small models (and what keeps timings steady on a shared machine).
+
+``--profile`` also splits each model's training step (torch.profiler, self time per operator) into matrix
+multiplications, attention (SDPA) and everything else. Both models do the same matmuls and call the same
+attention kernel, so the step time of the first two is a floor neither model can go under without another
+kernel or device: ``llama step / (ours' matmul + attention)`` is the largest ratio any rewrite of the rest of our
+decoder could reach, and it is printed as such.
 """
 
 from __future__ import annotations
@@ -23,22 +30,27 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from alignbook.lm.model import BaichuanConfig, BaichuanForCausalLM
 
 
+def training_step(model):
+    """One AdamW training step on a batch, as the chapter's loop takes it (betas 0.9/0.95, weight decay 0.1)."""
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
+    model.train()
+
+    def step(batch):
+        loss = model(input_ids=batch, labels=batch).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sync(loss)
+
+    return step
+
+
 def training_rates(models: dict, batches, warmup: int = 2) -> dict[str, float]:
     """Training tokens/s of each model: their steps interleaved (ours, Llama, ours, ...) so that a shared
     machine's slow moments hit both alike, and each rate taken from the median step time."""
     steps, times = {}, {name: [] for name in models}
     for name, model in models.items():
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1)
-        model.train()
-
-        def step(batch, model=model, opt=opt):
-            loss = model(input_ids=batch, labels=batch).loss
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sync(loss)
-
-        steps[name] = step
+        step = steps[name] = training_step(model)
         for batch in batches[:warmup]:  # first steps allocate and pick kernels: not what we measure
             step(batch)
     for batch in batches[warmup:]:
@@ -47,6 +59,35 @@ def training_rates(models: dict, batches, warmup: int = 2) -> dict[str, float]:
             step(batch)
             times[name].append(time.perf_counter() - start)
     return {name: batches[0].numel() / statistics.median(t) for name, t in times.items()}
+
+
+# Operators by what they do (self time, so nested calls are not counted twice).
+MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::linear", "aten::matmul")
+
+
+def profile_breakdown(models: dict, batch, steps: int = 4) -> dict[str, dict[str, float]]:
+    """Milliseconds per training step of each model in matmuls, attention and the rest (self CPU time)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    out = {}
+    for name, model in models.items():
+        step = training_step(model)
+        step(batch)
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if batch.is_cuda else [])
+        with profile(activities=activities) as prof:
+            for _ in range(steps):
+                step(batch)
+        parts = {"matmul": 0.0, "attention": 0.0, "other": 0.0}
+        for event in prof.key_averages():
+            micros = event.self_device_time_total if batch.is_cuda else event.self_cpu_time_total
+            if event.key in MATMUL_OPS:
+                parts["matmul"] += micros
+            elif "scaled_dot_product" in event.key or "flash_attention" in event.key:
+                parts["attention"] += micros
+            else:
+                parts["other"] += micros
+        out[name] = {part: round(micros / 1000 / steps, 2) for part, micros in parts.items()}
+    return out
 
 
 def generation_rate(model, prompt, new_tokens: int, use_cache: bool) -> float:
@@ -76,6 +117,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="timed steps per model (after 2 warm-up steps)")
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--profile", action="store_true", help="split each step into matmul / attention / rest")
     args = parser.parse_args()
     device = torch.device(args.device)
     if args.threads and device.type == "cpu":
@@ -100,6 +142,20 @@ def main() -> None:
     print(f"training: ours {ours_rate:,.0f} tokens/s, LlamaForCausalLM {llama_rate:,.0f} tokens/s "
           f"-> ratio {ours_rate / llama_rate:.2f} (ours also computes max-z loss and normalises the head)")
 
+    breakdown = None
+    if args.profile:
+        breakdown = profile_breakdown({"ours": ours, "llama": llama}, batches[0])
+        for name, parts in breakdown.items():
+            total = sum(parts.values())
+            print(f"profile {name}: {total:.1f} ms/step = matmul {parts['matmul']:.1f} + attention "
+                  f"{parts['attention']:.1f} + rest {parts['other']:.1f} "
+                  f"({(parts['matmul'] + parts['attention']) / total:.0%} in matmul and attention)")
+        floor = breakdown["ours"]["matmul"] + breakdown["ours"]["attention"]
+        bound = sum(breakdown["llama"].values()) / floor
+        print(f"largest ratio reachable by rewriting everything but matmul and attention: {bound:.2f} "
+              "(Llama's profiled step over our matmul + attention time)")
+        breakdown["ratio_bound"] = round(bound, 3)
+
     prompt = batches[0][:1, :16]
     cached = generation_rate(ours, prompt, args.new_tokens, use_cache=True)
     uncached = generation_rate(ours, prompt, args.new_tokens, use_cache=False)
@@ -110,6 +166,7 @@ def main() -> None:
         "train_tokens_per_s": round(ours_rate, 1), "llama_train_tokens_per_s": round(llama_rate, 1),
         "train_ratio": round(ours_rate / llama_rate, 3),
         "generate_tokens_per_s_cache": round(cached, 1), "generate_tokens_per_s_no_cache": round(uncached, 1),
+        **({"profile_ms_per_step": breakdown} if breakdown else {}),
     }))
 
 
