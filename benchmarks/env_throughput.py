@@ -1,6 +1,7 @@
 """Steps per second of one alignbook.envs task under random actions, beside the raw MuJoCo ceiling.
 
-usage: python benchmarks/env_throughput.py --task SafetyPointGoal1-v0 --seconds 5 [--num-envs 8] [--vision]
+usage: python benchmarks/env_throughput.py --task SafetyPointGoal1-v0 --seconds 5 [--num-envs 8 [--workers 2]]
+                                          [--vision]
 
 Prints human-readable lines, then one JSON object as the last line:
 {"task": ..., "steps_per_s": ..., "num_envs": ..., "mujoco_steps_per_s": ..., ["vision_fps": ...]}
@@ -22,16 +23,18 @@ def main() -> None:
     parser.add_argument("--task", default="SafetyPointGoal1-v0")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--num-envs", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="processes sharing the batch (make_vec's workers)")
     parser.add_argument("--vision", action="store_true", help="also measure 64x64 vision steps per second")
     args = parser.parse_args()
-    rate = env_rate(args.task, args.seconds, args.num_envs)
-    print(f"{args.task}: {rate:,.0f} random-action steps/s with {args.num_envs} environment(s)")
+    rate = env_rate(args.task, args.seconds, args.num_envs, workers=args.workers)
+    print(f"{args.task}: {rate:,.0f} random-action steps/s with {args.num_envs} environment(s) "
+          f"in {args.workers} process(es)")
     original = ORIGINAL_STEPS_PER_S.get(args.task)
     if original:
         print(f"  original safety-gymnasium 1.0.0 (one environment): {original:,} steps/s -> {rate / original:.1f}x")
     ceiling = mujoco_rate(args.task, max(1.0, args.seconds / 2))
     print(f"{args.task}: {ceiling:,.0f} steps/s for MuJoCo alone on the same model (the ceiling)")
-    result = {"task": args.task, "steps_per_s": round(rate, 1), "num_envs": args.num_envs,
+    result = {"task": args.task, "steps_per_s": round(rate, 1), "num_envs": args.num_envs, "workers": args.workers,
               "mujoco_steps_per_s": round(ceiling, 1)}
     if args.vision and "Velocity" not in args.task:
         fps = vision_rate(args.task, max(1.0, args.seconds / 2))

@@ -54,6 +54,32 @@ def test_make_vec_autoreset_keeps_the_final_observation():
         envs.make_vec("SafetyPointGoal1-v0", 0)
 
 
+def test_make_vec_with_worker_processes_equals_one_process():
+    """The batch split over two processes steps exactly as the batch in this one, autoreset included."""
+    here, split = envs.make_vec("SafetyPointCircle0-v0", 3), envs.make_vec("SafetyPointCircle0-v0", 3, workers=2)
+    try:
+        assert np.array_equal(here.reset(seed=4)[0], split.reset(seed=4)[0])
+        actions = np.random.default_rng(0).uniform(-1, 1, (501, 3, 2))
+        for step, action in enumerate(actions):  # Circle0 episodes last 500 steps: step 499 resets all three
+            a, b = here.step(action), split.step(action)
+            for x, y in zip(a[:5], b[:5], strict=True):
+                assert np.array_equal(x, y), step
+            assert a[5].keys() == b[5].keys() and np.array_equal(a[5]["cost"], b[5]["cost"])
+            assert ("_final_observation" in b[5]) == (step == 499)
+            if step == 499:
+                assert b[5]["_final_observation"].all()
+                for i in range(3):
+                    assert np.array_equal(a[5]["final_observation"][i], b[5]["final_observation"][i])
+        with pytest.raises(ValueError, match="NaN"):  # raised in a worker, re-raised here with its message
+            split.step(np.full((3, 2), np.nan))
+        with pytest.raises(ValueError, match="shape"):
+            split.step(np.zeros((2, 2)))
+    finally:
+        split.close()
+    with pytest.raises(ValueError, match="workers"):
+        envs.make_vec("SafetyPointGoal1-v0", 2, workers=3)
+
+
 def test_vision_observation_is_an_image():
     env = envs.make("SafetyPointGoal1Vision-v0", vision_size=(32, 24))
     obs, _ = env.reset(seed=0)

@@ -22,7 +22,8 @@ Bad input fails loudly: an unknown id raises ``ValueError`` naming the closest v
 shape or with NaN/inf raises ``ValueError`` before the physics runs; actions outside the box are clipped (as
 upstream); ``step`` after the episode ended and before ``reset`` raises ``RuntimeError``.
 
-``venv = alignbook.envs.make_vec(task_id, num_envs, **options)`` steps a batch with autoreset:
+``venv = alignbook.envs.make_vec(task_id, num_envs, workers=1, **options)`` steps a batch with autoreset
+(``workers`` > 1: the batch split over that many processes, stepped in parallel, same results):
 
 - ``obs, info = venv.reset(seed=None)``: obs of shape (num_envs, obs_dim); environment i gets seed ``seed + i``;
 - ``obs, reward, cost, terminated, truncated, info = venv.step(actions)`` with ``actions`` of shape
@@ -70,15 +71,18 @@ warnings.filterwarnings("ignore", message=".*settotalmass.*", category=MuJoCoWar
 
 from alignbook.envs.core import SafeEnv  # noqa: E402
 from alignbook.envs.registry import list_tasks, make, random_actions, register_all  # noqa: E402
-from alignbook.envs.vector import SafeVectorEnv  # noqa: E402
+from alignbook.envs.vector import ProcessVectorEnv, SafeVectorEnv  # noqa: E402
 
 
-def make_vec(task_id: str, num_envs: int, **options) -> SafeVectorEnv:
-    """``num_envs`` copies of ``task_id`` behind one batched step with autoreset (see the module docstring)."""
+def make_vec(task_id: str, num_envs: int, workers: int = 1, **options) -> SafeVectorEnv | ProcessVectorEnv:
+    """``num_envs`` copies of ``task_id`` behind one batched step with autoreset (see the module docstring);
+    ``workers`` > 1 splits the batch over that many processes (``ProcessVectorEnv``), same results."""
     make(task_id, **options).close()  # fail on a bad id or option before building the batch
+    if workers != 1:
+        return ProcessVectorEnv(task_id, num_envs, workers, **options)
     return SafeVectorEnv(lambda: make(task_id, **options), num_envs)
 
 
 register_all()
 
-__all__ = ["SafeEnv", "SafeVectorEnv", "list_tasks", "make", "make_vec", "random_actions"]
+__all__ = ["ProcessVectorEnv", "SafeEnv", "SafeVectorEnv", "list_tasks", "make", "make_vec", "random_actions"]

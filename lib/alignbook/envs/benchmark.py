@@ -7,8 +7,8 @@ import time
 import mujoco
 import numpy as np
 
+from alignbook.envs import make_vec
 from alignbook.envs.registry import make, random_actions
-from alignbook.envs.vector import SafeVectorEnv
 
 # Random-action steps per second of safety-gymnasium 1.0.0 (Python 3.10, MuJoCo 2.3.3, one environment),
 # measured by the book's maintainers on the reference 2-core machine (../shared/anchors/safety-gymnasium.md).
@@ -22,8 +22,9 @@ ORIGINAL_PROVENANCE = (
 )
 
 
-def env_rate(task_id: str, seconds: float, num_envs: int = 1, seed: int = 0) -> float:
-    """Random-action environment steps per second (summed over the batch when ``num_envs`` > 1)."""
+def env_rate(task_id: str, seconds: float, num_envs: int = 1, seed: int = 0, workers: int = 1) -> float:
+    """Random-action environment steps per second (summed over the batch when ``num_envs`` > 1; ``workers``
+    processes share the batch, see ``make_vec``; their start-up is not timed)."""
     rng = np.random.default_rng(seed)
     if num_envs == 1:
         env = make(task_id)
@@ -37,7 +38,7 @@ def env_rate(task_id: str, seconds: float, num_envs: int = 1, seed: int = 0) -> 
                     env.reset()
             steps += 128
         return steps / (time.perf_counter() - start)
-    venv = SafeVectorEnv(lambda: make(task_id), num_envs)
+    venv = make_vec(task_id, num_envs, workers=workers)
     venv.reset(seed=seed)
     space = venv.single_action_space
     actions = rng.uniform(space.low, space.high, size=(64, num_envs, *space.shape))
@@ -46,7 +47,9 @@ def env_rate(task_id: str, seconds: float, num_envs: int = 1, seed: int = 0) -> 
         for k in range(8):
             venv.step(actions[k])
         steps += 8 * num_envs
-    return steps / (time.perf_counter() - start)
+    rate = steps / (time.perf_counter() - start)
+    venv.close()
+    return rate
 
 
 def mujoco_rate(task_id: str, seconds: float) -> float:

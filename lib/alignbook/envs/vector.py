@@ -7,13 +7,22 @@ in ``info["final_observation"][i]`` and ``info["final_info"][i]``, with ``info["
 (Gymnasium 0.29's convention, "same-step" autoreset). Bootstrapping code therefore reads the final observation
 from the info, never from the returned batch.
 
-The environments run in this process, one after another: the tasks are small enough that a step costs tens of
-microseconds, so processes would spend more on communication than they save.
+``SafeVectorEnv`` steps its environments in this process, one after another. ``ProcessVectorEnv`` (what
+``make_vec(..., workers=k)`` returns for k > 1) splits the batch over k worker processes, each holding a
+``SafeVectorEnv`` of its share, and steps the shares at the same time: one navigation step costs 0.1-0.5 ms, so
+a batch of a few environments per worker already outweighs the ~0.1 ms a round trip through a pipe costs, and
+on a machine with k free cores the batch runs up to k times faster. Same seeds, same results: environment i
+gets seed ``seed + i`` whichever process holds it (a test checks both classes step for step).
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import traceback
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
@@ -22,26 +31,43 @@ from gymnasium import spaces
 from alignbook.envs.core import SafeEnv
 
 
-class SafeVectorEnv:
+class _Batch:
+    """What both batch classes share: the spaces of one environment tiled ``num_envs`` times, and the check of a
+    batch of actions."""
+
+    def _describe(self, env: SafeEnv, num_envs: int) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
+        self.num_envs = int(num_envs)
+        self.task_id = env.task_id
+        self.single_observation_space = env.observation_space
+        self.single_action_space = env.action_space
+        self.action_space = spaces.Box(
+            np.tile(env.action_space.low, (self.num_envs, 1)), np.tile(env.action_space.high, (self.num_envs, 1)),
+            dtype=env.action_space.dtype,
+        )
+        self.max_episode_steps = env.max_episode_steps
+        self.cost_terms = tuple(getattr(env, "cost_terms", ()))
+        self._started = False
+
+    def _actions(self, actions) -> np.ndarray:
+        if not self._started:
+            raise RuntimeError(f"{self.task_id}: call reset() on the vector environment before step()")
+        actions = np.asarray(actions, dtype=np.float64)
+        expected = (self.num_envs, *self.single_action_space.shape)
+        if actions.shape != expected:
+            raise ValueError(f"{self.task_id}: actions must have shape {expected}, got {actions.shape}")
+        return actions
+
+
+class SafeVectorEnv(_Batch):
     """``num_envs`` copies of one task behind a batched safe API."""
 
     def __init__(self, make_env: Callable[[], SafeEnv], num_envs: int):
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
-        self.envs = [make_env() for _ in range(int(num_envs))]
-        self.num_envs = int(num_envs)
-        first = self.envs[0]
-        self.task_id = first.task_id
-        self.single_observation_space = first.observation_space
-        self.single_action_space = first.action_space
-        self.action_space = spaces.Box(
-            np.tile(first.action_space.low, (self.num_envs, 1)), np.tile(first.action_space.high, (self.num_envs, 1)),
-            dtype=first.action_space.dtype,
-        )
-        self.max_episode_steps = first.max_episode_steps
-        self.cost_terms = tuple(getattr(first, "cost_terms", ()))
+        first = make_env()
+        self._describe(first, num_envs)
+        self.envs = [first] + [make_env() for _ in range(self.num_envs - 1)]
         self._info_keys = self.cost_terms + ("cost_sum",)
-        self._started = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
         results = [
@@ -51,12 +77,7 @@ class SafeVectorEnv:
         return self._stack([obs for obs, _ in results]), {}
 
     def step(self, actions) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        if not self._started:
-            raise RuntimeError(f"{self.task_id}: call reset() on the vector environment before step()")
-        actions = np.asarray(actions, dtype=np.float64)
-        expected = (self.num_envs, *self.single_action_space.shape)
-        if actions.shape != expected:
-            raise ValueError(f"{self.task_id}: actions must have shape {expected}, got {actions.shape}")
+        actions = self._actions(actions)
         n = self.num_envs
         observations: list[Any] = [None] * n
         rewards, costs = [0.0] * n, [0.0] * n
@@ -95,3 +116,148 @@ class SafeVectorEnv:
         if isinstance(observations[0], dict):
             return {key: np.stack([o[key] for o in observations]) for key in observations[0]}
         return np.stack(observations)
+
+
+class ProcessVectorEnv(_Batch):
+    """``num_envs`` copies of ``task_id`` split over ``workers`` processes; the same API as ``SafeVectorEnv``."""
+
+    def __init__(self, task_id: str, num_envs: int, workers: int, **options: Any):
+        from alignbook.envs.registry import make
+
+        self._closed = True  # until the workers exist
+        probe = make(task_id, **options)  # the spaces, and a bad id or option fails here, in this process
+        self._describe(probe, num_envs)
+        probe.close()
+        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or not 1 <= workers <= num_envs:
+            raise ValueError(f"workers must be an int between 1 and num_envs ({num_envs}), got {workers!r}")
+        # Contiguous shares, as even as possible: environment i lives in the worker whose slice holds i.
+        bounds = np.linspace(0, self.num_envs, int(workers) + 1).round().astype(int)
+        self._slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        # Each worker is a fresh interpreter (not a fork: a forked child would inherit this process's threads and
+        # any renderer context half-made; not multiprocessing's spawn: that re-imports the caller's main script).
+        # Messages are pickled through two pipes of its own, so nothing the worker prints can corrupt them.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self._pipes, self._procs = [], []
+        for share in self._slices:
+            down_r, down_w = os.pipe()
+            up_r, up_w = os.pipe()
+            code = "from alignbook.envs.vector import _worker_main; _worker_main()"
+            proc = subprocess.Popen([sys.executable, "-c", code, str(down_r), str(up_w)],
+                                    pass_fds=(down_r, up_w), env=env)
+            os.close(down_r)
+            os.close(up_w)
+            self._pipes.append(_Pipe(Connection(up_r, writable=False), Connection(down_w, readable=False)))
+            self._procs.append(proc)
+            self._pipes[-1].send(("start", (task_id, share.stop - share.start, options)))
+        self._closed = False
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
+        for pipe, share in zip(self._pipes, self._slices, strict=True):
+            pipe.send(("reset", (None if seed is None else seed + share.start, options)))
+        results = self._gather()
+        self._started = True
+        return _concat([obs for obs, _ in results]), {}
+
+    def step(self, actions) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        actions = self._actions(actions)
+        for pipe, share in zip(self._pipes, self._slices, strict=True):
+            pipe.send(("step", actions[share]))
+        results = self._gather()
+        infos: dict[str, Any] = {}
+        for key in results[0][5]:
+            if not key.startswith(("final_", "_final_")):
+                infos[key] = np.concatenate([r[5][key] for r in results])
+        if any("final_observation" in r[5] for r in results):
+            for key, fill in (("final_observation", None), ("final_info", None),
+                              ("_final_observation", False), ("_final_info", False)):
+                dtype = object if fill is None else bool
+                infos[key] = np.concatenate([
+                    r[5].get(key, np.full(share.stop - share.start, fill, dtype=dtype))
+                    for r, share in zip(results, self._slices, strict=True)
+                ])
+        obs = _concat([r[0] for r in results])
+        return (obs, *(np.concatenate([r[k] for r in results]) for k in range(1, 5)), infos)
+
+    def render(self) -> list[np.ndarray]:
+        for pipe in self._pipes:
+            pipe.send(("render", None))
+        return [frame for frames in self._gather() for frame in frames]
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for pipe in self._pipes:
+            try:
+                pipe.send(("close", None))
+            except (BrokenPipeError, OSError):
+                pass
+        for pipe, proc in zip(self._pipes, self._procs, strict=True):
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            pipe.close()
+
+    def __del__(self):
+        self.close()
+
+    def _gather(self) -> list[Any]:
+        replies = [pipe.recv() for pipe in self._pipes]
+        for status, payload in replies:
+            if status == "error":
+                kind, message = payload
+                raise (ValueError if kind == "ValueError" else RuntimeError)(message)
+        return [payload for _, payload in replies]
+
+
+class _Pipe:
+    """Both directions of a worker's channel: ``send`` down, ``recv`` up."""
+
+    def __init__(self, up: Connection, down: Connection):
+        self.up, self.down = up, down
+
+    def send(self, message: Any) -> None:
+        self.down.send(message)
+
+    def recv(self) -> Any:
+        return self.up.recv()
+
+    def close(self) -> None:
+        self.up.close()
+        self.down.close()
+
+
+def _worker_main() -> None:
+    """A worker process: one in-process batch, driven by (command, payload) messages until "close"."""
+    from alignbook.envs.registry import make
+
+    reader, writer = Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False)
+    _, (task_id, num_envs, options) = reader.recv()
+    venv = SafeVectorEnv(lambda: make(task_id, **options), num_envs)
+    while True:
+        try:
+            command, payload = reader.recv()
+        except EOFError:  # the parent went away
+            return
+        try:
+            if command == "close":
+                venv.close()
+                return
+            if command == "reset":
+                seed, reset_options = payload
+                result = venv.reset(seed=seed, options=reset_options)
+            elif command == "step":
+                result = venv.step(payload)
+            else:  # "render"
+                result = venv.render()
+            writer.send(("ok", result))
+        except Exception as error:  # the parent re-raises it with the worker's traceback
+            writer.send(("error", (type(error).__name__, f"{error}\n(in a worker process)\n{traceback.format_exc()}")))
+
+
+def _concat(parts: list[Any]) -> Any:
+    if isinstance(parts[0], dict):
+        return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    return np.concatenate(parts)
