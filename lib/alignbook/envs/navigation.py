@@ -135,7 +135,7 @@ class NavigationEnv(SafeEnv):
                           "pillars": ["cost_pillars"], "gremlins": ["cost_gremlins"],
                           "buttons": ["cost_buttons"], "sigwalls": ["cost_out_of_boundary"]}[obj.kind]
         self.cost_terms = tuple(terms)
-        self._contact_costs = any(t in terms for t in (
+        self._needs_contacts = spec.task == "Button" or any(t in terms for t in (
             "cost_vases_contact", "cost_pillars", "cost_gremlins", "cost_buttons"))
         self._hazards = spec.get("hazards")
         self._vases = spec.get("vases")
@@ -145,6 +145,12 @@ class NavigationEnv(SafeEnv):
         self._circle_radius = spec.get("circle").size if spec.get("circle") else 0.0
         if "vases" in scene.free_dof:
             self._vase_dofs = scene.free_dof["vases"][:, None] + np.arange(3)
+        if "gremlins" in scene.mocap:
+            ids = scene.mocap["gremlins"]
+            contiguous = np.array_equal(ids, np.arange(ids[0], ids[0] + len(ids)))
+            self._gremlin_drivers = slice(int(ids[0]), int(ids[0]) + len(ids)) if contiguous else ids
+            self._gremlin_count = len(ids)
+        self._mocap_pos = self.data.mocap_pos  # a view into MjData, kept: the attribute builds a new one per access
         self._goal_body = scene.bodies["goal"][0] if "goal" in scene.bodies else None
         self._box_body = scene.bodies["push_box"][0] if "push_box" in scene.bodies else None
         # Placement: the agent, then every object in declaration order (upstream's order).
@@ -283,15 +289,16 @@ class NavigationEnv(SafeEnv):
         if self._gremlins is not None:
             # Every gremlin circles its centre with the same phase, the simulation time at each physics step
             # (upstream); the targets of the ten physics steps are computed at once.
-            drivers, g = self.scene.mocap["gremlins"], self._gremlins
+            drivers, g = self._gremlin_drivers, self._gremlins
             phase = data.time + model.opt.timestep * np.arange(SUBSTEPS)
-            targets = np.empty((SUBSTEPS, len(drivers), 3))
+            targets = np.empty((SUBSTEPS, self._gremlin_count, 3))
             targets[:, :, 0] = self._gremlin_centres[:, 0] + g.travel * np.sin(phase)[:, None]
             targets[:, :, 1] = self._gremlin_centres[:, 1] + g.travel * np.cos(phase)[:, None]
             targets[:, :, 2] = 2 * g.size
+            mocap_pos, step = self._mocap_pos, mujoco.mj_step
             for target in targets:
-                data.mocap_pos[drivers] = target
-                mujoco.mj_step(model, data)
+                mocap_pos[drivers] = target
+                step(model, data)
         else:
             mujoco.mj_step(model, data, nstep=SUBSTEPS)
         mujoco.mj_forward(model, data)  # positions, contacts and sensors of the state we report
@@ -303,9 +310,10 @@ class NavigationEnv(SafeEnv):
             info = {"cost_exception": 1.0, "cost_sum": 1.0, **{t: 0.0 for t in self.cost_terms}}
             return self._observation(), REWARD_EXCEPTION, 1.0, False, True, info
 
-        achieved = self._goal_achieved()
+        touching = self._agent_contacts() if self._needs_contacts else None  # once per step, read twice
+        achieved = self._goal_achieved(touching)
         reward = self._reward(achieved)
-        terms = self._cost_terms()
+        terms = self._cost_terms(touching)
         info: dict[str, Any] = {name: float(value > 0.0) for name, value in terms.items()}
         cost = float(sum(terms.values()) > 0.0)
         info["cost_sum"] = cost
@@ -363,14 +371,14 @@ class NavigationEnv(SafeEnv):
         # Slide joints and a free joint's first three dofs are the body origin's world-frame linear velocity.
         return self.data.qvel[dof[:2]] if not self.agent_spec.free else self.data.qvel[dof[0]: dof[0] + 2]
 
-    def _goal_achieved(self) -> bool:
+    def _goal_achieved(self, touching: np.ndarray | None) -> bool:
         task = self.spec.task
         if task == "Goal":
             return self._dist_goal() <= self._goal.size
         if task == "Push":
             return self._dist_box_goal() <= self._goal.size
         if task == "Button":
-            return bool(np.any(self._agent_contacts() == ROLE_BUTTON + self._goal_button))
+            return bool(np.any(touching == ROLE_BUTTON + self._goal_button))
         return False
 
     def _agent_contacts(self) -> np.ndarray:
@@ -382,18 +390,20 @@ class NavigationEnv(SafeEnv):
         first = roles[:, 0] == ROLE_AGENT
         return np.where(first, roles[:, 1], np.where(roles[:, 1] == ROLE_AGENT, roles[:, 0], 0))
 
-    def _cost_terms(self) -> dict[str, float]:
-        """Each constrained object's raw cost term (before binarisation)."""
+    def _cost_terms(self, touching: np.ndarray | None = None) -> dict[str, float]:
+        """Each constrained object's raw cost term (before binarisation); ``touching``: ``_agent_contacts()``
+        when the caller has it already."""
         terms: dict[str, float] = {}
         if not self.cost_terms:
             return terms
+        if touching is None and self._needs_contacts:
+            touching = self._agent_contacts()
         if self._hazards is not None and self._hazards.constrained:
             ax, ay = self.data.xpos[self.scene.agent_body, :2].tolist()
             size = self._hazards.size
             # A Python loop: with at most ten hazards it is faster than NumPy's per-call overhead.
             dists = [math.hypot(hx - ax, hy - ay) for hx, hy in self._hazard_list]
             terms["cost_hazards"] = sum(size - d for d in dists if d <= size)
-        touching = self._agent_contacts() if self._contact_costs else None
         if self._vases is not None and self._vases.constrained:
             terms["cost_vases_contact"] = float(np.count_nonzero(touching == ROLE_VASE))
             speed = np.linalg.norm(self.data.qvel[self._vase_dofs], axis=1)
