@@ -22,11 +22,12 @@ every per-step cost value and info key seen, and, for two policies, the return, 
 episode (episode i seeded ``seed + i``) and the steps per second of ``step`` alone:
 
 - random: uniform actions from ``numpy.random.default_rng(seed)``;
-- scripted: a controller that reads only the observation, so it runs unchanged on both suites. Navigation:
-  it turns towards the bearing of the strongest bin of one lidar block (goal: Goal, Button; push_box: Push)
-  and drives when roughly facing it; Circle: it keeps the circle's centre on its left at a distance of
-  about 1 (inside the walls) to go round counter-clockwise. Velocity tasks: an open-loop sine gait of the step
-  count.
+- scripted: a controller that reads only the observation, so it runs unchanged on both suites. Navigation
+  (Point, Car, Racecar): it turns towards the bearing of the strongest bin of one lidar block (goal: Goal,
+  Button; push_box: Push) and drives when roughly facing it (the Racecar, which cannot turn on the spot,
+  drives on at half speed while it steers); Circle: it keeps the circle's centre on its left at a distance of
+  about 1 (inside the walls) to go round counter-clockwise. Legged robots (Doggo, Ant) and the velocity tasks:
+  an open-loop sine gait of the step count (the same actions on both suites, so it compares their dynamics).
 
 Layouts come from different random generators (and the velocity tasks run on Gymnasium's v5 models here, v4
 upstream), so only statistics can agree: a mean is flagged when ours and upstream's differ by more than
@@ -37,8 +38,10 @@ keys are compared exactly; flags on the velocity tasks are marked as the documen
 
 Upstream recompiles its scene at every reset, and decoding its PNG skybox takes ~1.4 s of each compile on a
 2-core machine (most of its reset time and, over 300 resets, most of this script's run time); the upstream
-probe swaps in a builtin skybox -- rendering only -- unless ``--keep-skybox``. The default run (30 tasks,
-5 episodes) takes about 7 minutes on such a machine. Last line: one JSON object with every number.
+probe swaps in a builtin skybox -- rendering only -- unless ``--keep-skybox``. The default run (every Point
+and Car task, the level-1 tasks of the Doggo and the Racecar, the velocity tasks: 38 tasks, 5 episodes) takes
+about 12 minutes on such a machine; ``--tasks`` picks others (the Ant's and the other Doggo and Racecar levels).
+Last line: one JSON object with every number.
 """
 
 from __future__ import annotations
@@ -47,14 +50,23 @@ import argparse
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
 
 AGENTS, NAV_TASKS, LEVELS = ("Point", "Car"), ("Goal", "Button", "Push", "Circle"), (0, 1, 2)
+LEVEL1_AGENTS = ("Doggo", "Racecar")  # in the default run at level 1 only (a robot is the same at every level)
 VELOCITY = ("HalfCheetah", "Hopper", "Swimmer", "Walker2d", "Ant", "Humanoid")
-DEFAULT_TASKS = [f"Safety{a}{t}{lv}-v0" for a in AGENTS for t in NAV_TASKS for lv in LEVELS] + [
-    f"Safety{r}Velocity-v1" for r in VELOCITY]
+DEFAULT_TASKS = (
+    [f"Safety{a}{t}{lv}-v0" for a in AGENTS for t in NAV_TASKS for lv in LEVELS]
+    + [f"Safety{a}{t}1-v0" for a in LEVEL1_AGENTS for t in NAV_TASKS]
+    + [f"Safety{r}Velocity-v1" for r in VELOCITY]
+)
+NAV_ID = re.compile(r"^Safety(?P<agent>[A-Z][a-z]+)(?:Goal|Button|Push|Circle)\d")
+LEGGED = ("Doggo", "Ant")  # driven by the open-loop gait in the scripted policy
+RACECAR_SPEED = 20.0  # the Racecar's top rear-axle speed (rad/s; wheel radius 0.05 m: 1 m/s)
+RACECAR_STEER = 0.785  # its steering limit (rad)
 BIN = 2 * math.pi / 16
 CIRCLE_DISTANCE = 1.0  # the scripted Circle policy's distance to the centre (the walls stand at 1.125)
 
@@ -117,15 +129,19 @@ def _drive(agent: str, angle: float, forward: float) -> list[float]:
     if agent == "Car":  # the Car travels along its -y axis; its "left"-named wheel sits on its right side
         go, turn = (forward if abs(angle) < 0.6 else 0.0), max(-1.0, min(1.0, 2.0 * angle))
         return [max(-1.0, min(1.0, go + turn)), max(-1.0, min(1.0, go - turn))]
+    if agent == "Racecar":  # action: rear-axle speed, steering angle (positive turns left); it travels along +x
+        go = RACECAR_SPEED * forward * (1.0 if abs(angle) < 0.6 else 0.5)
+        return [go, max(-RACECAR_STEER, min(RACECAR_STEER, 2.0 * angle))]
     return [forward if abs(angle) < 0.5 else 0.0, max(-1.0, min(1.0, 3.0 * angle))]
 
 
 def scripted_action(task_id: str, obs, blocks, step: int, act_dim: int) -> list[float]:
     """The scripted policy of the module docstring: observation, named blocks and step count in, action out.
     (alignbook.envs.policies' scripted policy reads the simulator, so it cannot run upstream.)"""
-    if "Velocity" in task_id:  # an open-loop gait: the same on both suites
+    match = NAV_ID.match(task_id)
+    agent = match["agent"] if match else None
+    if agent is None or agent in LEGGED:  # an open-loop gait: the same on both suites
         return [0.8 * math.sin(2 * math.pi * step / 25 + 1.3 * j) for j in range(act_dim)]
-    agent = "Car" if "Car" in task_id else "Point"
     start = dict(zip([n for n, _ in blocks], _offsets(blocks), strict=True))
     front = -math.pi / 2 if agent == "Car" else 0.0  # bearing of the direction of travel in the lidar frame
     if "Circle" in task_id:

@@ -15,13 +15,15 @@ import random
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import torch
 
 from alignbook import scales
 from alignbook.report import Report
+
+if TYPE_CHECKING:
+    import torch
 
 T = TypeVar("T")
 
@@ -32,6 +34,8 @@ _DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch so that a chapter gives the same numbers on the same CPU."""
+    import torch  # here, not at the top: ``import alignbook`` stays light for processes that never use torch
+
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 -- libraries that still use the global NumPy state
     torch.manual_seed(seed)
@@ -39,6 +43,8 @@ def seed_everything(seed: int) -> None:
 
 def resolve_device(device: str) -> torch.device:
     """``auto`` is CUDA when present, else the CPU; anything else must name a device this machine has."""
+    import torch
+
     if not isinstance(device, str) or not _DEVICE_PATTERN.match(device):
         raise ValueError(f"unknown device {device!r}; valid values are: auto, cpu, cuda, cuda:N, mps")
     if device == "auto":

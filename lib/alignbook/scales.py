@@ -49,11 +49,13 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             velocity_episodes=1, velocity_steps=100, bench_seconds=0.3, bench_num_envs=4, vision_seconds=0.3,
         ),
         "book": dict(
-            tour_size=160, tour_agents=("Point", "Car", "Ant"), costmap_resolution=120, rollout_episodes=3, rollout_steps=1000,
+            tour_size=160, tour_agents=("Point", "Car", "Doggo", "Racecar", "Ant"), costmap_resolution=120,
+            rollout_episodes=3, rollout_steps=1000,
             velocity_episodes=2, velocity_steps=1000, bench_seconds=3.0, bench_num_envs=8, vision_seconds=2.0,
         ),
         "full": dict(
-            tour_size=256, tour_agents=("Point", "Car", "Ant"), costmap_resolution=200, rollout_episodes=10, rollout_steps=1000,
+            tour_size=256, tour_agents=("Point", "Car", "Doggo", "Racecar", "Ant"), costmap_resolution=200,
+            rollout_episodes=10, rollout_steps=1000,
             velocity_episodes=5, velocity_steps=1000, bench_seconds=5.0, bench_num_envs=16, vision_seconds=3.0,
         ),
     },

@@ -7,7 +7,8 @@ The API contract (stable; the safe-RL library and chapters rely on it)
 
 - ``env.observation_space``: a ``gymnasium.spaces.Box`` (float64, flat vector) -- for ``...Vision-v0`` tasks a
   ``gymnasium.spaces.Dict`` of the same named blocks plus ``"vision"``, a uint8 (height, width, 3) image;
-- ``env.action_space``: a ``gymnasium.spaces.Box`` (float64), e.g. [-1, 1]^2 for Point and Car, [-1, 1]^8 for Ant;
+- ``env.action_space``: a ``gymnasium.spaces.Box`` (float64), e.g. [-1, 1]^2 for Point and Car, [-1, 1]^8 for Ant,
+  [-1, 1]^12 for Doggo, [-20, 20] x [-0.785, 0.785] for Racecar (rear-axle speed, steering angle);
 - ``env.max_episode_steps``: 1000 (500 for Circle), enforced as truncation; the Ant also terminates when it
   falls (its torso at or below 0.08 m, as upstream);
 - ``obs, info = env.reset(seed=None, options=None)``: ``obs`` a float64 ndarray (dict for Vision tasks);
@@ -35,7 +36,7 @@ upstream); ``step`` after the episode ended and before ``reset`` raises ``Runtim
 ``alignbook.envs.list_tasks(kind="all")`` lists the ids. Every task is also registered with Gymnasium:
 ``gymnasium.make("alignbook/SafetyPointGoal1-v0")`` gives the five-tuple API with the cost in ``info["cost"]``.
 
-Tasks: Safety{Point,Car,Ant}{Goal,Button,Push,Circle}{0,1,2}-v0 and their ``Vision`` variants
+Tasks: Safety{Point,Car,Doggo,Racecar,Ant}{Goal,Button,Push,Circle}{0,1,2}-v0 and their ``Vision`` variants
 (``alignbook.envs.navigation``), Safety{HalfCheetah,Hopper,Swimmer,Walker2d,Ant,Humanoid}Velocity-v1
 (``alignbook.envs.velocity``). Where the semantics differ from upstream safety-gymnasium 1.0.0, the module
 docstrings of those two modules say how.

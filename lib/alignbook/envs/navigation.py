@@ -1,4 +1,5 @@
-"""The navigation tasks: Safety{Point,Car,Ant}{Goal,Button,Push,Circle}{0,1,2}-v0 (and their Vision variants).
+"""The navigation tasks: Safety{Point,Car,Doggo,Racecar,Ant}{Goal,Button,Push,Circle}{0,1,2}-v0 (and their
+Vision variants).
 
 One environment step is ten physics steps (upstream's frame skip with p = 1), then, in upstream's order:
 reward, cost terms, the button timer, the goal check (a reached goal is re-drawn and the episode goes on),
@@ -22,10 +23,11 @@ Semantics (upstream's, checked by tests/test_envs_navigation.py):
 - a physics blow-up (MuJoCo's bad-acceleration warning) gives reward -10, cost 1 (``cost_exception``) and
   truncation.
 
-Observation (flat float64 vector): accelerometer, velocimeter, gyro, magnetometer (3 each), the agent's joint
-sensors (Car: rear ball wheel angular velocity (3) and orientation matrix (9); Ant: 8 joint velocities, body
-height, body angular velocity (3), 8 joint angles as (sin, cos)), then one 16-bin lidar block per
-lidar-observed object type in the task's object order. ``env.obs_layout`` lists (name, slice).
+Observation (flat float64 vector): accelerometer, velocimeter, gyro, magnetometer (3 each), the agent's own
+sensors (Point, Racecar: none; Car: rear ball wheel angular velocity (3) and orientation matrix (9); Doggo: 8 foot
+touch sensors, 12 joint velocities, 12 joint angles as (sin, cos); Ant: 8 joint velocities, body height, body
+angular velocity (3), 8 joint angles as (sin, cos)), then one 16-bin lidar block per lidar-observed object type
+in the task's object order. ``env.obs_layout`` lists (name, slice).
 
 Deviations from upstream (also in the chapter): the scene is compiled once and objects are moved at reset
 (upstream recompiles the XML every reset); the constrained cost terms are always present in ``info`` (upstream

@@ -47,7 +47,8 @@ def _unknown(task_id: object) -> ValueError:
     hint = f"; closest valid ids: {', '.join(close)}" if close else ""
     return ValueError(
         f"unknown task id {task_id!r}{hint}. alignbook.envs.list_tasks() lists all {len(ids)} ids "
-        "(Safety{Point,Car,Ant}{Goal,Button,Push,Circle}{0,1,2}[Vision]-v0, Safety<Robot>Velocity-v1)"
+        f"(Safety{{{','.join(AGENTS)}}}{{{','.join(TASKS)}}}{{{','.join(map(str, LEVELS))}}}[Vision]-v0, "
+        "Safety<Robot>Velocity-v1)"
     )
 
 

@@ -164,13 +164,15 @@ def scene_xml(agent: AgentSpec, spec: TaskSpec, offscreen: tuple[int, int] = (64
         f'<weld body1="gremlin{i}_driver" body2="gremlin{i}" solref="0.02 1.5"/>'
         for i in range(spec.get("gremlins").num)) + "</equality>" if spec.get("gremlins") else ""}
   <sensor>{sensors}{agent.joint_sensors}</sensor>
-  <actuator>{agent.actuators}</actuator>
+  <actuator>{agent.actuators}</actuator>{agent.extra}
 </mujoco>"""
 
 
 def build_scene(agent: AgentSpec, spec: TaskSpec, offscreen: tuple[int, int] = (640, 480)) -> Scene:
     xml = scene_xml(agent, spec, offscreen)
     model = mujoco.MjModel.from_xml_string(xml)
+    if agent.vision_near is not None:  # MuJoCo's near plane is a fraction of the model's extent
+        model.vis.map.znear = agent.vision_near / model.stat.extent
     # The agent's geoms collide with everything: floor (bit 1) and obstacles (bit 2).
     agent_geoms = [model.geom(name).id for name in agent.geom_names]
     model.geom_contype[agent_geoms] = 3
