@@ -8,11 +8,13 @@ in ``info["final_observation"][i]`` and ``info["final_info"][i]``, with ``info["
 from the info, never from the returned batch.
 
 ``SafeVectorEnv`` steps its environments in this process, one after another. ``ProcessVectorEnv`` (what
-``make_vec(..., workers=k)`` returns for k > 1) splits the batch over k worker processes, each holding a
-``SafeVectorEnv`` of its share, and steps the shares at the same time: one navigation step costs 0.1-0.5 ms, so
-a batch of a few environments per worker already outweighs the ~0.1 ms a round trip through a pipe costs, and
-on a machine with k free cores the batch runs up to k times faster. Same seeds, same results: environment i
-gets seed ``seed + i`` whichever process holds it (a test checks both classes step for step).
+``make_vec(..., workers=k)`` returns for k > 1) splits the batch over k processes -- this one and k - 1 workers,
+each holding a ``SafeVectorEnv`` of its share -- and steps the shares at the same time. A round trip through a
+worker's pipe costs ~0.1-0.3 ms, so it pays when each share's step costs more than that (a few Car or Button
+environments per process); on the book's 2-core machine the two cores also slow each other down (two
+single-environment runs side by side each lose 20-40%), so 8 Car environments gain ~1.4x and 8 Point ones
+nothing. Same seeds, same results: environment i gets seed ``seed + i`` whichever process holds it (a test checks
+both classes step for step).
 """
 
 from __future__ import annotations
@@ -119,26 +121,29 @@ class SafeVectorEnv(_Batch):
 
 
 class ProcessVectorEnv(_Batch):
-    """``num_envs`` copies of ``task_id`` split over ``workers`` processes; the same API as ``SafeVectorEnv``."""
+    """``num_envs`` copies of ``task_id`` split over ``workers`` processes, this one included (it steps the first
+    share while worker processes step the others); the same API as ``SafeVectorEnv``."""
 
     def __init__(self, task_id: str, num_envs: int, workers: int, **options: Any):
         from alignbook.envs.registry import make
 
         self._closed = True  # until the workers exist
-        probe = make(task_id, **options)  # the spaces, and a bad id or option fails here, in this process
-        self._describe(probe, num_envs)
-        probe.close()
+        self._local = SafeVectorEnv(lambda: make(task_id, **options), 1)  # bad ids and options fail here
+        self._describe(self._local.envs[0], num_envs)
         if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or not 1 <= workers <= num_envs:
             raise ValueError(f"workers must be an int between 1 and num_envs ({num_envs}), got {workers!r}")
-        # Contiguous shares, as even as possible: environment i lives in the worker whose slice holds i.
+        # Contiguous shares, as even as possible: environment i lives in the process whose slice holds i.
         bounds = np.linspace(0, self.num_envs, int(workers) + 1).round().astype(int)
         self._slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        first = self._slices[0].stop
+        if first > 1:
+            self._local = SafeVectorEnv(lambda: make(task_id, **options), first)
         # Each worker is a fresh interpreter (not a fork: a forked child would inherit this process's threads and
         # any renderer context half-made; not multiprocessing's spawn: that re-imports the caller's main script).
         # Messages are pickled through two pipes of its own, so nothing the worker prints can corrupt them.
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self._pipes, self._procs = [], []
-        for share in self._slices:
+        for share in self._slices[1:]:
             down_r, down_w = os.pipe()
             up_r, up_w = os.pipe()
             code = "from alignbook.envs.vector import _worker_main; _worker_main()"
@@ -152,17 +157,13 @@ class ProcessVectorEnv(_Batch):
         self._closed = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
-        for pipe, share in zip(self._pipes, self._slices, strict=True):
-            pipe.send(("reset", (None if seed is None else seed + share.start, options)))
-        results = self._gather()
+        results = self._call("reset", [(None if seed is None else seed + s.start, options) for s in self._slices])
         self._started = True
         return _concat([obs for obs, _ in results]), {}
 
     def step(self, actions) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         actions = self._actions(actions)
-        for pipe, share in zip(self._pipes, self._slices, strict=True):
-            pipe.send(("step", actions[share]))
-        results = self._gather()
+        results = self._call("step", [actions[share] for share in self._slices])
         infos: dict[str, Any] = {}
         for key in results[0][5]:
             if not key.startswith(("final_", "_final_")):
@@ -179,14 +180,13 @@ class ProcessVectorEnv(_Batch):
         return (obs, *(np.concatenate([r[k] for r in results]) for k in range(1, 5)), infos)
 
     def render(self) -> list[np.ndarray]:
-        for pipe in self._pipes:
-            pipe.send(("render", None))
-        return [frame for frames in self._gather() for frame in frames]
+        return [frame for frames in self._call("render", [None] * len(self._slices)) for frame in frames]
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self._local.close()
         for pipe in self._pipes:
             try:
                 pipe.send(("close", None))
@@ -203,13 +203,35 @@ class ProcessVectorEnv(_Batch):
     def __del__(self):
         self.close()
 
-    def _gather(self) -> list[Any]:
+    def _call(self, command: str, payloads: list[Any]) -> list[Any]:
+        """``command`` on every share at once: the workers' shares in their processes, the first one here."""
+        for pipe, payload in zip(self._pipes, payloads[1:], strict=True):
+            pipe.send((command, payload))
+        local, error = None, None
+        try:
+            local = _run(self._local, command, payloads[0])
+        except Exception as caught:  # raised once every worker has answered, so that no reply is left unread
+            error = caught
         replies = [pipe.recv() for pipe in self._pipes]
+        if error is not None:
+            raise error
         for status, payload in replies:
             if status == "error":
                 kind, message = payload
                 raise (ValueError if kind == "ValueError" else RuntimeError)(message)
-        return [payload for _, payload in replies]
+        return [local] + [payload for _, payload in replies]
+
+
+def _run(venv: SafeVectorEnv, command: str, payload: Any) -> Any:
+    """One command on one share, in whichever process holds it."""
+    if command == "reset":
+        seed, options = payload
+        return venv.reset(seed=seed, options=options)
+    if command == "step":
+        return venv.step(payload)
+    if command == "render":
+        return venv.render()
+    raise ValueError(f"unknown command {command!r}")
 
 
 class _Pipe:
@@ -241,18 +263,11 @@ def _worker_main() -> None:
             command, payload = reader.recv()
         except EOFError:  # the parent went away
             return
+        if command == "close":
+            venv.close()
+            return
         try:
-            if command == "close":
-                venv.close()
-                return
-            if command == "reset":
-                seed, reset_options = payload
-                result = venv.reset(seed=seed, options=reset_options)
-            elif command == "step":
-                result = venv.step(payload)
-            else:  # "render"
-                result = venv.render()
-            writer.send(("ok", result))
+            writer.send(("ok", _run(venv, command, payload)))
         except Exception as error:  # the parent re-raises it with the worker's traceback
             writer.send(("error", (type(error).__name__, f"{error}\n(in a worker process)\n{traceback.format_exc()}")))
 
