@@ -78,7 +78,6 @@ from alignbook.envs.vector import ProcessVectorEnv, SafeVectorEnv  # noqa: E402
 def make_vec(task_id: str, num_envs: int, workers: int = 1, **options) -> SafeVectorEnv | ProcessVectorEnv:
     """``num_envs`` copies of ``task_id`` behind one batched step with autoreset (see the module docstring);
     ``workers`` > 1 splits the batch over that many processes (``ProcessVectorEnv``), same results."""
-    make(task_id, **options).close()  # fail on a bad id or option before building the batch
     if workers != 1:
         return ProcessVectorEnv(task_id, num_envs, workers, **options)
     return SafeVectorEnv(lambda: make(task_id, **options), num_envs)

@@ -147,11 +147,6 @@ class NavigationEnv(SafeEnv):
         self._circle_radius = spec.get("circle").size if spec.get("circle") else 0.0
         if "vases" in scene.free_dof:
             self._vase_dofs = scene.free_dof["vases"][:, None] + np.arange(3)
-        if "gremlins" in scene.mocap:
-            ids = scene.mocap["gremlins"]
-            contiguous = np.array_equal(ids, np.arange(ids[0], ids[0] + len(ids)))
-            self._gremlin_drivers = slice(int(ids[0]), int(ids[0]) + len(ids)) if contiguous else ids
-            self._gremlin_count = len(ids)
         self._mocap_pos = self.data.mocap_pos  # a view into MjData, kept: the attribute builds a new one per access
         self._goal_body = scene.bodies["goal"][0] if "goal" in scene.bodies else None
         self._box_body = scene.bodies["push_box"][0] if "push_box" in scene.bodies else None
@@ -291,9 +286,9 @@ class NavigationEnv(SafeEnv):
         if self._gremlins is not None:
             # Every gremlin circles its centre with the same phase, the simulation time at each physics step
             # (upstream); the targets of the ten physics steps are computed at once.
-            drivers, g = self._gremlin_drivers, self._gremlins
+            drivers, g = self.scene.mocap["gremlins"], self._gremlins
             phase = data.time + model.opt.timestep * np.arange(SUBSTEPS)
-            targets = np.empty((SUBSTEPS, self._gremlin_count, 3))
+            targets = np.empty((SUBSTEPS, len(drivers), 3))
             targets[:, :, 0] = self._gremlin_centres[:, 0] + g.travel * np.sin(phase)[:, None]
             targets[:, :, 1] = self._gremlin_centres[:, 1] + g.travel * np.cos(phase)[:, None]
             targets[:, :, 2] = 2 * g.size

@@ -38,9 +38,7 @@ class _Batch:
     batch of actions."""
 
     def _describe(self, env: SafeEnv, num_envs: int) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
-        self.num_envs = int(num_envs)
+        self.num_envs = num_envs  # checked by the caller, before it builds anything
         self.task_id = env.task_id
         self.single_observation_space = env.observation_space
         self.single_action_space = env.action_space
@@ -66,8 +64,9 @@ class SafeVectorEnv(_Batch):
     """``num_envs`` copies of one task behind a batched safe API."""
 
     def __init__(self, make_env: Callable[[], SafeEnv], num_envs: int):
+        n = _positive_int(num_envs, "num_envs")
         first = make_env()
-        self._describe(first, num_envs)
+        self._describe(first, n)
         self.envs = [first] + [make_env() for _ in range(self.num_envs - 1)]
         self._info_keys = self.cost_terms + ("cost_sum",)
 
@@ -128,16 +127,15 @@ class ProcessVectorEnv(_Batch):
         from alignbook.envs.registry import make
 
         self._closed = True  # until the workers exist
-        self._local = SafeVectorEnv(lambda: make(task_id, **options), 1)  # bad ids and options fail here
-        self._describe(self._local.envs[0], num_envs)
-        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or not 1 <= workers <= num_envs:
-            raise ValueError(f"workers must be an int between 1 and num_envs ({num_envs}), got {workers!r}")
+        n, k = _positive_int(num_envs, "num_envs"), _positive_int(workers, "workers")
+        if k > n:
+            raise ValueError(f"workers must be an int between 1 and num_envs ({n}), got {workers!r}")
         # Contiguous shares, as even as possible: environment i lives in the process whose slice holds i.
-        bounds = np.linspace(0, self.num_envs, int(workers) + 1).round().astype(int)
+        bounds = np.linspace(0, n, k + 1).round().astype(int)
         self._slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        first = self._slices[0].stop
-        if first > 1:
-            self._local = SafeVectorEnv(lambda: make(task_id, **options), first)
+        # This process's share first: a bad id or option fails here, before any worker starts.
+        self._local = SafeVectorEnv(lambda: make(task_id, **options), self._slices[0].stop)
+        self._describe(self._local.envs[0], n)
         # Each worker is a fresh interpreter (not a fork: a forked child would inherit this process's threads and
         # any renderer context half-made; not multiprocessing's spawn: that re-imports the caller's main script).
         # Messages are pickled through two pipes of its own, so nothing the worker prints can corrupt them.
@@ -270,6 +268,12 @@ def _worker_main() -> None:
             writer.send(("ok", _run(venv, command, payload)))
         except Exception as error:  # the parent re-raises it with the worker's traceback
             writer.send(("error", (type(error).__name__, f"{error}\n(in a worker process)\n{traceback.format_exc()}")))
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
 
 
 def _concat(parts: list[Any]) -> Any:
