@@ -1,9 +1,10 @@
 import json
 
 import nbformat
+import numpy as np
 import pytest
 
-from alignbook.report import MIME_TYPE, HiddenReportCopy, Report, Verdict, judge, read_report
+from alignbook.report import MIME_TYPE, HiddenReportCopy, Report, Verdict, compare, judge, read_report
 
 
 def make_report():
@@ -76,3 +77,55 @@ def test_site_renders_the_json_copy_as_nothing_and_leaves_other_types_alone():
 
     assert HiddenReportCopy.handle_mime(None, Data(MIME_TYPE), False) == []
     assert HiddenReportCopy.handle_mime(None, Data("text/html"), False) is None
+
+
+def test_judge_has_four_verdicts_and_refuses_overlapping_conditions():
+    assert judge(holds=False, partly=True, contradicted=True) is Verdict.CONTRADICTED
+    assert judge(holds=False, contradicted=True) is Verdict.CONTRADICTED
+    assert {v.value for v in Verdict} == {"holds", "partly", "not at this scale", "contradicted"}
+    with pytest.raises(ValueError, match="overlap"):
+        judge(holds=True, contradicted=True)
+
+
+def test_compare_signs_the_difference_toward_the_paper_and_reads_the_interval():
+    lower = compare([1.0, 1.1, 0.9], [5.0, 5.2, 4.8], better="lower")
+    assert lower.difference == pytest.approx(4.0)
+    assert lower.low > 0 and lower.verdict() is Verdict.HOLDS
+    assert lower.verdict(target=10.0) is Verdict.PARTLY  # right direction, short of the paper's magnitude
+    reversed_ = compare([1.0, 1.1, 0.9], [5.0, 5.2, 4.8], better="higher")
+    assert reversed_.verdict() is Verdict.CONTRADICTED
+    noisy = compare([1.0, 9.0, 2.0], [3.0, 0.0, 8.0])
+    assert noisy.low < 0 < noisy.high and noisy.verdict() is Verdict.NOT_AT_SCALE
+    # Welch interval by hand: means 2 and 0, variances 1 and 1, n = 3 each -> se = sqrt(2/3), dof = 4.
+    hand = compare([1.0, 2.0, 3.0], [-1.0, 0.0, 1.0])
+    from scipy import stats
+
+    half = stats.t.ppf(0.975, 4) * np.sqrt(2 / 3)
+    assert (hand.low, hand.high) == pytest.approx((2 - half, 2 + half))
+    assert "3 vs 3 seeds" in str(hand)
+
+
+def test_compare_with_one_seed_can_never_hold_and_rejects_bad_input():
+    single = compare([10.0], [0.0])
+    assert single.verdict() is Verdict.NOT_AT_SCALE
+    with pytest.raises(ValueError, match="higher"):
+        compare([1.0], [2.0], better="up")
+    with pytest.raises(ValueError, match="non-finite"):
+        compare([np.nan, 1.0], [2.0, 3.0])
+    with pytest.raises(ValueError, match="at least one"):
+        compare([], [1.0])
+
+
+def test_checks_are_shown_apart_and_never_counted():
+    report = Report("demo", "smoke")
+    report.claim("effect", paper="x", ours="y", verdict=Verdict.CONTRADICTED)
+    report.check("cost is binary", ours="{0, 1}", passed=True)
+    report.check("renders", ours="0 fps", passed=False)
+    assert report.counts() == {"holds": 0, "partly": 0, "not at this scale": 0, "contradicted": 1}
+    data = report.to_dict()
+    assert [c["name"] for c in data["claims"]] == ["effect"]
+    assert [c["passed"] for c in data["checks"]] == [True, False]
+    html = report.to_html()
+    assert "check (not counted)" in html and "FAILED" in html
+    with pytest.raises(ValueError, match="already"):
+        report.check("effect", ours="z", passed=True)

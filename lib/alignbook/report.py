@@ -6,10 +6,18 @@ Chapters compute every entry from their own results::
         "a reward model recovers the hidden utility",
         paper="qualitative (Sec. 2)",
         ours=f"rank correlation {rho:.2f}",
-        verdict=judge(holds=rho > 0.9, partly=rho > 0.7),
-        note="linear Bradley-Terry model, 5,000 comparisons",
+        verdict=judge(holds=rho > 0.9, partly=rho > 0.7, contradicted=rho < 0),
+        note="linear Bradley-Terry model, 5,000 comparisons; holds at rho > 0.9, partly at > 0.7",
     )
+    gap = compare(safe_costs, plain_costs, better="lower")     # one value per seed on each side
+    ch.report.claim("the constraint lowers cost", paper="...", ours=str(gap), verdict=gap.verdict())
+    ch.report.check("cost is binary", ours="values {0, 1}", passed=binary)   # shown, never counted
     ch.report.show()
+
+Four verdicts: *holds* (the paper's effect, at the paper's magnitude), *partly* (the paper's direction, a weaker
+magnitude), *not at this scale* (inconclusive: within this run's noise), *contradicted* (the opposite direction,
+beyond this run's noise). Premises that hold by construction or that guard the machinery are *checks*: they are
+shown under the report but never counted as reproductions.
 
 ``show`` displays an HTML table and, in the same output, a JSON copy under ``MIME_TYPE`` so that the runner can
 read the report back from the executed notebook (``read_report``).
@@ -31,6 +39,7 @@ class Verdict(str, Enum):
     HOLDS = "holds"
     PARTLY = "partly"
     NOT_AT_SCALE = "not at this scale"
+    CONTRADICTED = "contradicted"
 
     @classmethod
     def parse(cls, value: Verdict | str) -> Verdict:
@@ -41,11 +50,82 @@ class Verdict(str, Enum):
             raise ValueError(f"unknown verdict {value!r}; valid verdicts are: {valid}") from None
 
 
-def judge(holds: bool, partly: bool = False) -> Verdict:
-    """Turn two computed conditions into a verdict: ``holds`` wins, then ``partly``, else not at this scale."""
+def judge(holds: bool, partly: bool = False, contradicted: bool = False) -> Verdict:
+    """Turn computed conditions into a verdict: ``holds``, else ``contradicted``, else ``partly``, else not at
+    this scale. ``holds`` and ``contradicted`` together mean the chapter's conditions overlap: an error."""
+    holds, partly, contradicted = bool(holds), bool(partly), bool(contradicted)
+    if holds and contradicted:
+        raise ValueError("a claim cannot both hold and be contradicted; the conditions passed to judge() overlap")
     if holds:
         return Verdict.HOLDS
+    if contradicted:
+        return Verdict.CONTRADICTED
     return Verdict.PARTLY if partly else Verdict.NOT_AT_SCALE
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The difference between two methods over seeds, signed so that a positive value is the paper's direction.
+
+    ``low`` and ``high`` bound a Welch t interval of the difference of the means at ``level``.
+    """
+
+    difference: float
+    low: float
+    high: float
+    level: float
+    seeds: tuple[int, int]
+    better: str
+
+    def verdict(self, target: float | None = None) -> Verdict:
+        """Holds when the whole interval lies on the paper's side of zero (and, with ``target``, the mean
+        difference reaches the paper's magnitude; below it, partly); contradicted when the whole interval lies on
+        the other side; otherwise not at this scale."""
+        if self.low > 0:
+            return Verdict.HOLDS if target is None or self.difference >= target else Verdict.PARTLY
+        if self.high < 0:
+            return Verdict.CONTRADICTED
+        return Verdict.NOT_AT_SCALE
+
+    def __str__(self) -> str:
+        pct = round(100 * self.level)
+        return (
+            f"{self.difference:+.3g} [{self.low:+.3g}, {self.high:+.3g}] "
+            f"({pct}% interval, {self.seeds[0]} vs {self.seeds[1]} seeds)"
+        )
+
+
+def compare(ours, baseline, *, better: str = "higher", level: float = 0.95) -> Comparison:
+    """Compare per-seed values of a method (``ours``) with a baseline's.
+
+    ``better`` says which way the paper expects ``ours`` to differ: "higher" or "lower". The result's
+    ``difference`` is ``mean(ours) - mean(baseline)`` for "higher" and the negative for "lower", so that a
+    positive difference always reads as the paper's direction. With a single seed on either side there is no
+    estimate of the noise and the interval is infinite: such a comparison can never hold or be contradicted.
+    """
+    import numpy as np
+    from scipy import stats
+
+    if better not in ("higher", "lower"):
+        raise ValueError(f"better must be 'higher' or 'lower', got {better!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    a, b = (np.asarray(v, dtype=float).ravel() for v in (ours, baseline))
+    if a.size == 0 or b.size == 0:
+        raise ValueError("compare() needs at least one value on each side")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise ValueError("compare() got a non-finite value; a diverged run must be reported, not averaged")
+    sign = 1.0 if better == "higher" else -1.0
+    diff = sign * (a.mean() - b.mean())
+    if a.size < 2 or b.size < 2:
+        return Comparison(float(diff), -np.inf, np.inf, level, (a.size, b.size), better)
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    se = np.sqrt(va + vb)
+    if se == 0:
+        return Comparison(float(diff), float(diff), float(diff), level, (a.size, b.size), better)
+    dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    half = stats.t.ppf(0.5 + level / 2, dof) * se
+    return Comparison(float(diff), float(diff - half), float(diff + half), level, (a.size, b.size), better)
 
 
 @dataclass(frozen=True)
@@ -57,37 +137,64 @@ class Claim:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class Check:
+    """A premise that holds by construction or guards the machinery: shown, never counted as a reproduction."""
+
+    name: str
+    ours: str
+    passed: bool
+    note: str = ""
+
+
 class Report:
     """The claims one chapter checks, in the order it checks them."""
 
     def __init__(self, chapter: str, scale: str):
         self.chapter, self.scale = chapter, scale
         self.claims: list[Claim] = []
+        self.checks: list[Check] = []
+
+    def _validate(self, kind: str, name: str, **texts: str) -> None:
+        for label, value in {"name": name, **texts}.items():
+            if not isinstance(value, str):
+                raise TypeError(f"{kind} {label} must be a string, got {type(value).__name__}")
+        if not name.strip():
+            raise ValueError(f"a {kind} needs a name")
+        if any(c.name == name for c in (*self.claims, *self.checks)):
+            raise ValueError(f"{name!r} is already in the report")
 
     def claim(self, name: str, *, paper: str, ours: str, verdict: Verdict | str, note: str = "") -> Claim:
-        for label, value in (("name", name), ("paper", paper), ("ours", ours), ("note", note)):
-            if not isinstance(value, str):
-                raise TypeError(f"claim {label} must be a string, got {type(value).__name__}")
-        if not name.strip():
-            raise ValueError("a claim needs a name")
-        if any(c.name == name for c in self.claims):
-            raise ValueError(f"claim {name!r} is already in the report")
+        self._validate("claim", name, paper=paper, ours=ours, note=note)
         claim = Claim(name, paper, ours, Verdict.parse(verdict), note)
         self.claims.append(claim)
         return claim
+
+    def check(self, name: str, *, ours: str, passed: bool, note: str = "") -> Check:
+        """Record a sanity check: listed under the report, not counted among the claims."""
+        self._validate("check", name, ours=ours, note=note)
+        check = Check(name, ours, bool(passed), note)
+        self.checks.append(check)
+        return check
+
+    def counts(self) -> dict[str, int]:
+        return verdict_counts(self.to_dict()["claims"])
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "chapter": self.chapter,
             "scale": self.scale,
             "claims": [{**asdict(c), "verdict": c.verdict.value} for c in self.claims],
+            "checks": [asdict(c) for c in self.checks],
         }
 
     def to_html(self) -> str:
-        return claims_table_html(self.to_dict()["claims"])
+        data = self.to_dict()
+        return claims_table_html(data["claims"]) + checks_table_html(data["checks"])
 
     def to_markdown(self) -> str:
-        return claims_table_markdown(self.to_dict()["claims"])
+        data = self.to_dict()
+        return claims_table_markdown(data["claims"]) + checks_table_markdown(data["checks"])
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, Any]:
         return {
@@ -106,6 +213,43 @@ class Report:
 
 
 _HEADER = ("claim", "paper", "this run", "verdict", "note")
+_CHECK_HEADER = ("check (not counted)", "this run", "result", "note")
+
+
+def verdict_counts(claims: list[dict[str, Any]]) -> dict[str, int]:
+    """How many claims got each verdict, all four verdicts present (zero where none)."""
+    counts = {v.value: 0 for v in Verdict}
+    for c in claims:
+        counts[Verdict.parse(c["verdict"]).value] += 1
+    return counts
+
+
+def checks_table_html(checks: list[dict[str, Any]]) -> str:
+    if not checks:
+        return ""
+    head = "".join(f"<th>{h}</th>" for h in _CHECK_HEADER)
+    rows = []
+    for c in checks:
+        result = "passed" if c["passed"] else "FAILED"
+        cells = (html.escape(c["name"]), html.escape(c["ours"]), result, html.escape(c["note"]))
+        tds = "".join(
+            f'<td class="check-{result.lower()}">{v}</td>' if i == 2 else f"<td>{v}</td>" for i, v in enumerate(cells)
+        )
+        rows.append(f"<tr>{tds}</tr>")
+    return (
+        f'<table class="alignbook-report alignbook-checks"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def checks_table_markdown(checks: list[dict[str, Any]]) -> str:
+    if not checks:
+        return ""
+    lines = ["", "", "| " + " | ".join(_CHECK_HEADER) + " |", "|" + " --- |" * len(_CHECK_HEADER)]
+    for c in checks:
+        values = (c["name"], c["ours"], "passed" if c["passed"] else "**FAILED**", c["note"])
+        lines.append("| " + " | ".join(v.replace("|", "\\|").replace("\n", " ") for v in values) + " |")
+    return "\n".join(lines)
 
 
 def claims_table_html(claims: list[dict[str, Any]]) -> str:
