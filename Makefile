@@ -1,5 +1,5 @@
 # The Alignment Book. Every target creates and uses .venv by itself.
-#   make book    execute every chapter at scale "book" and build the site into _build/html
+#   make book    execute every chapter at scale "book" and build the site into _build/book/html
 #   make test    unit tests, every chapter at scale "smoke", and a strict build of the site from those outputs
 PYTHON ?= python3
 VENV   := .venv
@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 
 book: install
 	$(PY) -m alignbook build --scale book
-	@echo "The book is at $(CURDIR)/_build/html/index.html"
+	@echo "The book is at $(CURDIR)/_build/book/html/index.html"
 
 unit: install
 	$(PY) -m pytest -m "not notebook and not build" -q

@@ -10,7 +10,7 @@ import pytest
 
 from alignbook.book import chapters, runner, site
 from alignbook.report import read_report
-from conftest import ROOT
+from conftest import PARAMETERS, ROOT, write_notebook
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
@@ -20,15 +20,19 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 def test_chapter_runs_at_smoke_scale(name):
     [record] = runner.run(ROOT, chapters.select(ROOT, [name]), "smoke", log=lambda _: None)
     assert record.scale == "smoke"
-    report = read_report(runner.executed_path(ROOT, name))
+    report = read_report(runner.executed_path(ROOT, name, "smoke"))
     assert report is not None and report["claims"], f"{name} shows no reproduction report"
-    assert {c["verdict"] for c in report["claims"]} <= {"holds", "partly", "not at this scale"}
+    assert report["scale"] == "smoke" and report["chapter"] == name
+    # Every failed sanity check is a bug in the machinery, whatever the scale.
+    failed = [c["name"] for c in report["checks"] if not c["passed"]]
+    assert not failed, f"{name}: sanity checks failed: {failed}"
 
 
 @pytest.mark.build
 def test_strict_site_build_from_smoke_outputs():
     runner.run(ROOT, chapters.all_chapters(ROOT), "smoke", only_stale=True, log=lambda _: None)
     html = site.build(ROOT, "smoke", log=lambda _: None)  # raises on any warning or failed check
+    assert html == site.html_dir(ROOT, "smoke") != site.html_dir(ROOT, "book")
     assert site.check_html(ROOT, html) == []
     for path in NOTEBOOKS:
         page = (html / "notebooks" / f"{path.stem}.html").read_text()
@@ -43,6 +47,8 @@ def test_strict_site_build_from_smoke_outputs():
         title = site.chapter_title(path)
         assert title in status and title in times
     assert "smoke" in status
+    for verdict in ("holds", "partly", "not at this scale", "contradicted", "checks passed"):
+        assert verdict in status
     assert (html / "book" / "appendix" / "benchmarks.html").exists()
 
 
@@ -59,3 +65,27 @@ def test_html_checker_finds_broken_links_and_missing_reports(tmp_path: Path):
     assert "survey: the page shows no reproduction report table" in problems
     assert "missing page book/appendix/reproduction.html" in problems
     assert not any("../index.html#there" in p for p in problems)
+
+
+def test_reproduction_page_counts_all_four_verdicts_and_keeps_checks_apart(tiny_book):
+    report_cell = """
+from alignbook.report import Report
+report = Report("hello", scale)
+for i, verdict in enumerate(["holds", "partly", "partly", "not at this scale", "contradicted"]):
+    report.claim(f"claim {i}", paper="p", ours="o", verdict=verdict)
+report.check("a premise", ours="o", passed=True)
+report.check("another premise", ours="o", passed=False)
+report.show()
+"""
+    write_notebook(tiny_book / "notebooks" / "hello.ipynb", [
+        ("markdown", "# Hello", []), ("code", PARAMETERS, ["parameters"]), ("code", report_cell, []),
+    ])
+    hello = chapters.select(tiny_book, ["hello"])
+    runner.run(tiny_book, hello, "smoke", log=lambda _: None)
+    page = site.reproduction_page(tiny_book, hello, "smoke")
+    header = next(line for line in page.splitlines() if line.startswith("| chapter"))
+    assert header == "| chapter | scale | holds | partly | not at this scale | contradicted | checks passed |"
+    row = next(line for line in page.splitlines() if line.startswith("| {doc}`Hello"))
+    assert row.endswith("| smoke | 1 | 2 | 1 | 1 | 1 of 2 |")
+    assert "| **all chapters** | | **1** | **2** | **1** | **1** | **1 of 2** |" in page
+    assert "| another premise | o | **FAILED** |" in page  # the checks are listed, apart from the claims

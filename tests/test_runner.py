@@ -44,7 +44,7 @@ def test_bad_parameters_are_refused_before_any_work(tiny_book, scale, seed, devi
 def test_run_records_time_memory_and_detects_staleness(tiny_book, monkeypatch):
     hello = chapters.select(tiny_book, ["hello"])
     [record] = runner.run(tiny_book, hello, "smoke", log=lambda _: None)
-    executed = nbformat.read(runner.executed_path(tiny_book, "hello"), as_version=4)
+    executed = nbformat.read(runner.executed_path(tiny_book, "hello", "smoke"), as_version=4)
     printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert "smoke 0 auto" in printed  # papermill injected the parameters
     assert record.wall_s > 0 and record.peak_rss_mb > 10
@@ -53,7 +53,7 @@ def test_run_records_time_memory_and_detects_staleness(tiny_book, monkeypatch):
     [chapter] = hello
     assert runner.stale_reason(tiny_book, chapter, "smoke", 0, "auto") is None
     assert runner.run(tiny_book, hello, "smoke", only_stale=True, log=lambda _: None) == []
-    assert "scale 'smoke', wanted 'book'" in runner.stale_reason(tiny_book, chapter, "book", 0, "auto")
+    assert "never executed at scale 'book'" in runner.stale_reason(tiny_book, chapter, "book", 0, "auto")
     assert "seed 0" in runner.stale_reason(tiny_book, chapter, "smoke", 1, "auto")
     monkeypatch.setattr(runner, "library_digest", lambda: "a different library")
     assert "changed" in runner.stale_reason(tiny_book, chapter, "smoke", 0, "auto")
@@ -62,9 +62,36 @@ def test_run_records_time_memory_and_detects_staleness(tiny_book, monkeypatch):
     assert "changed" in runner.stale_reason(tiny_book, chapter, "smoke", 0, "auto")
 
 
-def test_library_digest_follows_the_code():
-    assert runner.library_digest() == runner.library_digest()
-    assert len(runner.library_digest()) == 64
+def test_scales_keep_their_own_runs(tiny_book):
+    """A smoke run beside a book run replaces neither: each scale stays current in its own folder."""
+    hello = chapters.select(tiny_book, ["hello"])
+    [chapter] = hello
+    runner.run(tiny_book, hello, "book", log=lambda _: None)
+    book_notebook = runner.executed_path(tiny_book, "hello", "book").read_bytes()
+    runner.run(tiny_book, hello, "smoke", log=lambda _: None)
+    assert runner.executed_path(tiny_book, "hello", "book").read_bytes() == book_notebook
+    assert runner.executed_path(tiny_book, "hello", "smoke") != runner.executed_path(tiny_book, "hello", "book")
+    for scale in ("smoke", "book"):
+        assert runner.stale_reason(tiny_book, chapter, scale, 0, "auto") is None
+        assert runner.load_record(tiny_book, "hello", scale).scale == scale
+        assert runner.run(tiny_book, hello, scale, only_stale=True, log=lambda _: None) == []
+
+
+def test_library_digest_follows_a_real_change(tmp_path, monkeypatch):
+    """The digest of a copy of the library changes when one of its files is edited, and only then."""
+    import shutil
+
+    copy = tmp_path / "alignbook"
+    shutil.copytree(runner.LIBRARY, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(runner, "LIBRARY", copy)
+    before = runner.library_digest()
+    assert runner.library_digest() == before and len(before) == 64
+    (copy / "__pycache__").mkdir(exist_ok=True)
+    (copy / "__pycache__" / "notes.txt").write_text("not code")
+    assert runner.library_digest() == before  # files that are not Python source do not count
+    scales_file = copy / "scales.py"
+    scales_file.write_text(scales_file.read_text() + "\n# an edit\n")
+    assert runner.library_digest() != before
 
 
 def test_failing_chapter_names_the_cell_and_keeps_the_partial_notebook(tiny_book):
@@ -76,8 +103,8 @@ def test_failing_chapter_names_the_cell_and_keeps_the_partial_notebook(tiny_book
     assert "ValueError: deliberate failure for the runner test" in message
     assert "raise ValueError('deliberate failure" in message  # the failing cell's source
     assert "\x1b[" not in message  # no terminal colour codes
-    kept = runner.failed_path(tiny_book, "broken")
-    assert kept.exists() and not runner.executed_path(tiny_book, "broken").exists()
+    kept = runner.failed_path(tiny_book, "broken", "smoke")
+    assert kept.exists() and not runner.executed_path(tiny_book, "broken", "smoke").exists()
     outputs = [o for c in json.loads(kept.read_text())["cells"] for o in c.get("outputs", [])]
     assert any(o.get("ename") == "ValueError" for o in outputs)
 

@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("list", help="the chapters, their scales and their last recorded run times")
 
-    run = commands.add_parser("run", help="execute chapters with papermill into _build/executed/")
+    run = commands.add_parser("run", help="execute chapters with papermill into _build/SCALE/executed/")
     run.add_argument("chapters", nargs="*", help="chapter names (default: all)")
     build = commands.add_parser("build", help="run what is missing or stale, then build the site strictly")
     for sub in (run, build):

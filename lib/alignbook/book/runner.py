@@ -1,11 +1,12 @@
 """Run chapters: papermill in a subprocess per chapter, wall time and peak memory, staleness, failures.
 
-Layout under the checkout's ``_build/``:
+Layout under the checkout's ``_build/``, one folder per scale so that a smoke run (``make test``) never
+touches what a book build (``make book``) executed, and each scale's build re-runs only what is stale there:
 
-- ``executed/notebooks/NAME.ipynb``  the executed chapter (what the site shows)
-- ``executed/records/NAME.json``     how it was produced: scale, seed, device, the staleness key, time, memory
-- ``failed/NAME.ipynb``              a partly executed notebook kept for inspection after a failure
-- ``runtimes.json``                  the last run time of each chapter at each scale (``list``, "Run times")
+- ``SCALE/executed/NAME.ipynb``  the executed chapter (what the site of that scale shows)
+- ``SCALE/records/NAME.json``    how it was produced: scale, seed, device, the staleness key, time, memory
+- ``SCALE/failed/NAME.ipynb``    a partly executed notebook kept for inspection after a failure
+- ``runtimes.json``              the last run time of each chapter at each scale (``list``, "Run times")
 """
 
 from __future__ import annotations
@@ -53,16 +54,21 @@ def build_dir(root: Path) -> Path:
     return root / "_build"
 
 
-def executed_path(root: Path, name: str) -> Path:
-    return build_dir(root) / "executed" / "notebooks" / f"{name}.ipynb"
+def scale_dir(root: Path, scale: str) -> Path:
+    """Everything one scale produces: its executed chapters, their records, its failures and its site."""
+    return build_dir(root) / scales.check_scale(scale)
 
 
-def record_path(root: Path, name: str) -> Path:
-    return build_dir(root) / "executed" / "records" / f"{name}.json"
+def executed_path(root: Path, name: str, scale: str) -> Path:
+    return scale_dir(root, scale) / "executed" / f"{name}.ipynb"
 
 
-def failed_path(root: Path, name: str) -> Path:
-    return build_dir(root) / "failed" / f"{name}.ipynb"
+def record_path(root: Path, name: str, scale: str) -> Path:
+    return scale_dir(root, scale) / "records" / f"{name}.json"
+
+
+def failed_path(root: Path, name: str, scale: str) -> Path:
+    return scale_dir(root, scale) / "failed" / f"{name}.ipynb"
 
 
 def history_path(root: Path) -> Path:
@@ -94,8 +100,8 @@ def run_key(chapter: Chapter, scale: str, seed: int, device: str) -> str:
     return digest.hexdigest()
 
 
-def load_record(root: Path, name: str) -> Record | None:
-    path = record_path(root, name)
+def load_record(root: Path, name: str, scale: str) -> Record | None:
+    path = record_path(root, name, scale)
     if not path.exists():
         return None
     try:
@@ -106,11 +112,11 @@ def load_record(root: Path, name: str) -> Record | None:
 
 def stale_reason(root: Path, chapter: Chapter, scale: str, seed: int, device: str) -> str | None:
     """Why ``chapter`` must run again at these parameters, or None when its executed notebook is current."""
-    record = load_record(root, chapter.name)
-    if record is None or not executed_path(root, chapter.name).exists():
-        return "never executed"
+    record = load_record(root, chapter.name, scale)
+    if record is None or not executed_path(root, chapter.name, scale).exists():
+        return f"never executed at scale {scale!r}"
     if record.scale != scale:
-        return f"executed at scale {record.scale!r}, wanted {scale!r}"
+        return f"the record in the {scale!r} folder says scale {record.scale!r}"
     if (record.seed, record.device) != (seed, device):
         return f"executed with seed {record.seed} on {record.device!r}, wanted seed {seed} on {device!r}"
     if record.key != run_key(chapter, scale, seed, device):
@@ -155,9 +161,9 @@ def machine_label() -> str:
 
 def run_chapter(root: Path, chapter: Chapter, scale: str, seed: int = 0, device: str = "auto") -> Record:
     """Execute one chapter; returns its record, or raises ChapterFailed with the failing cell's traceback."""
-    destination = executed_path(root, chapter.name)
+    destination = executed_path(root, chapter.name, scale)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    kept = failed_path(root, chapter.name)
+    kept = failed_path(root, chapter.name, scale)
     kept.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"alignbook-{chapter.name}-"))
     partial, failure = work / f"{chapter.name}.ipynb", work / "failure.json"
@@ -183,7 +189,7 @@ def run_chapter(root: Path, chapter: Chapter, scale: str, seed: int = 0, device:
         if partial.exists():
             os.replace(partial, kept)
         destination.unlink(missing_ok=True)
-        record_path(root, chapter.name).unlink(missing_ok=True)
+        record_path(root, chapter.name, scale).unlink(missing_ok=True)
         raise ChapterFailed(_failure_message(chapter.name, failure, kept, root))
     os.replace(partial, destination)
     kept.unlink(missing_ok=True)
@@ -198,7 +204,7 @@ def run_chapter(root: Path, chapter: Chapter, scale: str, seed: int = 0, device:
         finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         machine=machine_label(),
     )
-    write_atomic(record_path(root, chapter.name), json.dumps(asdict(record), indent=1))
+    write_atomic(record_path(root, chapter.name, scale), json.dumps(asdict(record), indent=1))
     _remember_runtime(root, record)
     return record
 

@@ -1,8 +1,9 @@
 """The site: appendix pages from the executed chapters, the assembled source tree, the strict build, checks.
 
-The committed sources (``_config.yml``, ``_toc.yml``, ``book/``) are copied with the executed notebooks into
-``_build/site``; the runner writes the generated pages there (the two appendices, the home page's figure) and
-Jupyter Book renders that tree into ``_build/html``. The committed notebooks never carry outputs.
+The committed sources (``_config.yml``, ``_toc.yml``, ``book/``) are copied with the executed notebooks of one
+scale into ``_build/SCALE/site``; the runner writes the generated pages there (the appendices, the home page's
+figure) and Jupyter Book renders that tree into ``_build/SCALE/html``. The committed notebooks never carry
+outputs.
 """
 
 from __future__ import annotations
@@ -19,19 +20,25 @@ import yaml
 
 from alignbook.book import bench
 from alignbook.book.chapters import BookError, Chapter, all_chapters
-from alignbook.book.runner import build_dir, executed_path, load_history, load_record
-from alignbook.report import claims_table_markdown, read_report
+from alignbook.book.runner import executed_path, load_history, load_record, scale_dir
+from alignbook.report import (
+    Verdict,
+    checks_table_markdown,
+    claims_table_markdown,
+    read_report,
+    verdict_counts,
+)
 
 APPENDIX = Path("book") / "appendix"
 GENERATED = Path("book") / "generated"
 
 
-def site_dir(root: Path) -> Path:
-    return build_dir(root) / "site"
+def site_dir(root: Path, scale: str) -> Path:
+    return scale_dir(root, scale) / "site"
 
 
-def html_dir(root: Path) -> Path:
-    return build_dir(root) / "html"
+def html_dir(root: Path, scale: str) -> Path:
+    return scale_dir(root, scale) / "html"
 
 
 def toc_files(root: Path) -> list[str]:
@@ -69,9 +76,9 @@ def check_publishable(root: Path, scale: str) -> list[Chapter]:
     problems += [f"_toc.yml names {f} but notebooks/{Path(f).name}.ipynb does not exist"
                  for f in listed if f.startswith("notebooks/") and not (root / f"{f}.ipynb").exists()]
     for chapter in chapters:
-        record = load_record(root, chapter.name)
-        if record is None or not executed_path(root, chapter.name).exists():
-            problems.append(f"{chapter.name}: has not been executed")
+        record = load_record(root, chapter.name, scale)
+        if record is None or not executed_path(root, chapter.name, scale).exists():
+            problems.append(f"{chapter.name}: has not been executed at scale {scale!r}")
         elif record.scale != scale:
             problems.append(f"{chapter.name}: was executed at scale {record.scale!r}, not {scale!r}")
     if problems:
@@ -84,30 +91,43 @@ def _reading_order(root: Path, chapters: list[Chapter]) -> list[Chapter]:
     return sorted(chapters, key=lambda c: order.get(c.name, len(order)))
 
 
-def reproduction_page(root: Path, chapters: list[Chapter]) -> str:
+def reproduction_page(root: Path, chapters: list[Chapter], scale: str) -> str:
+    verdicts = [v.value for v in Verdict]
     lines = [
         "# Reproduction status",
         "",
-        "Every chapter ends with a reproduction report: the paper's claims, the paper's figure, what this build",
-        "measured, and a verdict computed from the run (*holds*, *partly*, or *not at this scale*). This page",
-        "collects those reports from the executed notebooks of this build.",
+        "Every chapter ends with a reproduction report: the paper's claims, what this build measured, and a",
+        "verdict computed from the run: *holds* (the paper's effect at the paper's magnitude), *partly* (the",
+        "paper's direction, a weaker magnitude), *not at this scale* (within this run's noise, or the run is too",
+        "small to tell) or *contradicted* (the opposite of the paper, beyond this run's noise). Each claim's note",
+        "states its thresholds. Premises that hold by construction or guard the machinery are *checks*, listed",
+        f"apart and never counted. This page collects the reports of the chapters executed at scale `{scale}`.",
         "",
-        "| chapter | scale | holds | partly | not at this scale |",
-        "| --- | --- | --- | --- | --- |",
+        "| chapter | scale | " + " | ".join(verdicts) + " | checks passed |",
+        "| --- | --- | " + "--- | " * len(verdicts) + "--- |",
     ]
     sections = []
+    totals = dict.fromkeys(verdicts, 0)
+    checks_passed = checks_total = 0
     for chapter in _reading_order(root, chapters):
-        report = read_report(executed_path(root, chapter.name))
+        report = read_report(executed_path(root, chapter.name, scale))
         title = chapter_title(chapter.path)
         link = f"{{doc}}`{title} </notebooks/{chapter.name}>`"
         if report is None:
-            lines.append(f"| {link} | - | - | - | - |")
+            lines.append(f"| {link} | - | " + "- | " * len(verdicts) + "- |")
             sections += [f"## {title}", "", "This chapter did not display a reproduction report.", ""]
             continue
-        verdicts = [c["verdict"] for c in report["claims"]]
-        counts = [verdicts.count(v) for v in ("holds", "partly", "not at this scale")]
-        lines.append(f"| {link} | {report['scale']} | " + " | ".join(map(str, counts)) + " |")
-        sections += [f"## {title}", "", claims_table_markdown(report["claims"]), ""]
+        counts = verdict_counts(report["claims"])
+        checks = report.get("checks", [])
+        passed = sum(c["passed"] for c in checks)
+        for verdict in verdicts:
+            totals[verdict] += counts[verdict]
+        checks_passed, checks_total = checks_passed + passed, checks_total + len(checks)
+        lines.append(f"| {link} | {report['scale']} | " + " | ".join(str(counts[v]) for v in verdicts)
+                     + f" | {passed} of {len(checks)} |")
+        sections += [f"## {title}", "", claims_table_markdown(report["claims"]) + checks_table_markdown(checks), ""]
+    lines.append("| **all chapters** | | " + " | ".join(f"**{totals[v]}**" for v in verdicts)
+                 + f" | **{checks_passed} of {checks_total}** |")
     return "\n".join(lines + [""] + sections)
 
 
@@ -161,10 +181,10 @@ def benchmarks_page(root: Path) -> str:
 def write_report_pages(root: Path, scale: str) -> tuple[Path, ...]:
     """The ``report`` command: write the appendix pages into the assembled site tree."""
     chapters = check_publishable(root, scale)
-    target = site_dir(root) / APPENDIX
+    target = site_dir(root, scale) / APPENDIX
     target.mkdir(parents=True, exist_ok=True)
     pages = {
-        target / "reproduction.md": reproduction_page(root, chapters),
+        target / "reproduction.md": reproduction_page(root, chapters, scale),
         target / "run-times.md": runtimes_page(root, chapters),
         target / "benchmarks.md": benchmarks_page(root),
     }
@@ -174,9 +194,9 @@ def write_report_pages(root: Path, scale: str) -> tuple[Path, ...]:
 
 
 def assemble(root: Path, scale: str) -> Path:
-    """Copy the sources and the executed chapters into ``_build/site`` and generate the derived pages."""
+    """Copy the sources and the chapters executed at ``scale`` into its site folder; generate the derived pages."""
     chapters = check_publishable(root, scale)
-    site = site_dir(root)
+    site = site_dir(root, scale)
     if site.exists():
         shutil.rmtree(site)
     site.mkdir(parents=True)
@@ -186,7 +206,7 @@ def assemble(root: Path, scale: str) -> Path:
     for chapter in chapters:
         target = site / "notebooks" / f"{chapter.name}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(executed_path(root, chapter.name), target)
+        shutil.copy2(executed_path(root, chapter.name, scale), target)
     write_report_pages(root, scale)
     _draw_figures(site / GENERATED)
     return site
@@ -213,14 +233,15 @@ def jupyter_book(site: Path, output: Path) -> subprocess.CompletedProcess:
 
 
 def build(root: Path, scale: str, log=print) -> Path:
-    """Assemble and build the site into ``_build/html``; raise BookError with the build's log on a failure."""
+    """Assemble and build the site of ``scale`` into ``_build/SCALE/html``; raise BookError with the build's log on
+    a failure."""
     site = assemble(root, scale)
-    output = build_dir(root) / "jupyter-book"
+    output = scale_dir(root, scale) / "jupyter-book"
     result = jupyter_book(site, output)
     if result.returncode != 0:
         raise BookError(f"jupyter-book build failed (warnings are errors):\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
     built = output / "_build" / "html"
-    target = html_dir(root)
+    target = html_dir(root, scale)
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(built, target)
