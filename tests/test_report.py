@@ -129,3 +129,8 @@ def test_checks_are_shown_apart_and_never_counted():
     assert "check (not counted)" in html and "FAILED" in html
     with pytest.raises(ValueError, match="already"):
         report.check("effect", ours="z", passed=True)
+
+
+def test_comparison_names_what_its_samples_are():
+    assert str(compare([1.0, 2.0, 3.0], [0.0, 1.0], unit="episodes")).endswith("(95% interval, 3 vs 2 episodes)")
+    assert str(compare([1.0, 2.0], [0.0, 1.0])).endswith("2 vs 2 seeds)")

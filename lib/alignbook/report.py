@@ -76,6 +76,7 @@ class Comparison:
     level: float
     seeds: tuple[int, int]
     better: str
+    unit: str = "seeds"
 
     def verdict(self, target: float | None = None) -> Verdict:
         """Holds when the whole interval lies on the paper's side of zero (and, with ``target``, the mean
@@ -91,17 +92,18 @@ class Comparison:
         pct = round(100 * self.level)
         return (
             f"{self.difference:+.3g} [{self.low:+.3g}, {self.high:+.3g}] "
-            f"({pct}% interval, {self.seeds[0]} vs {self.seeds[1]} seeds)"
+            f"({pct}% interval, {self.seeds[0]} vs {self.seeds[1]} {self.unit})"
         )
 
 
-def compare(ours, baseline, *, better: str = "higher", level: float = 0.95) -> Comparison:
+def compare(ours, baseline, *, better: str = "higher", level: float = 0.95, unit: str = "seeds") -> Comparison:
     """Compare per-seed values of a method (``ours``) with a baseline's.
 
     ``better`` says which way the paper expects ``ours`` to differ: "higher" or "lower". The result's
     ``difference`` is ``mean(ours) - mean(baseline)`` for "higher" and the negative for "lower", so that a
     positive difference always reads as the paper's direction. With a single seed on either side there is no
     estimate of the noise and the interval is infinite: such a comparison can never hold or be contradicted.
+    ``unit`` names what the values are samples of (seeds, episodes, test media) in the printed summary.
     """
     import numpy as np
     from scipy import stats
@@ -118,14 +120,14 @@ def compare(ours, baseline, *, better: str = "higher", level: float = 0.95) -> C
     sign = 1.0 if better == "higher" else -1.0
     diff = sign * (a.mean() - b.mean())
     if a.size < 2 or b.size < 2:
-        return Comparison(float(diff), -np.inf, np.inf, level, (a.size, b.size), better)
+        return Comparison(float(diff), -np.inf, np.inf, level, (a.size, b.size), better, unit)
     va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
     se = np.sqrt(va + vb)
     if se == 0:
-        return Comparison(float(diff), float(diff), float(diff), level, (a.size, b.size), better)
+        return Comparison(float(diff), float(diff), float(diff), level, (a.size, b.size), better, unit)
     dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     half = stats.t.ppf(0.5 + level / 2, dof) * se
-    return Comparison(float(diff), float(diff - half), float(diff + half), level, (a.size, b.size), better)
+    return Comparison(float(diff), float(diff - half), float(diff + half), level, (a.size, b.size), better, unit)
 
 
 @dataclass(frozen=True)
