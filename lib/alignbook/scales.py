@@ -114,17 +114,17 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     "wbpd": {
         "smoke": dict(
             n=16, frequencies=(0.5, 1.0, 2.0), fd_order=2, family="squares", train=48, test=8,
-            width=16, blocks=2, batch=8, lr=1e-3, ema=0.999, diffusion_steps=3, baseline_steps=2,
+            width=16, blocks=2, batch=8, lr=1e-3, ema=0.999, train_steps=3,
             samples=2, sampler_steps=3, shown=2, param_sizes=(16, 32, 64),
         ),
         "book": dict(
             n=32, frequencies=(1.0, 2.0, 4.0), fd_order=2, family="squares", train=2000, test=64,
-            width=32, blocks=3, batch=16, lr=1e-3, ema=0.999, diffusion_steps=1500, baseline_steps=1000,
+            width=32, blocks=3, batch=16, lr=1e-3, ema=0.999, train_steps=1250,
             samples=8, sampler_steps=64, shown=3, param_sizes=(16, 32, 48, 64, 80, 96, 120, 160),
         ),
         "full": dict(
             n=80, frequencies=(2.5, 5.0, 10.0), fd_order=4, family="squares", train=10000, test=500,
-            width=64, blocks=6, batch=16, lr=1e-3, ema=0.999, diffusion_steps=40000, baseline_steps=20000,
+            width=64, blocks=6, batch=16, lr=1e-3, ema=0.999, train_steps=40000,
             samples=16, sampler_steps=256, shown=4, param_sizes=(16, 32, 48, 64, 80, 96, 120, 160),
         ),
     },
