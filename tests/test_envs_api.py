@@ -35,9 +35,16 @@ def test_unknown_id_names_the_closest_valid_ones():
 @pytest.mark.parametrize("task_id", ["SafetyPointGoal1-v0", "SafetyCarPush1-v0", "SafetyHopperVelocity-v1"])
 def test_gymnasium_registration_and_checker(task_id):
     env = gymnasium.make(f"alignbook/{task_id}")
+    direct = envs.make(task_id)
     obs, _ = env.reset(seed=0)
-    _, _, _, _, info = env.step(env.action_space.sample())
-    assert info["cost"] in (0.0, 1.0)
+    np.testing.assert_array_equal(obs, direct.reset(seed=0)[0])
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # the registered task steps exactly as the safe-RL API does, its cost in info["cost"]
+        action = envs.random_actions(direct, rng)
+        obs, reward, terminated, truncated, info = env.step(action)
+        direct_obs, direct_reward, direct_cost, *_ = direct.step(action)
+        np.testing.assert_array_equal(obs, direct_obs)
+        assert (reward, info["cost"]) == (direct_reward, direct_cost)
     check_env(env.unwrapped, skip_render_check=True)
 
 
@@ -108,13 +115,40 @@ def test_velocity_thresholds_are_upstream_v1():
     assert {k: v[3] for k, v in VELOCITY_TASKS.items()} == expected
 
 
+def _step_at_velocity(env, velocity):
+    """One step with no action from the reset pose, the root's velocity (x, then y for planar robots) set by
+    hand: a random policy never runs fast enough to cross a threshold."""
+    env.reset(seed=0)
+    inner = env.inner.unwrapped
+    qvel = inner.data.qvel.copy()
+    qvel[: len(velocity)] = velocity
+    inner.set_state(inner.data.qpos.copy(), qvel)
+    _, _, cost, _, _, info = env.step(np.zeros(env.action_space.shape))
+    return cost, info
+
+
+@pytest.mark.parametrize("robot", sorted(VELOCITY_TASKS))
+def test_velocity_cost_is_one_above_the_threshold_and_zero_below(robot):
+    env = envs.make(f"Safety{robot}Velocity-v1")
+    limit = env.velocity_threshold
+    fast, info = _step_at_velocity(env, [1.35 * limit])
+    assert fast == info["cost_velocity"] == 1.0 and env.speed(info) > limit
+    slow, info = _step_at_velocity(env, [0.7 * limit])
+    assert slow == info["cost_velocity"] == 0.0 and 0 < env.speed(info) < limit
+    if env.planar_speed:  # the Ant and the Humanoid: speed in the plane, sideways counts too
+        sideways, info = _step_at_velocity(env, [0.0, 1.35 * limit])
+        assert sideways == 1.0
+        # Diagonally at 1.35x the threshold each component (0.95x) is below it alone, the norm above it.
+        diagonal, info = _step_at_velocity(env, [1.35 * limit / np.sqrt(2)] * 2)
+        assert diagonal == 1.0 and max(info["x_velocity"], info["y_velocity"]) < limit
+    else:  # the others: forward x-velocity, so running backwards fast is free
+        backwards, info = _step_at_velocity(env, [-1.35 * limit])
+        assert backwards == 0.0 and info["x_velocity"] < -limit
+
+
 def test_velocity_cost_is_speed_above_threshold():
     env = envs.make("SafetyHalfCheetahVelocity-v1")
     env.reset(seed=0)
-    rng = np.random.default_rng(0)
-    for _ in range(100):
-        _, _, cost, _, _, info = env.step(rng.uniform(-1, 1, 6))
-        assert cost == float(info["x_velocity"] > 3.2096)
     # At the threshold exactly the cost is 0 (strict inequality); the Ant's speed is planar.
     assert env.speed({"x_velocity": 3.2096}) <= env.velocity_threshold
     ant = envs.make("SafetyAntVelocity-v1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 import pytest
+from test_envs_navigation import _move_hazard
 
 import alignbook.envs as envs
 from alignbook.envs.agents import AGENTS
@@ -65,8 +66,14 @@ def test_random_rollout_reset_cost_and_seeding(agent):
     rng = np.random.default_rng(0)
     for _ in range(60):
         obs, reward, cost, terminated, truncated, info = env.step(envs.random_actions(env, rng))
-        assert np.isfinite(obs).all() and np.isfinite(reward) and cost in (0.0, 1.0)
+        assert np.isfinite(obs).all() and np.isfinite(reward)
+        # The cost is 1 exactly when some raw cost term of the state reached is positive (then binarised).
+        assert cost == float(sum(env._cost_terms().values()) > 0) == info["cost_sum"]
         assert not terminated and not truncated  # neither robot ends an episode early (upstream: never)
+    # A hazard moved under the robot: the raw term is its depth inside (at most the size, 0.2), the cost 1.
+    _move_hazard(env, env.positions("agent")[0] + np.array([0.1, 0.0]))
+    _, _, cost, _, _, info = env.step(np.zeros(env.action_space.shape))
+    assert 0 < env._cost_terms()["cost_hazards"] <= 0.2 and cost == info["cost_hazards"] == 1.0
 
 
 def test_doggo_lands_on_its_feet_and_feels_them():
