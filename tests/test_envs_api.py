@@ -9,6 +9,7 @@ import gymnasium
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from test_envs_navigation import _move_hazard
 
 import alignbook.envs as envs
 from alignbook.envs.velocity import VELOCITY_TASKS
@@ -45,6 +46,17 @@ def test_gymnasium_registration_and_checker(task_id):
         direct_obs, direct_reward, direct_cost, *_ = direct.step(action)
         np.testing.assert_array_equal(obs, direct_obs)
         assert (reward, info["cost"]) == (direct_reward, direct_cost)
+    # A step that must cost: a hazard under the agent, or the runner pushed over its speed limit.
+    safe = env.unwrapped.safe_env
+    if hasattr(safe, "velocity_threshold"):
+        inner = safe.inner.unwrapped
+        qvel = inner.data.qvel.copy()
+        qvel[0] = 1.35 * safe.velocity_threshold
+        inner.set_state(inner.data.qpos.copy(), qvel)
+    else:
+        _move_hazard(safe, safe.positions("agent")[0] + np.array([0.1, 0.0]))
+    *_, info = env.step(np.zeros(env.action_space.shape))
+    assert info["cost"] == 1.0
     check_env(env.unwrapped, skip_render_check=True)
 
 
@@ -146,7 +158,7 @@ def test_velocity_cost_is_one_above_the_threshold_and_zero_below(robot):
         assert backwards == 0.0 and info["x_velocity"] < -limit
 
 
-def test_velocity_cost_is_speed_above_threshold():
+def test_speed_is_forward_or_planar_velocity():
     env = envs.make("SafetyHalfCheetahVelocity-v1")
     env.reset(seed=0)
     # At the threshold exactly the cost is 0 (strict inequality); the Ant's speed is planar.
