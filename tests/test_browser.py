@@ -9,7 +9,6 @@ Debian's chromium and chromium-driver (the Makefile installs them), driven by Se
 
 from __future__ import annotations
 
-import base64
 import functools
 import http.server
 import json
@@ -99,14 +98,13 @@ def _settle(driver) -> None:
     """)
 
 
-def _screenshot(driver, path: Path, width: int) -> None:
-    """The whole page (up to 15,000 px tall) at ``width``, as a PNG."""
-    height = min(driver.execute_script("return document.documentElement.scrollHeight"), 15000)
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
-    })
-    path.write_bytes(base64.b64decode(shot["data"]))
+def _screenshot(driver, path: Path, width: int, height: int) -> None:
+    """The whole page (up to 15,000 px tall) at ``width``: the window grows to the page's height for the shot."""
+    full = min(driver.execute_script("return document.documentElement.scrollHeight"), 15000)
+    driver.set_window_size(width, max(height, full))
+    time.sleep(0.2)
+    driver.save_screenshot(str(path))
+    driver.set_window_size(width, height)
 
 
 PAGE_STATE = """
@@ -151,7 +149,7 @@ def visit(browser, served):
             state["console_errors"] = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
             state["requests"] = _requests(browser)
             stem = page.removesuffix(".html").replace("/", "-")
-            _screenshot(browser, SCREENSHOTS / f"{stem}-{label}.png", width)
+            _screenshot(browser, SCREENSHOTS / f"{stem}-{label}.png", width, height)
             record[label] = state
         seen[page] = record
         return record

@@ -94,3 +94,22 @@ def test_describe_says_what_is_drawn():
     assert plotting.describe(1) == "one seed"
     assert "thin line" in plotting.describe(3)
     assert "bootstrap" in plotting.describe(plotting.BOOTSTRAP_MIN)
+
+
+def test_narrow_panels_and_short_log_ranges_stay_readable():
+    fig, axes = plotting.figure(ncols=4)
+    axes[0].imshow(np.zeros((4, 4)), extent=(-0.5, 0.5, -0.5, 0.5))  # a small image panel
+    axes[1].plot([0.3, 2.0], [1, 2])
+    axes[1].set_xscale("log")  # less than a decade: the powers of ten alone would leave it unlabelled
+    plotting.tidy(fig)
+    fig.tight_layout()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in axes[:2]:
+        lo, hi = ax.get_xlim()
+        shown = [t for t, v in zip(ax.get_xticklabels(), ax.get_xticks(), strict=True)
+                 if t.get_text() and min(lo, hi) <= v <= max(lo, hi)]
+        assert len(shown) >= 2, [t.get_text() for t in shown]
+        boxes = [t.get_window_extent(renderer) for t in shown]
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert plotting._short(0.5) == "0.5" and plotting._short(2e6) == "$2\\times10^{6}$"

@@ -136,16 +136,33 @@ def describe(count: int) -> str:
     return f"mean of {count} seeds, 95% bootstrap interval"
 
 
-def _tidy_axis(axis, scale: str) -> None:
+LABEL_INCHES = 0.6  # room one x tick label needs ("-0.25", "150k"): fewer ticks on a narrow panel
+
+
+def _short(value: float, _position=None) -> str:
+    """A log axis's label: plain digits from 0.001 to 9999 ("0.5", "200"), else a power of ten."""
+    if value == 0 or 1e-3 <= abs(value) < 1e4:
+        return f"{value:g}"
+    exponent = int(np.floor(np.log10(abs(value))))
+    mantissa = value / 10**exponent
+    return f"$10^{{{exponent}}}$" if np.isclose(mantissa, 1) else f"${mantissa:.2g}\\times10^{{{exponent}}}$"
+
+
+def _tidy_axis(axis, scale: str, length_inches: float) -> None:
+    nbins = int(np.clip(length_inches / LABEL_INCHES, 2, 5))
     if scale == "log":
         if not isinstance(axis.get_major_locator(), ticker.FixedLocator):
-            axis.set_major_locator(ticker.LogLocator(numticks=6))
-            axis.set_major_formatter(ticker.LogFormatterSciNotation())
+            low, high = sorted(abs(v) for v in axis.get_view_interval())
+            decades = np.log10(high / low) if low > 0 else np.inf
+            # within about a decade the powers of ten alone leave the axis unlabelled: add 2x and 5x
+            subs = (1.0, 2.0, 5.0) if decades < 1.5 else (1.0,)
+            axis.set_major_locator(ticker.LogLocator(subs=subs, numticks=nbins + 1))
+            axis.set_major_formatter(ticker.FuncFormatter(_short))
         axis.set_minor_formatter(ticker.NullFormatter())  # minor labels ("6x10^1") collide with the major ones
         return
     if scale != "linear" or isinstance(axis.get_major_locator(), ticker.FixedLocator):
         return  # symlog and explicit ticks (categories, chosen values) are the author's choice
-    axis.set_major_locator(ticker.MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
+    axis.set_major_locator(ticker.MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]))
     if isinstance(axis.get_major_formatter(), ticker.ScalarFormatter):
         low, high = axis.get_view_interval()
         if max(abs(low), abs(high)) >= 1e4:
@@ -157,8 +174,10 @@ def tidy(fig) -> None:
     for ax in fig.axes:
         if not ax.axison:
             continue
-        _tidy_axis(ax.xaxis, ax.get_xscale())
-        _tidy_axis(ax.yaxis, ax.get_yscale())
+        box = ax.get_position()
+        width, height = fig.get_size_inches()
+        _tidy_axis(ax.xaxis, ax.get_xscale(), box.width * width)
+        _tidy_axis(ax.yaxis, ax.get_yscale(), 2 * box.height * height)  # y labels stack: they need less room
 
 
 def show(fig) -> None:
