@@ -113,3 +113,11 @@ def test_narrow_panels_and_short_log_ranges_stay_readable():
         boxes = [t.get_window_extent(renderer) for t in shown]
         assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     assert plotting._short(0.5) == "0.5" and plotting._short(2e6) == "$2\\times10^{6}$"
+
+
+def test_category_axes_keep_one_tick_per_category():
+    fig, ax = plotting.figure()
+    ax.barh(["ours", "the original"], [2.0, 1.0])
+    plotting.tidy(fig)
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["ours", "the original"]

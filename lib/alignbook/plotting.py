@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
 from matplotlib import ticker
+from matplotlib.category import StrCategoryLocator
 
 COLUMN_INCHES = 7.8  # the site's text column, in inches at DPI: 780 px
 DPI = 100
@@ -160,7 +161,7 @@ def _tidy_axis(axis, scale: str, length_inches: float) -> None:
             axis.set_major_formatter(ticker.FuncFormatter(_short))
         axis.set_minor_formatter(ticker.NullFormatter())  # minor labels ("6x10^1") collide with the major ones
         return
-    if scale != "linear" or isinstance(axis.get_major_locator(), ticker.FixedLocator):
+    if scale != "linear" or isinstance(axis.get_major_locator(), (ticker.FixedLocator, StrCategoryLocator)):
         return  # symlog and explicit ticks (categories, chosen values) are the author's choice
     axis.set_major_locator(ticker.MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]))
     if isinstance(axis.get_major_formatter(), ticker.ScalarFormatter):

@@ -58,13 +58,13 @@ BOOK = {
         "epoch of 20,000 steps, one environment, against OmniSafe 0.5.0's PPOLag on the same task.",
         anchors=lambda r: {"original OmniSafe 0.5.0 PPOLag (reference machine)": r["omnisafe_steps_per_s"]}),
     "lm_throughput": BookBenchmark(
-        quick=("--steps", "3"), ours="train_tokens_per_s", unit="training tokens per second",
+        quick=("--steps", "4", "--new-tokens", "16"), ours="train_tokens_per_s", unit="training tokens per second",
         what="Training steps of the book's Baichuan-style decoder (d=128, 4 layers), against transformers' "
         "LlamaForCausalLM of the same size run in the same process; no original Baichuan 2 figure exists at "
         "this size.",
         anchors=lambda r: {"transformers LlamaForCausalLM, same size (this run)": r["llama_train_tokens_per_s"]}),
     "scattering_throughput": BookBenchmark(
-        quick=("--samples", "4"), ours="forward_media_per_s", unit="media solved per second",
+        quick=("--samples", "4", "--posterior-media", "1"), ours="forward_media_per_s", unit="media solved per second",
         what="Helmholtz forward solves of the wideband chapter at its book size (all frequencies and sources of "
         "one medium). The paper's code was not measured on this kind of machine: no anchor."),
 }

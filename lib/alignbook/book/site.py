@@ -190,7 +190,7 @@ def benchmarks_page(root: Path, figures: Path | None = None) -> str:
     for name, entry in sorted(results.items()):
         spec = bench.BOOK.get(name)
         arguments = " ".join(entry.get("arguments", []))
-        lines += [f"## `{name}`", ""]
+        lines += [f"## {name.replace('_', ' ')}", ""]
         if spec is not None:
             lines += [spec.what, ""]
             if figures is not None:
@@ -330,11 +330,16 @@ class _Links(HTMLParser):
         self.images = 0
         self.ids: set[str] = set()
         self.report_tables = 0
+        self.resources: list[str] = []  # what the page loads: scripts, styles, fonts, icons, images
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if "id" in attrs:
             self.ids.add(attrs["id"])
+        if tag in ("script", "img", "source") and attrs.get("src"):
+            self.resources.append(attrs["src"])
+        if tag == "link" and attrs.get("href") and attrs.get("rel") in ("stylesheet", "preload", "icon", "modulepreload"):
+            self.resources.append(attrs["href"])
         if tag == "a" and attrs.get("href"):
             self.links.append(attrs["href"])
         if tag == "img" and attrs.get("src"):
@@ -351,7 +356,8 @@ def _parse(path: Path) -> _Links:
 
 
 def check_html(root: Path, html: Path) -> list[str]:
-    """Every chapter page exists with a figure and its report table; every internal link and anchor resolves."""
+    """Every chapter page exists with a figure and its report table; every internal link and anchor resolves;
+    no page loads anything from another host; every file in ``_images`` is shown by some page."""
     problems = []
     for chapter in all_chapters(root):
         page = html / "notebooks" / f"{chapter.name}.html"
@@ -367,7 +373,14 @@ def check_html(root: Path, html: Path) -> list[str]:
         if not (html / name).exists():
             problems.append(f"missing page {name}")
     parsed_pages = {p: _parse(p) for p in html.rglob("*.html")}
+    shown = set()
     for page, parsed in parsed_pages.items():
+        for resource in parsed.resources:
+            url = urlparse(resource)
+            if url.scheme in ("http", "https") or resource.startswith("//"):
+                problems.append(f"{page.relative_to(html)}: loads {resource} from another host")
+            elif url.path:
+                shown.add((page.parent / unquote(url.path)).resolve())
         for link in parsed.links:
             url = urlparse(link)
             if url.scheme or url.netloc or link.startswith(("mailto:", "data:", "javascript:")):
@@ -381,5 +394,9 @@ def check_html(root: Path, html: Path) -> list[str]:
                 ids = parsed_pages[target].ids if target in parsed_pages else _parse(target).ids
                 if url.fragment not in ids:
                     problems.append(f"{page.relative_to(html)}: broken anchor {link}")
+    images = html / "_images"
+    unused = sorted(p.name for p in images.glob("*") if p.resolve() not in shown) if images.is_dir() else []
+    if unused:
+        problems.append(f"_images holds {len(unused)} file(s) no page shows: {', '.join(unused[:5])}")
     return problems
 
