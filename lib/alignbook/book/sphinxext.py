@@ -18,6 +18,7 @@ from collections import Counter
 from pybtex.plugin import register_plugin
 from pybtex.style.formatting.unsrt import Style as UnsrtStyle
 from pybtex.style.labels import BaseLabelStyle
+from pybtex.style.sorting import BaseSortingStyle
 
 NAME = "alignbook"
 
@@ -55,11 +56,21 @@ class AuthorYearLabels(BaseLabelStyle):
                 yield label
 
 
+class FirstAuthorYearSort(BaseSortingStyle):
+    """By first author, year and title: the list reads in the order of its labels (2023a before 2023b)."""
+
+    def sorting_key(self, entry):
+        people = entry.persons.get("author") or entry.persons.get("editor") or []
+        first = _last_name(people[0]).lower() if people else ""
+        title = entry.fields.get("title", "").replace("{", "").replace("}", "").lower()
+        return first, entry.fields.get("year", ""), title
+
+
 class Style(UnsrtStyle):
-    """pybtex's unsrt entries, sorted by author, year and title, labelled by ``AuthorYearLabels``."""
+    """pybtex's unsrt entries, sorted by ``FirstAuthorYearSort``, labelled by ``AuthorYearLabels``."""
 
     default_label_style = NAME
-    default_sorting_style = "author_year_title"
+    default_sorting_style = NAME
 
 
 def unique_scripts(app, pagename, templatename, context, doctree) -> None:
@@ -74,8 +85,14 @@ def unique_scripts(app, pagename, templatename, context, doctree) -> None:
     context["script_files"][:] = kept  # in place: handlers after this one (MathJax's) add to the same list
 
 
-def setup(app):
+def register() -> None:
+    """Make the ``alignbook`` style known to pybtex (sphinxcontrib-bibtex finds it by name)."""
     register_plugin("pybtex.style.labels", NAME, AuthorYearLabels, force=True)
+    register_plugin("pybtex.style.sorting", NAME, FirstAuthorYearSort, force=True)
     register_plugin("pybtex.style.formatting", NAME, Style, force=True)
+
+
+def setup(app):
+    register()
     app.connect("html-page-context", unique_scripts, priority=100)  # before any handler that returns a template
     return {"parallel_read_safe": True, "parallel_write_safe": True}
