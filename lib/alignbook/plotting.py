@@ -19,6 +19,8 @@ The whole API::
   over the ``unit`` column at each ``x``. With fewer than ``BOOTSTRAP_MIN`` seeds it draws every seed as a thin
   line (an interval from two or three values would be a guess); with more, a percentile bootstrap interval of
   the mean. Nothing is drawn outside ``bounds``: a band is clipped to the quantity's range.
+- ``describe(count)`` says what ``seeds`` draws for ``count`` seeds, for a title ("mean of 3 seeds, each seed a
+  thin line").
 - ``method_colors(names)`` maps each name to a distinct colour-blind-safe colour, in the order given.
 - ``tidy(fig)`` gives every axis few ticks with short labels (``1.5k``, ``20M``, log decades without minor
   labels); ``show(fig)`` calls it, lays the figure out and displays it. Figures that a library function returns
