@@ -16,7 +16,7 @@ QUIET  := 2>&1 | { grep -v "^WARNING: Location" || true; }
 export MUJOCO_GL ?= egl
 export PYTHONHASHSEED := 0
 
-.PHONY: install book test smoke unit lint bench clean
+.PHONY: install browser book test smoke unit lint bench clean
 
 install: $(STAMP)
 
@@ -27,12 +27,20 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import torch, alignbook, jupyter_book; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)
 
+# The browser tests drive Debian's chromium with its matching chromedriver (root, or sudo, installs them once).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
 book: install
+	$(PY) -m alignbook bench --quick
 	$(PY) -m alignbook build --scale book
 	@echo "The book is at $(CURDIR)/_build/book/html/index.html"
 
 unit: install
-	$(PY) -m pytest -m "not notebook and not build" -q
+	$(PY) -m pytest -m "not notebook and not build and not browser" -q
 
 smoke: install
 	$(PY) -m alignbook run --scale smoke
@@ -40,7 +48,7 @@ smoke: install
 lint: install
 	$(PY) -m ruff check lib tests benchmarks notebooks
 
-test: install lint
+test: install lint browser
 	$(PY) -m pytest -q
 
 bench: install

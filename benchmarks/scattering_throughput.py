@@ -1,6 +1,6 @@
 """Forward-solve and posterior-sampling throughput of the wideband scattering chapter at its book scale.
 
-usage: python benchmarks/scattering_throughput.py [--samples 48] [--scale book]
+usage: python benchmarks/scattering_throughput.py [--samples 48] [--scale book] [--posterior-media 16]
 
 Forward solve: one medium = all frequencies, one LU factorisation each, all sources as right-hand sides;
 measured serially and with one process per core (the data-set generator's path). Posterior: Euler-Maruyama
@@ -27,6 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=48, help="media to solve for each measurement")
     parser.add_argument("--scale", default="book", choices=scales.SCALES)
+    parser.add_argument("--posterior-media", type=int, default=16, help="data sets to draw posterior samples for")
     args = parser.parse_args()
     cfg = scales.get("wbpd", args.scale)
     spec = datasets.DataSpec(cfg.family, cfg.n, cfg.frequencies, cfg.n, cfg.fd_order, args.samples, "test", 0)
@@ -43,7 +44,7 @@ def main() -> None:
 
     geom = spec.geometry()
     model = ConditionalDenoiser(BackProjectionLatents(geom, cfg.n), cfg.width, cfg.blocks).eval()
-    data = torch.randn(16, len(cfg.frequencies), cfg.n, cfg.n, dtype=torch.complex64)
+    data = torch.randn(args.posterior_media, len(cfg.frequencies), cfg.n, cfg.n, dtype=torch.complex64)
     start = time.perf_counter()
     posterior(model, data, samples=cfg.samples, steps=cfg.sampler_steps, seed=0)
     posterior_rate = cfg.samples * len(data) / (time.perf_counter() - start)

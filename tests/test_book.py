@@ -4,6 +4,7 @@ The tests run in file order: the build at the end reuses the executed chapters (
 pytest invocation skipped).
 """
 
+import re
 from pathlib import Path
 
 import pytest
@@ -50,12 +51,21 @@ def test_strict_site_build_from_smoke_outputs():
     for verdict in ("holds", "partly", "not at this scale", "contradicted", "checks passed"):
         assert verdict in status
     assert (html / "book" / "appendix" / "benchmarks.html").exists()
+    assert (html / "mathjax" / "tex-chtml.js").exists()  # the site's own MathJax
+    survey = (html / "notebooks" / "survey.html").read_text()
+    assert "Claim(" not in survey  # no repr of a recorded claim on the page
+    assignments = re.findall(r'<span class="n">scale</span> <span class="o">=</span> <span class="s2">"(\w+)"', survey)
+    assert assignments == ["smoke"]  # the parameters it ran with, once
 
 
 def test_html_checker_finds_broken_links_and_missing_reports(tmp_path: Path):
     html = tmp_path / "html"
     (html / "notebooks").mkdir(parents=True)
-    (html / "index.html").write_text('<a href="missing.html">x</a><a href="#here">y</a><p id="there"></p>')
+    (html / "index.html").write_text('<a href="missing.html">x</a><a href="#here">y</a><p id="there"></p>'
+                                     '<script src="https://cdn.example.org/mathjax.js"></script><img src="_images/a.png">')
+    (html / "_images").mkdir()
+    (html / "_images" / "a.png").write_bytes(b"png")
+    (html / "_images" / "stale.png").write_bytes(b"png")
     for name in ("survey",):
         (html / "notebooks" / f"{name}.html").write_text('<a href="../index.html#there">ok</a>')
     problems = site.check_html(ROOT, html)
@@ -65,6 +75,24 @@ def test_html_checker_finds_broken_links_and_missing_reports(tmp_path: Path):
     assert "survey: the page shows no reproduction report table" in problems
     assert "missing page book/appendix/reproduction.html" in problems
     assert not any("../index.html#there" in p for p in problems)
+    assert "index.html: loads https://cdn.example.org/mathjax.js from another host" in problems
+    assert "_images holds 1 file(s) no page shows: stale.png" in problems
+
+
+def test_the_published_notebook_shows_the_parameters_it_ran_with_once(tmp_path: Path):
+    from conftest import PARAMETERS, write_notebook
+
+    executed = write_notebook(tmp_path / "executed.ipynb", [
+        ("code", PARAMETERS, ["parameters"]),
+        ("code", '# Parameters\nscale = "smoke"\nseed = 0\ndevice = "auto"\n', ["injected-parameters"]),
+        ("code", "print(scale)", []),
+    ])
+    site.publishable_notebook(executed, tmp_path / "page.ipynb")
+    import nbformat
+
+    cells = nbformat.read(tmp_path / "page.ipynb", as_version=4).cells
+    assert cells[0].metadata.tags == ["parameters", "remove-cell"]
+    assert cells[1].metadata.tags == ["injected-parameters"] and cells[2].metadata.get("tags") is None
 
 
 def test_reproduction_page_counts_all_four_verdicts_and_keeps_checks_apart(tiny_book):

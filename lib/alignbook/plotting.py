@@ -1,18 +1,190 @@
-"""Figure helpers shared by the chapters."""
+"""The book's one figure style: sizes that read at the site's column width, ticks that cannot collide, one
+colour per method, and uncertainty over seeds drawn honestly.
+
+The whole API::
+
+    from alignbook import plotting
+
+    colors = plotting.method_colors(["ppo", "ppo_lag", "cpo"])   # once per chapter: one colour per method
+    fig, axes = plotting.figure(ncols=2)                          # the site's column width, any grid
+    for name in colors:
+        plotting.seeds(axes[0], logs[logs.algo == name], x="steps", y="episode_cost", label=name,
+                       color=colors[name], bounds=(0, None))      # a cost is never negative
+    plotting.show(fig)                                            # tidy the ticks, lay out, display
+
+- ``figure(ncols=1, nrows=1, height=None, width=1.0, **subplots)`` makes a figure ``width`` times the column
+  wide (``COLUMN_INCHES`` at ``DPI``: about 780 px, the width the site shows it at, so that 10-point text is as
+  large as the body's small text) and applies the style. It returns ``(fig, axes)`` like ``plt.subplots``.
+- ``seeds(ax, frame, x, y, label=None, color=None, bounds=(None, None), unit="seed")`` plots the mean of ``y``
+  over the ``unit`` column at each ``x``. With fewer than ``BOOTSTRAP_MIN`` seeds it draws every seed as a thin
+  line (an interval from two or three values would be a guess); with more, a percentile bootstrap interval of
+  the mean. Nothing is drawn outside ``bounds``: a band is clipped to the quantity's range.
+- ``describe(count)`` says what ``seeds`` draws for ``count`` seeds, for a title ("mean of 3 seeds, each seed a
+  thin line").
+- ``method_colors(names)`` maps each name to a distinct colour-blind-safe colour, in the order given.
+- ``tidy(fig)`` gives every axis few ticks with short labels (``1.5k``, ``20M``, log decades without minor
+  labels); ``show(fig)`` calls it, lays the figure out and displays it. Figures that a library function returns
+  call ``tidy`` themselves.
+"""
 
 from __future__ import annotations
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
-from scipy import stats
+from matplotlib import pyplot as plt
+from matplotlib import ticker
+from matplotlib.category import StrCategoryLocator
+
+COLUMN_INCHES = 7.8  # the site's text column, in inches at DPI: 780 px
+DPI = 100
+ROW_INCHES = 3.0
+BOOTSTRAP_MIN = 5  # from this many seeds on, a bootstrap interval; below it, the seeds themselves
+BOOTSTRAP_DRAWS = 2000
+
+# Okabe and Ito's palette, distinguishable with every common colour-vision deficiency (black left out: it is
+# the colour of reference lines), then tab10's remaining hues for longer lists.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+           "#7f7f7f", "#8c564b", "#17becf", "#bcbd22", "#9467bd")
+
+STYLE = {
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "figure.titlesize": 11,
+    "legend.frameon": False,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.prop_cycle": mpl.cycler(color=PALETTE),
+    "axes.formatter.use_mathtext": True,
+    "image.cmap": "viridis",
+}
 
 
-def band(ax, frame: pd.DataFrame, x: str, y: str, label: str | None = None, color=None, level: float = 0.95):
-    """Plot the mean of ``y`` over seeds against ``x`` with a Student-t confidence band of the mean."""
-    grouped = frame.groupby(x)[y]
-    mean, std, count = grouped.mean(), grouped.std(ddof=1).fillna(0.0), grouped.count()
-    # With one seed there is no spread to show: the band collapses onto the line.
-    half = np.where(count > 1, stats.t.ppf(0.5 + level / 2, np.maximum(count - 1, 1)) * std / np.sqrt(count), 0.0)
-    line = ax.plot(mean.index, mean.values, marker="o", ms=3, label=label, color=color)[0]
-    ax.fill_between(mean.index, mean.values - half, mean.values + half, color=line.get_color(), alpha=0.2, lw=0)
+def use_style() -> None:
+    """Apply the book's style to every figure made from now on (``figure`` does it for you)."""
+    mpl.rcParams.update(STYLE)
+
+
+def figure(ncols: int = 1, nrows: int = 1, height: float | None = None, width: float = 1.0, **subplots):
+    """A figure ``width`` times the site's column wide with an ``nrows`` x ``ncols`` grid of axes.
+
+    ``height`` is the figure's height in inches (default ``ROW_INCHES`` per row). Other keywords go to
+    ``plt.subplots`` (``sharex``, ``squeeze``, ``subplot_kw``, ...).
+    """
+    if ncols < 1 or nrows < 1:
+        raise ValueError(f"ncols and nrows must be at least 1, got ncols={ncols}, nrows={nrows}")
+    if not 0 < width <= 1:
+        raise ValueError(f"width is a fraction of the column in (0, 1], got {width}")
+    use_style()
+    size = (COLUMN_INCHES * width, height if height is not None else ROW_INCHES * nrows)
+    return plt.subplots(nrows, ncols, figsize=size, **subplots)
+
+
+def method_colors(names) -> dict[str, str]:
+    """One distinct colour per name, in the order given; call once per chapter and reuse the mapping."""
+    names = list(dict.fromkeys(names))
+    if len(names) > len(PALETTE):
+        raise ValueError(f"{len(names)} methods but only {len(PALETTE)} distinct colours; group them")
+    return dict(zip(names, PALETTE, strict=False))
+
+
+def bootstrap_interval(values: np.ndarray, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values``."""
+    values = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(BOOTSTRAP_DRAWS, len(values)))].mean(axis=1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def seeds(ax, frame: pd.DataFrame, x: str, y: str, label: str | None = None, color=None,
+          bounds: tuple[float | None, float | None] = (None, None), unit: str = "seed", level: float = 0.95):
+    """Mean of ``y`` over seeds against ``x``, with the seeds themselves (< BOOTSTRAP_MIN) or a bootstrap band.
+
+    ``frame`` holds one row per (``unit``, ``x``). ``bounds`` is the quantity's range, e.g. ``(0, None)`` for a
+    cost or ``(0, 1)`` for an accuracy: the band never leaves it. Returns the mean's line (for legends).
+    """
+    missing = [c for c in (x, y, unit) if c not in frame.columns]
+    if missing:
+        raise KeyError(f"seeds() needs columns {missing} in the frame; it has {list(frame.columns)}")
+    low, high = (-np.inf if bounds[0] is None else bounds[0]), (np.inf if bounds[1] is None else bounds[1])
+    table = frame.pivot_table(index=x, columns=unit, values=y, aggfunc="mean").sort_index()
+    mean = table.mean(axis=1)
+    line = ax.plot(mean.index, mean.values, lw=1.8, label=label, color=color)[0]
+    color = line.get_color()
+    count = table.shape[1]
+    if count < BOOTSTRAP_MIN:
+        if count > 1:
+            for column in table.columns:
+                ax.plot(table.index, table[column].values, lw=0.7, alpha=0.45, color=color)
+    else:
+        bands = np.array([bootstrap_interval(row.dropna().values, level) for _, row in table.iterrows()])
+        ax.fill_between(table.index, np.clip(bands[:, 0], low, high), np.clip(bands[:, 1], low, high),
+                        color=color, alpha=0.2, lw=0)
     return line
+
+
+def describe(count: int) -> str:
+    """What ``seeds`` draws around the mean for ``count`` seeds, for a figure's title or caption."""
+    if count < 2:
+        return "one seed"
+    if count < BOOTSTRAP_MIN:
+        return f"mean of {count} seeds, each seed a thin line"
+    return f"mean of {count} seeds, 95% bootstrap interval"
+
+
+LABEL_INCHES = 0.6  # room one x tick label needs ("-0.25", "150k"): fewer ticks on a narrow panel
+
+
+def _short(value: float, _position=None) -> str:
+    """A log axis's label: plain digits from 0.001 to 9999 ("0.5", "200"), else a power of ten."""
+    if value == 0 or 1e-3 <= abs(value) < 1e4:
+        return f"{value:g}"
+    exponent = int(np.floor(np.log10(abs(value))))
+    mantissa = value / 10**exponent
+    return f"$10^{{{exponent}}}$" if np.isclose(mantissa, 1) else f"${mantissa:.2g}\\times10^{{{exponent}}}$"
+
+
+def _tidy_axis(axis, scale: str, length_inches: float) -> None:
+    nbins = int(np.clip(length_inches / LABEL_INCHES, 2, 5))
+    if scale == "log":
+        if not isinstance(axis.get_major_locator(), ticker.FixedLocator):
+            low, high = sorted(abs(v) for v in axis.get_view_interval())
+            decades = np.log10(high / low) if low > 0 else np.inf
+            # within about a decade the powers of ten alone leave the axis unlabelled: add 2x and 5x
+            subs = (1.0, 2.0, 5.0) if decades < 1.5 else (1.0,)
+            axis.set_major_locator(ticker.LogLocator(subs=subs, numticks=nbins + 1))
+            axis.set_major_formatter(ticker.FuncFormatter(_short))
+        axis.set_minor_formatter(ticker.NullFormatter())  # minor labels ("6x10^1") collide with the major ones
+        return
+    if scale != "linear" or isinstance(axis.get_major_locator(), (ticker.FixedLocator, StrCategoryLocator)):
+        return  # symlog and explicit ticks (categories, chosen values) are the author's choice
+    axis.set_major_locator(ticker.MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]))
+    if isinstance(axis.get_major_formatter(), ticker.ScalarFormatter):
+        low, high = axis.get_view_interval()
+        if max(abs(low), abs(high)) >= 1e4:
+            axis.set_major_formatter(ticker.EngFormatter(sep=""))  # 150k, not 150000 or an offset
+
+
+def tidy(fig) -> None:
+    """Few ticks with short labels on every axis of ``fig`` (see the module docstring)."""
+    for ax in fig.axes:
+        if not ax.axison:
+            continue
+        box = ax.get_position()
+        width, height = fig.get_size_inches()
+        _tidy_axis(ax.xaxis, ax.get_xscale(), box.width * width)
+        _tidy_axis(ax.yaxis, ax.get_yscale(), 2 * box.height * height)  # y labels stack: they need less room
+
+
+def show(fig) -> None:
+    """Tidy the ticks, lay the figure out and display it (inline in a notebook)."""
+    tidy(fig)
+    fig.tight_layout()
+    plt.show()

@@ -166,18 +166,16 @@ class Report:
         if any(c.name == name for c in (*self.claims, *self.checks)):
             raise ValueError(f"{name!r} is already in the report")
 
-    def claim(self, name: str, *, paper: str, ours: str, verdict: Verdict | str, note: str = "") -> Claim:
+    # claim() and check() return nothing: a cell that ends with one must not print a repr on the page.
+    def claim(self, name: str, *, paper: str, ours: str, verdict: Verdict | str, note: str = "") -> None:
+        """Record one of the paper's claims with this run's figure and verdict (shown by ``show``)."""
         self._validate("claim", name, paper=paper, ours=ours, note=note)
-        claim = Claim(name, paper, ours, Verdict.parse(verdict), note)
-        self.claims.append(claim)
-        return claim
+        self.claims.append(Claim(name, paper, ours, Verdict.parse(verdict), note))
 
-    def check(self, name: str, *, ours: str, passed: bool, note: str = "") -> Check:
+    def check(self, name: str, *, ours: str, passed: bool, note: str = "") -> None:
         """Record a sanity check: listed under the report, not counted among the claims."""
         self._validate("check", name, ours=ours, note=note)
-        check = Check(name, ours, bool(passed), note)
-        self.checks.append(check)
-        return check
+        self.checks.append(Check(name, ours, bool(passed), note))
 
     def counts(self) -> dict[str, int]:
         return verdict_counts(self.to_dict()["claims"])
@@ -235,7 +233,8 @@ def checks_table_html(checks: list[dict[str, Any]]) -> str:
         result = "passed" if c["passed"] else "FAILED"
         cells = (html.escape(c["name"]), html.escape(c["ours"]), result, html.escape(c["note"]))
         tds = "".join(
-            f'<td class="check-{result.lower()}">{v}</td>' if i == 2 else f"<td>{v}</td>" for i, v in enumerate(cells)
+            f'<td data-label="{_CHECK_HEADER[i]}"' + (f' class="check-{result.lower()}">' if i == 2 else ">") + f"{v}</td>"
+            for i, v in enumerate(cells)
         )
         rows.append(f"<tr>{tds}</tr>")
     return (
@@ -260,8 +259,9 @@ def claims_table_html(claims: list[dict[str, Any]]) -> str:
     for c in claims:
         cells = [c["name"], c["paper"], c["ours"], c["verdict"], c["note"]]
         css = "verdict-" + c["verdict"].replace(" ", "-")
+        # data-label names each cell's column: on a phone the stylesheet shows every row as a card.
         tds = "".join(
-            f'<td class="{css}">{html.escape(v)}</td>' if i == 3 else f"<td>{html.escape(v)}</td>"
+            f'<td data-label="{_HEADER[i]}"' + (f' class="{css}">' if i == 3 else ">") + f"{html.escape(v)}</td>"
             for i, v in enumerate(cells)
         )
         rows.append(f"<tr>{tds}</tr>")

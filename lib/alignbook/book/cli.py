@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
 
     benchmark = commands.add_parser("bench", help="run benchmarks/*.py and record their JSON results")
     benchmark.add_argument("scripts", nargs="*", help="benchmark names (default: all)")
+    benchmark.add_argument("--quick", action="store_true",
+                           help="the short form `make book` runs (seconds each), for the scripts the appendix shows")
 
     report = commands.add_parser("report", help="write the appendix pages (reproduction, run times, benchmarks)")
     report.add_argument("--scale", type=_scale, default="book")
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             site.build(root, args.scale)
             return 0
         if args.command == "bench":
-            bench.run(root, bench.scripts(root, args.scripts))
+            bench.run(root, bench.scripts(root, args.scripts), quick=args.quick)
             return 0
         if args.command == "report":
             for page in site.write_report_pages(root, args.scale):

@@ -31,6 +31,8 @@ from alignbook.report import (
 
 APPENDIX = Path("book") / "appendix"
 GENERATED = Path("book") / "generated"
+STATIC = Path("_static")  # the site's own CSS and icon
+MATHJAX = Path("_mathjax")  # MathJax, copied at assembly; _config.yml's html_extra_path puts it at the site's root
 
 
 def site_dir(root: Path, scale: str) -> Path:
@@ -159,22 +161,71 @@ def runtimes_page(root: Path, chapters: list[Chapter]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def benchmarks_page(root: Path) -> str:
+def _number(value) -> str:
+    return f"{value:,.1f}" if isinstance(value, float) else str(value)
+
+
+def draw_benchmark(name: str, entry: dict, spec: bench.BookBenchmark, path: Path) -> None:
+    """This build's figure beside its anchors, one bar each, the value written at the bar's end."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from alignbook import plotting
+
+    bars = {"this book (this build)": entry["result"][spec.ours], **spec.anchors(entry["result"])}
+    fig, ax = plotting.figure(width=0.9, height=0.9 + 0.45 * len(bars))
+    labels = list(bars)[::-1]
+    colours = ["#7f7f7f" if label != "this book (this build)" else plotting.PALETTE[0] for label in labels]
+    ax.barh(labels, [bars[label] for label in labels], color=colours, height=0.6)
+    for y, label in enumerate(labels):
+        ax.text(bars[label], y, f" {bars[label]:,.0f}", va="center")
+    ax.tick_params(labelsize=10)
+    ax.set(xlabel=spec.unit)
+    ax.set_xlim(0, 1.2 * max(bars.values()))
+    plotting.tidy(fig)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def benchmarks_page(root: Path, figures: Path | None = None) -> str:
+    """The Benchmarks appendix; with ``figures`` (a folder of the site), each benchmark's figure is drawn there."""
     results = bench.load_results(root)
     lines = [
         "# Benchmarks",
         "",
-        "Throughput figures printed by the scripts in `benchmarks/` (run them with `make bench`, which also",
-        "records them here), each with the machine and the date it was measured on. A figure measured on",
-        "another machine is not comparable with the originals' figures in the chapters.",
+        "Throughput of the book's code, measured by the scripts in `benchmarks/` on the machine that built this",
+        "site: `make book` runs a quick form of each (a few seconds), `make bench` the full one. Each figure",
+        "stands beside its anchor: the original tool measured on the book's reference machine (a 2-core x86_64",
+        "CPU, the kind that builds the book) by its maintainers, or a reference measured in the same run; the",
+        "name of each bar says which. A figure from another machine is not comparable with these anchors.",
         "",
     ]
     if not results:
         return "\n".join(lines + ["No benchmark has been run on the machine that built this site.", ""])
-    lines += ["| benchmark | result | machine | measured |", "| --- | --- | --- | --- |"]
+    machines = sorted({entry.get("machine_detail", entry["machine"]) for entry in results.values()})
+    lines += ["Measured on: " + "; ".join(machines) + ".", ""]
     for name, entry in sorted(results.items()):
-        figures = ", ".join(f"{k}: {v}" for k, v in entry["result"].items())
-        lines.append(f"| `{name}` | {figures} | {entry['machine']} | {entry['finished'][:10]} |")
+        spec = bench.BOOK.get(name)
+        arguments = " ".join(entry.get("arguments", []))
+        lines += [f"## {name.replace('_', ' ')}", ""]
+        if spec is not None:
+            lines += [spec.what, ""]
+            if figures is not None:
+                draw_benchmark(name, entry, spec, figures / f"bench-{name}.svg")
+                lines += [f"![{name}: this build beside its anchors](../generated/bench-{name}.svg)", ""]
+        lines += [
+            f"`python benchmarks/{name}.py {arguments}`".replace(" `", "`") + f", {entry['wall_s']:.0f} s, "
+            f"finished {entry['finished'][:16].replace('T', ' ')} UTC on {entry['machine']}.",
+            "",
+            "| figure | value |",
+            "| --- | --- |",
+        ]
+        lines += [f"| {key} | {_number(value)} |" for key, value in entry["result"].items()]
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 
@@ -186,7 +237,7 @@ def write_report_pages(root: Path, scale: str) -> tuple[Path, ...]:
     pages = {
         target / "reproduction.md": reproduction_page(root, chapters, scale),
         target / "run-times.md": runtimes_page(root, chapters),
-        target / "benchmarks.md": benchmarks_page(root),
+        target / "benchmarks.md": benchmarks_page(root, site_dir(root, scale) / GENERATED),
     }
     for path, text in pages.items():
         path.write_text(text, encoding="utf-8")
@@ -203,13 +254,53 @@ def assemble(root: Path, scale: str) -> Path:
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, site / name)
     shutil.copytree(root / "book", site / "book")
+    shutil.copytree(root / STATIC, site / STATIC)
+    copy_mathjax(site / MATHJAX / "mathjax")
     for chapter in chapters:
         target = site / "notebooks" / f"{chapter.name}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(executed_path(root, chapter.name, scale), target)
+        publishable_notebook(executed_path(root, chapter.name, scale), target)
     write_report_pages(root, scale)
     _draw_figures(site / GENERATED)
     return site
+
+
+def mathjax_source() -> Path:
+    """MathJax 3's browser build (``es5``), as shipped by the django-static-mathjax package."""
+    import mathjax
+
+    return Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+
+
+# What tex-chtml.js loads at run time: TeX extensions on demand, the CHTML fonts, the menu and its
+# accessibility tools. The SVG output and the other combined builds are left out.
+MATHJAX_PARTS = ("tex-chtml.js", "input", "output/chtml", "ui", "a11y", "sre", "adaptors")
+
+
+def copy_mathjax(target: Path) -> None:
+    """Put MathJax where ``_config.yml``'s ``mathjax_path`` points, so that no page loads it from another host."""
+    source = mathjax_source()
+    for part in MATHJAX_PARTS:
+        if (source / part).is_dir():
+            shutil.copytree(source / part, target / part)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / part, target / part)
+
+
+def publishable_notebook(executed: Path, target: Path) -> None:
+    """Copy an executed chapter for the site, showing its parameters once.
+
+    papermill leaves the notebook's own ``parameters`` cell and adds the values it ran with in a cell tagged
+    ``injected-parameters`` after it; the page shows only the latter, the values that produced it.
+    """
+    nb = nbformat.read(executed, as_version=4)
+    if any("injected-parameters" in cell.metadata.get("tags", []) for cell in nb.cells):
+        for cell in nb.cells:
+            tags = cell.metadata.get("tags", [])
+            if "parameters" in tags and "remove-cell" not in tags:
+                cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, target)
 
 
 def _draw_figures(folder: Path) -> None:
@@ -237,6 +328,8 @@ def build(root: Path, scale: str, log=print) -> Path:
     a failure."""
     site = assemble(root, scale)
     output = scale_dir(root, scale) / "jupyter-book"
+    if output.exists():
+        shutil.rmtree(output)  # a fresh build: no images or pages left over from an earlier one
     result = jupyter_book(site, output)
     if result.returncode != 0:
         raise BookError(f"jupyter-book build failed (warnings are errors):\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
@@ -259,11 +352,16 @@ class _Links(HTMLParser):
         self.images = 0
         self.ids: set[str] = set()
         self.report_tables = 0
+        self.resources: list[str] = []  # what the page loads: scripts, styles, fonts, icons, images
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if "id" in attrs:
             self.ids.add(attrs["id"])
+        if tag in ("script", "img", "source") and attrs.get("src"):
+            self.resources.append(attrs["src"])
+        if tag == "link" and attrs.get("href") and attrs.get("rel") in ("stylesheet", "preload", "icon", "modulepreload"):
+            self.resources.append(attrs["href"])
         if tag == "a" and attrs.get("href"):
             self.links.append(attrs["href"])
         if tag == "img" and attrs.get("src"):
@@ -280,7 +378,8 @@ def _parse(path: Path) -> _Links:
 
 
 def check_html(root: Path, html: Path) -> list[str]:
-    """Every chapter page exists with a figure and its report table; every internal link and anchor resolves."""
+    """Every chapter page exists with a figure and its report table; every internal link and anchor resolves;
+    no page loads anything from another host; every file in ``_images`` is shown by some page."""
     problems = []
     for chapter in all_chapters(root):
         page = html / "notebooks" / f"{chapter.name}.html"
@@ -296,7 +395,14 @@ def check_html(root: Path, html: Path) -> list[str]:
         if not (html / name).exists():
             problems.append(f"missing page {name}")
     parsed_pages = {p: _parse(p) for p in html.rglob("*.html")}
+    shown = set()
     for page, parsed in parsed_pages.items():
+        for resource in parsed.resources:
+            url = urlparse(resource)
+            if url.scheme in ("http", "https") or resource.startswith("//"):
+                problems.append(f"{page.relative_to(html)}: loads {resource} from another host")
+            elif url.path:
+                shown.add((page.parent / unquote(url.path)).resolve())
         for link in parsed.links:
             url = urlparse(link)
             if url.scheme or url.netloc or link.startswith(("mailto:", "data:", "javascript:")):
@@ -310,5 +416,9 @@ def check_html(root: Path, html: Path) -> list[str]:
                 ids = parsed_pages[target].ids if target in parsed_pages else _parse(target).ids
                 if url.fragment not in ids:
                     problems.append(f"{page.relative_to(html)}: broken anchor {link}")
+    images = html / "_images"
+    unused = sorted(p.name for p in images.glob("*") if p.resolve() not in shown) if images.is_dir() else []
+    if unused:
+        problems.append(f"_images holds {len(unused)} file(s) no page shows: {', '.join(unused[:5])}")
     return problems
 

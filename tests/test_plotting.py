@@ -1,0 +1,123 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib import ticker
+from matplotlib.collections import PolyCollection
+
+from alignbook import plotting
+
+
+def runs(n_seeds: int, noise: float = 1.0) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame([{"seed": s, "step": t, "cost": 0.2 + noise * rng.normal()}
+                         for s in range(n_seeds) for t in range(10)])
+
+
+def test_figure_is_the_column_wide_and_styled():
+    fig, axes = plotting.figure(ncols=3)
+    assert len(axes) == 3
+    assert fig.get_size_inches()[0] * fig.dpi == pytest.approx(780)
+    assert matplotlib.rcParams["font.size"] >= 10
+    fig, _ = plotting.figure(width=0.5, height=2)
+    assert tuple(fig.get_size_inches()) == pytest.approx((3.9, 2))
+    with pytest.raises(ValueError, match="width"):
+        plotting.figure(width=1.5)
+
+
+def test_few_seeds_are_drawn_as_lines_around_the_mean():
+    fig, ax = plotting.figure()
+    frame = runs(3)
+    line = plotting.seeds(ax, frame, x="step", y="cost", label="ppo")
+    assert len(ax.lines) == 1 + 3 and not [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert np.allclose(line.get_ydata(), frame.groupby("step").cost.mean().values)
+    assert line.get_label() == "ppo"
+
+
+def test_many_seeds_get_a_bootstrap_band_inside_the_quantitys_range():
+    fig, ax = plotting.figure()
+    plotting.seeds(ax, runs(8, noise=3.0), x="step", y="cost", bounds=(0, None))
+    [band] = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+    assert ys.min() >= 0.0 and len(ax.lines) == 1
+    fig, ax = plotting.figure()
+    plotting.seeds(ax, runs(8, noise=3.0), x="step", y="cost")  # unbounded: the same band dips below zero
+    [band] = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert np.concatenate([p.vertices[:, 1] for p in band.get_paths()]).min() < 0.0
+
+
+def test_bootstrap_interval_covers_the_mean_and_shrinks_with_data():
+    rng = np.random.default_rng(1)
+    small, large = rng.normal(size=6), rng.normal(size=600)
+    lo, hi = plotting.bootstrap_interval(small)
+    assert lo < small.mean() < hi
+    lo2, hi2 = plotting.bootstrap_interval(large)
+    assert hi2 - lo2 < hi - lo
+
+
+def test_seeds_names_a_missing_column():
+    fig, ax = plotting.figure()
+    with pytest.raises(KeyError, match="'episode_cost'"):
+        plotting.seeds(ax, runs(2), x="step", y="episode_cost")
+
+
+def test_method_colors_are_distinct_and_stable():
+    colors = plotting.method_colors(["ppo", "ppo_lag", "cpo", "ppo"])
+    assert list(colors) == ["ppo", "ppo_lag", "cpo"] and len(set(colors.values())) == 3
+    assert plotting.method_colors(["ppo", "ppo_lag", "cpo"]) == colors
+    with pytest.raises(ValueError, match="distinct colours"):
+        plotting.method_colors([f"m{i}" for i in range(len(plotting.PALETTE) + 1)])
+
+
+def test_tidy_keeps_tick_labels_short_and_few():
+    fig, (linear, log) = plotting.figure(ncols=2)
+    linear.plot([0, 150_000], [0, 1])
+    log.plot([64, 1024], [1, 2])
+    log.set_xscale("log")
+    plotting.tidy(fig)
+    fig.canvas.draw()
+    labels = [t.get_text().replace("$", "") for t in linear.get_xticklabels() if t.get_text()]
+    assert len(labels) <= 6 and all(len(label) <= 5 for label in labels), labels  # "150k", not "150000"
+    assert isinstance(log.xaxis.get_minor_formatter(), ticker.NullFormatter)
+    # no two tick labels of one axis overlap
+    renderer = fig.canvas.get_renderer()
+    for ax in (linear, log):
+        boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text() and t.get_visible()]
+        boxes = [b for b in boxes if ax.get_window_extent(renderer).x0 - 20 < b.x0 < ax.get_window_extent(renderer).x1 + 20]
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_describe_says_what_is_drawn():
+    assert plotting.describe(1) == "one seed"
+    assert "thin line" in plotting.describe(3)
+    assert "bootstrap" in plotting.describe(plotting.BOOTSTRAP_MIN)
+
+
+def test_narrow_panels_and_short_log_ranges_stay_readable():
+    fig, axes = plotting.figure(ncols=4)
+    axes[0].imshow(np.zeros((4, 4)), extent=(-0.5, 0.5, -0.5, 0.5))  # a small image panel
+    axes[1].plot([0.3, 2.0], [1, 2])
+    axes[1].set_xscale("log")  # less than a decade: the powers of ten alone would leave it unlabelled
+    plotting.tidy(fig)
+    fig.tight_layout()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in axes[:2]:
+        lo, hi = ax.get_xlim()
+        shown = [t for t, v in zip(ax.get_xticklabels(), ax.get_xticks(), strict=True)
+                 if t.get_text() and min(lo, hi) <= v <= max(lo, hi)]
+        assert len(shown) >= 2, [t.get_text() for t in shown]
+        boxes = [t.get_window_extent(renderer) for t in shown]
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert plotting._short(0.5) == "0.5" and plotting._short(2e6) == "$2\\times10^{6}$"
+
+
+def test_category_axes_keep_one_tick_per_category():
+    fig, ax = plotting.figure()
+    ax.barh(["ours", "the original"], [2.0, 1.0])
+    plotting.tidy(fig)
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["ours", "the original"]
