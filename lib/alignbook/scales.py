@@ -150,11 +150,11 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # A linear probe and activation patching on a tiny Baichuan-style decoder trained to copy its first token.
     "demo_probing": {
         "smoke": dict(symbols=8, length=6, hidden=32, layers=2, heads=2, steps=20, batch=32, lr=3e-3,
-                      probe_train=256, probe_test=128, patch_pairs=64),
+                      probe_train=256, probe_test=128, patch_pairs=64, threads=1),
         "book": dict(symbols=16, length=8, hidden=32, layers=2, heads=2, steps=300, batch=64, lr=3e-3,
-                     probe_train=1024, probe_test=512, patch_pairs=256),
+                     probe_train=1024, probe_test=512, patch_pairs=256, threads=1),
         "full": dict(symbols=32, length=16, hidden=64, layers=3, heads=4, steps=2000, batch=128, lr=3e-3,
-                     probe_train=4096, probe_test=2048, patch_pairs=1024),
+                     probe_train=4096, probe_test=2048, patch_pairs=1024, threads=0),
     },
     # Debate on sums of digits: a judge who reads one digit against a judge alone.
     "demo_debate": {

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlparse
 import nbformat
 import yaml
 
-from alignbook.book import bench
+from alignbook.book import bench, papers
 from alignbook.book.chapters import BookError, Chapter, all_chapters
 from alignbook.book.runner import build_dir, executed_path, load_history, load_record
 from alignbook.report import claims_table_markdown, read_report
@@ -183,6 +183,7 @@ def assemble(root: Path, scale: str) -> Path:
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, site / name)
     shutil.copytree(root / "book", site / "book")
+    papers.write_site_files(root, site)  # the paper tables in the pages, and the collection as BibTeX
     for chapter in chapters:
         target = site / "notebooks" / f"{chapter.name}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
