@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import torch
 
+from alignbook.lm.train import cpu_threads
 from alignbook.survey import debate, dpo, probing, shift
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These models are tiny: one thread is several times faster than two that wait for each other."""
+    with cpu_threads(1):
+        yield
 
 # --- DPO against RLHF ---------------------------------------------------------------------------------------
 
@@ -63,6 +71,22 @@ def test_compare_methods_is_deterministic_and_complete():
     assert a.equals(b)
 
 
+def test_frontier_gap_is_zero_for_equal_curves_and_measures_a_shift():
+    import pandas as pd
+
+    rows = []
+    for seed in (0, 1):
+        for kl, reward in ((0.1, 1.0), (0.5, 2.0), (1.0, 2.5)):
+            rows.append({"seed": seed, "method": "RLHF", "kl": kl, "true_reward": reward})
+            rows.append({"seed": seed, "method": "DPO", "kl": kl, "true_reward": reward + 0.1 * seed})
+    gaps = dpo.frontier_gap(pd.DataFrame(rows))
+    assert gaps[0] == pytest.approx(0.0) and gaps[1] == pytest.approx(0.1)
+    disjoint = pd.DataFrame([{"seed": 0, "method": m, "kl": kl, "true_reward": 0.0}
+                             for m, kls in (("DPO", (0.1, 0.2)), ("RLHF", (0.5, 0.6))) for kl in kls])
+    with pytest.raises(ValueError, match="share no range of KL"):
+        dpo.frontier_gap(disjoint)
+
+
 # --- ERM, V-REx, group DRO ------------------------------------------------------------------------------------
 
 def test_environment_has_the_requested_spurious_agreement():
@@ -94,7 +118,7 @@ def test_shift_rejects_bad_input():
 # --- probing and activation patching ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def trained():
+def trained(one_thread):
     generator = torch.Generator().manual_seed(0)
     model = probing.make_model(symbols=8, hidden=32, layers=2, heads=2, length=6, seed=0)
     probing.train_copy_first(model, 8, 6, steps=150, batch=64, lr=3e-3, generator=generator)

@@ -131,8 +131,8 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # The survey's demonstrations, one per part without a chapter that runs it; each under a minute at book scale.
     # DPO against RLHF on the overview's Bradley-Terry world: same comparisons, same judge.
     "demo_feedback": {
-        "smoke": dict(responses=60, features=6, comparisons=200, noise=0.1, betas=(0.1, 1.0), seeds=2,
-                      reward_steps=50, rl_steps=20, rl_batch=16, rl_lr=0.05),
+        "smoke": dict(responses=60, features=6, comparisons=200, noise=0.1, betas=(0.1, 0.5, 1.0), seeds=2,
+                      reward_steps=50, rl_steps=40, rl_batch=16, rl_lr=0.05),
         "book": dict(responses=200, features=8, comparisons=1000, noise=0.1, betas=(0.05, 0.1, 0.2, 0.5, 1.0), seeds=5,
                      reward_steps=200, rl_steps=300, rl_batch=32, rl_lr=0.05),
         "full": dict(responses=1000, features=16, comparisons=5000, noise=0.1, betas=(0.05, 0.1, 0.2, 0.5, 1.0),

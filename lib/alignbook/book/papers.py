@@ -189,10 +189,13 @@ def bibtex(collection: Collection, skip: set[str] = frozenset()) -> str:
     for paper in collection.papers:
         if paper.key in skip:
             continue
-        where = (f"  journal = {{arXiv preprint arXiv:{paper.link_id}}},\n  eprint  = {{{paper.link_id}}},"
-                 if paper.link_kind == "arxiv" else f"  doi     = {{{paper.link_id}}},")
+        # the collection keeps no venue: an arXiv paper is cited as a preprint, a DOI-only one as @misc
+        kind, where = (
+            ("article", f"  journal = {{arXiv preprint arXiv:{paper.link_id}}},\n  eprint  = {{{paper.link_id}}},")
+            if paper.link_kind == "arxiv" else ("misc", f"  doi     = {{{paper.link_id}}},")
+        )
         entries.append(
-            f"@article{{{paper.key},\n"
+            f"@{kind}{{{paper.key},\n"
             f"  title   = {{{{{_bib_text(paper.title)}}}}},\n"
             f"  author  = {{{_bib_text(paper.authors)}}},\n"
             f"{where}\n"
