@@ -12,7 +12,7 @@ coloured-MNIST task of the IRM and REx papers. A logistic regression on [core, s
 - group DRO (Sagawa et al. 2020): the groups are (label, spurious sign); the weight of each group's risk is
   raised by exponentiated gradient ascent, q_g <- q_g exp(eta R_g), and the model minimises sum_g q_g R_g.
 
-Only ERM and REx need the environment labels, only group DRO needs the spurious attribute.
+V-REx needs to know which environment each example came from, group DRO which group; ERM needs neither.
 """
 
 from __future__ import annotations
