@@ -128,6 +128,42 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             samples=16, sampler_steps=256, shown=4, param_sizes=(16, 32, 48, 64, 80, 96, 120, 160),
         ),
     },
+    # The survey's demonstrations, one per part without a chapter that runs it; each under a minute at book scale.
+    # DPO against RLHF on the overview's Bradley-Terry world: same comparisons, same judge.
+    "demo_feedback": {
+        "smoke": dict(responses=60, features=6, comparisons=200, noise=0.1, betas=(0.1, 0.5, 1.0), seeds=2,
+                      reward_steps=50, rl_steps=40, rl_batch=16, rl_lr=0.05),
+        "book": dict(responses=200, features=8, comparisons=1000, noise=0.1, betas=(0.05, 0.1, 0.2, 0.5, 1.0), seeds=5,
+                     reward_steps=200, rl_steps=300, rl_batch=32, rl_lr=0.05),
+        "full": dict(responses=1000, features=16, comparisons=5000, noise=0.1, betas=(0.05, 0.1, 0.2, 0.5, 1.0),
+                     seeds=10, reward_steps=400, rl_steps=2000, rl_batch=64, rl_lr=0.05),
+    },
+    # ERM, V-REx and group DRO on a task whose spurious feature reverses at test time.
+    "demo_shift": {
+        "smoke": dict(n=300, train_agreement=(0.9, 0.8), test_agreement=0.1, core_noise=1.5, seeds=2, steps=30,
+                      lr=0.2, rex_lambda=1000.0, rex_warmup=10, dro_eta=0.05),
+        "book": dict(n=2000, train_agreement=(0.9, 0.8), test_agreement=0.1, core_noise=1.5, seeds=5, steps=500,
+                     lr=0.2, rex_lambda=1000.0, rex_warmup=100, dro_eta=0.05),
+        "full": dict(n=20000, train_agreement=(0.9, 0.8), test_agreement=0.1, core_noise=1.5, seeds=10,
+                     steps=2000, lr=0.2, rex_lambda=1000.0, rex_warmup=200, dro_eta=0.05),
+    },
+    # A linear probe and activation patching on a tiny Baichuan-style decoder trained to copy its first token.
+    "demo_probing": {
+        "smoke": dict(symbols=8, length=6, hidden=32, layers=2, heads=2, steps=20, batch=32, lr=3e-3,
+                      probe_train=256, probe_test=128, patch_pairs=64, threads=1),
+        "book": dict(symbols=16, length=8, hidden=32, layers=2, heads=2, steps=300, batch=64, lr=3e-3,
+                     probe_train=1024, probe_test=512, patch_pairs=256, threads=1),
+        "full": dict(symbols=32, length=16, hidden=64, layers=3, heads=4, steps=2000, batch=128, lr=3e-3,
+                     probe_train=4096, probe_test=2048, patch_pairs=1024, threads=0),
+    },
+    # Debate on sums of digits: a judge who reads one digit against a judge alone.
+    "demo_debate": {
+        "smoke": dict(lengths=(8, 64), slips=(0.0, 0.05), games=50, seeds=2, claim_slip=0.05),
+        "book": dict(lengths=(8, 32, 128, 512), slips=(0.0, 0.02, 0.05, 0.1, 0.2), games=400, seeds=3,
+                     claim_slip=0.05),
+        "full": dict(lengths=(8, 32, 128, 512, 2048), slips=(0.0, 0.02, 0.05, 0.1, 0.2), games=5000, seeds=10,
+                     claim_slip=0.05),
+    },
 }
 
 

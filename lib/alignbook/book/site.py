@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlparse
 import nbformat
 import yaml
 
-from alignbook.book import bench
+from alignbook.book import bench, papers
 from alignbook.book.chapters import BookError, Chapter, all_chapters
 from alignbook.book.runner import executed_path, load_history, load_record, scale_dir
 from alignbook.report import (
@@ -256,6 +256,7 @@ def assemble(root: Path, scale: str) -> Path:
     shutil.copytree(root / "book", site / "book")
     shutil.copytree(root / STATIC, site / STATIC)
     copy_mathjax(site / MATHJAX / "mathjax")
+    papers.write_site_files(root, site)  # the paper tables in the pages, and the collection as BibTeX
     for chapter in chapters:
         target = site / "notebooks" / f"{chapter.name}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
