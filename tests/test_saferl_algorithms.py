@@ -4,8 +4,7 @@ optimum of the toy problem (alignbook.saferl.toy) where unconstrained PPO oversh
 import numpy as np
 import pytest
 
-from alignbook.saferl import ALGORITHMS, TOY_TASK, Agent, evaluate, toy_optimum, train
-from alignbook.saferl.toy import TOY_TRAINING
+from alignbook.saferl import ALGORITHMS, TOY_TASK, TOY_TRAINING, Agent, evaluate, toy_optimum, train
 
 TINY = dict(total_steps=300, steps_per_epoch=150, update_iters=2, batch_size=50, hidden=(8, 8))
 
@@ -99,3 +98,15 @@ def test_ppo_lag_oscillates_around_the_closed_form_optimum():
 def test_unconstrained_ppo_exceeds_the_limit():
     ret, cost = _tail(train("ppo", TOY_TASK, total_steps=6_000, **TOY_TRAINING)[1])
     assert cost > 1.5 * OPT_COST and ret > OPT_RETURN
+
+
+def test_each_algorithm_declares_its_multiplier_and_builds_it():
+    from alignbook.saferl import Lagrange, PIDLagrange, make_config
+
+    declared = {name: cls.multiplier for name, cls in ALGORITHMS.items()}
+    assert declared == {"pg": None, "natural_pg": None, "trpo": None, "ppo": None, "cpo": None, "pcpo": None,
+                        "ppo_lag": "lagrange", "trpo_lag": "lagrange", "focops": "lagrange", "cup": "lagrange",
+                        "rcpo": "lagrange", "cppo_pid": "pid"}
+    kinds = {None: type(None), "lagrange": Lagrange, "pid": PIDLagrange}
+    for name, cls in ALGORITHMS.items():
+        assert type(cls(2, 1, make_config(name)).lagrange_multiplier) is kinds[cls.multiplier], name

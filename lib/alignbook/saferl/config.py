@@ -59,12 +59,6 @@ class OnPolicyConfig:
     normalise_obs: bool = True
     seed: int = 0
     threads: int = 1  # torch threads during training: small networks run fastest on one
-    # PG/PPO-family minibatch steps in NumPy with a hand-written backward (alignbook.saferl.fast): the same
-    # step, several times faster at these sizes. False runs the torch/autograd path.
-    fast_updates: bool = True
-    # With fast_updates, the actor's passes run in a second process while this one runs the critics' (they
-    # share no parameter): the same numbers, in about two thirds of the time on two cores.
-    parallel_update: bool = True
 
 
 @dataclass(frozen=True)
