@@ -17,6 +17,9 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 import torch
 
+from alignbook.lm.fused import accelerate
+from alignbook.lm.model import BaichuanForCausalLM
+
 Progress = Callable[..., Iterator]
 
 
@@ -99,6 +102,8 @@ def train(
 
 
 def _train(model, tokens, cfg: TrainConfig, device: torch.device, progress, desc) -> pd.DataFrame:
+    if isinstance(model, BaichuanForCausalLM):
+        accelerate(model)  # the one-pass loss: the model file's values and gradients, faster
     model.to(device).train()
     opt = optimiser(model, cfg)
     generator = torch.Generator().manual_seed(cfg.seed)
