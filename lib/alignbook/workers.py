@@ -6,14 +6,16 @@ multiprocessing's, never re-imports the caller's main script and inherits none o
 contexts) that runs ``serve(channel, *args)`` for a function named ``"module:function"``. The two talk through
 a ``Channel`` of two pipes of their own, so nothing the worker prints can corrupt a message.
 
-- An exception raised in the worker reaches the parent: the next ``recv`` raises ``WorkerError`` with the
-  worker's message and traceback (also when the worker died without a word).
+- An exception raised in the worker reaches the parent: the next ``recv`` raises it, with the worker's
+  traceback in its message (a built-in type as itself, any other as ``WorkerError``; ``WorkerError`` too when
+  the worker died without a word). A worker that answers errors and carries on sends ``failure(error)``.
 - A worker exits with its parent: on Linux the kernel kills it when the parent dies (``PR_SET_PDEATHSIG``),
   and everywhere a worker waiting for a message ends when its pipe closes.
 """
 
 from __future__ import annotations
 
+import builtins
 import ctypes
 import importlib
 import os
@@ -27,14 +29,32 @@ from typing import Any
 
 
 class WorkerError(RuntimeError):
-    """An exception raised inside a worker process, with the worker's traceback in its message."""
+    """An exception raised inside a worker process (or its death), with the worker's traceback in its message."""
 
 
 class _Failure:
-    """What a worker sends up instead of a reply when its function raised."""
+    """What a worker sends up instead of a reply when its function raised (``failure``)."""
 
     def __init__(self, kind: str, message: str, trace: str):
         self.kind, self.message, self.trace = kind, message, trace
+
+    def exception(self, target: str) -> Exception:
+        """A built-in exception type is raised as itself (a ValueError stays a ValueError), any other as
+        ``WorkerError``; the message carries the worker's traceback."""
+        text = f"{self.message}\n(in worker {target}: {self.kind}; its traceback:)\n{self.trace}"
+        kind = getattr(builtins, self.kind, None)
+        if isinstance(kind, type) and issubclass(kind, Exception):
+            try:
+                return kind(text)
+            except TypeError:  # a built-in whose constructor wants other arguments
+                pass
+        return WorkerError(text)
+
+
+def failure(error: BaseException) -> _Failure:
+    """The message a worker sends in place of a reply when handling a request raised ``error`` (for workers
+    that answer an error and carry on; an exception that leaves the served function is sent up by itself)."""
+    return _Failure(type(error).__name__, str(error), traceback.format_exc())
 
 
 class Channel:
@@ -86,8 +106,7 @@ class Worker:
         except (EOFError, OSError) as error:
             raise self._died() from error
         if isinstance(message, _Failure):
-            raise WorkerError(f"{message.kind}: {message.message}\n(in worker {self.target}; its traceback:)\n"
-                              f"{message.trace}")
+            raise message.exception(self.target)
         return message
 
     def _died(self) -> WorkerError:
@@ -171,7 +190,7 @@ def _main() -> None:
         pass
     except BaseException as error:  # sent up, then this worker ends
         try:
-            channel.send(_Failure(type(error).__name__, str(error), traceback.format_exc()))
+            channel.send(failure(error))
         except (BrokenPipeError, OSError):
             pass
         sys.exit(1)
