@@ -23,7 +23,6 @@ from alignbook.book.runner import build_dir, executed_path, load_history, load_r
 from alignbook.report import claims_table_markdown, read_report
 
 APPENDIX = Path("book") / "appendix"
-GENERATED = Path("book") / "generated"
 
 
 def site_dir(root: Path) -> Path:
@@ -188,19 +187,7 @@ def assemble(root: Path, scale: str) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(executed_path(root, chapter.name), target)
     write_report_pages(root, scale)
-    _draw_figures(site / GENERATED)
     return site
-
-
-def _draw_figures(folder: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from alignbook.survey.cycle import draw_alignment_cycle
-
-    folder.mkdir(parents=True, exist_ok=True)
-    figure = draw_alignment_cycle()
-    figure.savefig(folder / "alignment-cycle.svg", bbox_inches="tight")
 
 
 def jupyter_book(site: Path, output: Path) -> subprocess.CompletedProcess:
