@@ -10,11 +10,10 @@ from the info, never from the returned batch.
 ``SafeVectorEnv`` steps its environments in this process, one after another. ``ProcessVectorEnv`` (what
 ``make_vec(..., workers=k)`` returns for k > 1) splits the batch over k processes -- this one and k - 1 workers,
 each holding a ``SafeVectorEnv`` of its share -- and steps the shares at the same time. A round trip through a
-worker's pipe costs ~0.1-0.3 ms, so it pays when each share's step costs more than that (a few Car or Button
-environments per process); on the book's 2-core machine the two cores also slow each other down (two
-single-environment runs side by side each lose 20-40%), so 8 Car environments gain ~1.4x and 8 Point ones
-nothing. Same seeds, same results: environment i gets seed ``seed + i`` whichever process holds it (a test checks
-both classes step for step).
+worker's pipe costs a fraction of a millisecond, so it pays when each share's step costs more than that (a few
+Car or Button environments per process, not a few Point ones); cores that share a memory bus also slow each
+other down (``benchmarks/env_throughput.py --workers`` measures it). Same seeds, same results: environment i
+gets seed ``seed + i`` whichever process holds it (a test checks both classes step for step).
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from alignbook.checks import positive_int
 from alignbook.envs.core import SafeEnv
 from alignbook.workers import Channel, Worker, failure
 
@@ -60,7 +60,7 @@ class SafeVectorEnv(_Batch):
     """``num_envs`` copies of one task behind a batched safe API."""
 
     def __init__(self, make_env: Callable[[], SafeEnv], num_envs: int):
-        n = _positive_int(num_envs, "num_envs")
+        n = positive_int(num_envs, "num_envs")
         first = make_env()
         self._describe(first, n)
         self.envs = [first] + [make_env() for _ in range(self.num_envs - 1)]
@@ -123,7 +123,7 @@ class ProcessVectorEnv(_Batch):
         from alignbook.envs.registry import make
 
         self._closed = True  # until the workers exist
-        n, k = _positive_int(num_envs, "num_envs"), _positive_int(workers, "workers")
+        n, k = positive_int(num_envs, "num_envs"), positive_int(workers, "workers")
         if k > n:
             raise ValueError(f"workers must be an int between 1 and num_envs ({n}), got {workers!r}")
         # Contiguous shares, as even as possible: environment i lives in the process whose slice holds i.
@@ -219,12 +219,6 @@ def serve_share(channel: Channel, task_id: str, num_envs: int, options: dict[str
                 channel.send(failure(error))
     finally:
         venv.close()
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _concat(parts: list[Any]) -> Any:

@@ -116,7 +116,7 @@ class OnPolicy:
         """After backward: add the L2 penalty's gradient, then clip each critic's gradient norm."""
         params = [p for group in self.critic_parameters for p in group]
         # no_grad: the parameters require grad, and outside it autograd would record this in-place add on the
-        # gradients -- a graph kept alive from step to step (memory grew by ~1 MB per epoch).
+        # gradients -- a graph kept alive from step to step (memory that grows every epoch).
         with torch.no_grad():
             torch._foreach_add_([p.grad for p in params], params, alpha=2 * self.cfg.critic_l2)
         self.clip(*self.critic_parameters)
@@ -223,20 +223,17 @@ class TrustRegion(OnPolicy):
         return self.actor_step(batch, mean_episode_cost)
 
     # -- the trust-region toolbox -------------------------------------------------------------------------------
-    def actor_params(self) -> list[torch.Tensor]:
-        return self.actor_parameters
-
     def flat_grad(self, value: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
-        grads = torch.autograd.grad(value, self.actor_params(), create_graph=create_graph)
+        grads = torch.autograd.grad(value, self.actor_parameters, create_graph=create_graph)
         return torch.cat([g.reshape(-1) for g in grads])
 
     def get_flat(self) -> torch.Tensor:
-        return torch.cat([p.detach().reshape(-1) for p in self.actor_params()])
+        return torch.cat([p.detach().reshape(-1) for p in self.actor_parameters])
 
     def set_flat(self, flat: torch.Tensor) -> None:
         offset = 0
         with torch.no_grad():
-            for p in self.actor_params():
+            for p in self.actor_parameters:
                 p.copy_(flat[offset:offset + p.numel()].view_as(p))
                 offset += p.numel()
 
@@ -245,7 +242,7 @@ class TrustRegion(OnPolicy):
         grad_kl = self.flat_grad(self.kl(obs, old).mean(), create_graph=True)
 
         def product(v: torch.Tensor) -> torch.Tensor:
-            hv = torch.autograd.grad(grad_kl @ v, self.actor_params(), retain_graph=True)
+            hv = torch.autograd.grad(grad_kl @ v, self.actor_parameters, retain_graph=True)
             return torch.cat([h.reshape(-1) for h in hv]) + self.cfg.cg_damping * v
 
         return product

@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from threadpoolctl import threadpool_limits
 
+from alignbook.checks import positive_int
 from alignbook.envs import make_vec
 from alignbook.saferl import algorithms, toy  # noqa: F401 -- register the algorithms and the toy task
 from alignbook.saferl.buffer import RolloutBuffer
@@ -176,8 +177,7 @@ def _train(algo_name: str, task_id: str, cfg, engine_name: str | None, callback)
 
 def evaluate(agent: Agent, task_id: str, episodes: int = 10, seed: int = 0) -> pd.DataFrame:
     """Run ``episodes`` episodes with the policy's mean action; one row per episode (return, cost, length)."""
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes <= 0:
-        raise ValueError(f"episodes must be a positive int, got {episodes!r}")
+    positive_int(episodes, "episodes")
     env = make_vec(task_id, 1)
     raw, _ = env.reset(seed=seed)
     rows, ret, cost, length = [], 0.0, 0.0, 0
