@@ -172,7 +172,9 @@ def _resolve(target: str) -> Callable[..., Any]:
 def _exit_with_parent(parent: int) -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: the kernel kills this process when its parent dies
+        # PR_SET_PDEATHSIG: the kernel kills this process when its parent dies -- strictly, when the parent's
+        # thread that started it ends, so workers are started from a thread that outlives them (the main one).
+        libc.prctl(1, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the line above took effect
         os._exit(1)
 
