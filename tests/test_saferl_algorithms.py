@@ -110,3 +110,15 @@ def test_each_algorithm_declares_its_multiplier_and_builds_it():
     kinds = {None: type(None), "lagrange": Lagrange, "pid": PIDLagrange}
     for name, cls in ALGORITHMS.items():
         assert type(cls(2, 1, make_config(name)).lagrange_multiplier) is kinds[cls.multiplier], name
+
+
+def test_the_toy_is_an_ordinary_registered_task():
+    import alignbook.envs
+    from alignbook.saferl.toy import ToyConstraint
+
+    venv = alignbook.envs.make_vec(TOY_TASK, 3)
+    assert isinstance(venv, ToyConstraint) and venv.num_envs == 3
+    obs, _ = venv.reset(seed=0)
+    assert obs.shape == (3, 2)
+    with pytest.raises(ValueError, match="registered twice"):
+        alignbook.envs.register_batched(TOY_TASK, lambda n: None)
