@@ -23,8 +23,9 @@ from alignbook.saferl import algorithms  # noqa: F401 -- registers the algorithm
 from alignbook.saferl.config import ALGORITHMS, make_config
 from alignbook.saferl.engines import ENGINES
 from alignbook.saferl.lagrange import Lagrange, PIDLagrange
+from alignbook.saferl.suite import final_performance, run_suite
 from alignbook.saferl.toy import TOY_TASK, TOY_TRAINING, toy_optimum
 from alignbook.saferl.train import Agent, evaluate, train
 
 __all__ = ["ALGORITHMS", "ENGINES", "TOY_TASK", "TOY_TRAINING", "Agent", "Lagrange", "PIDLagrange", "evaluate",
-           "make_config", "toy_optimum", "train"]
+           "final_performance", "make_config", "run_suite", "toy_optimum", "train"]
