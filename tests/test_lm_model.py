@@ -63,7 +63,7 @@ def test_max_z_term_equals_its_formula():
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])  # float32 on the CPU: NumPy's argmax
 def test_fused_ce_and_max_z_gradient_equals_autograd_of_the_formula(dtype):
-    from alignbook.lm.model import ce_and_max_z
+    from alignbook.lm.fused import ce_and_max_z
 
     torch.manual_seed(0)
     logits = (3 * torch.randn(40, 30, dtype=dtype)).requires_grad_()
@@ -82,8 +82,26 @@ def test_fused_ce_and_max_z_gradient_equals_autograd_of_the_formula(dtype):
     assert torch.allclose(fused, logits.grad, atol=1e-12 if dtype == torch.float64 else 1e-7)
 
 
+def test_the_accelerated_model_gives_the_reference_loss_and_gradients():
+    from alignbook.lm.fused import accelerate
+
+    model, ids = tiny(), torch.randint(0, 50, (3, 12))
+    results = []
+    for fused in (False, True):
+        if fused:
+            accelerate(model)
+        model.zero_grad()
+        out = model(ids, labels=ids)
+        out.loss.backward()
+        results.append((out.loss.detach(), out.ce_loss.detach(), out.max_logit,
+                        [p.grad.clone() for p in model.parameters()]))
+    (loss, ce, top, grads), (f_loss, f_ce, f_top, f_grads) = results
+    assert torch.allclose(loss, f_loss, rtol=1e-6) and torch.allclose(ce, f_ce, rtol=1e-6) and top == f_top
+    assert loss > 0 and all(torch.allclose(a, b, rtol=1e-4, atol=1e-7) for a, b in zip(grads, f_grads, strict=True))
+
+
 def test_row_argmax_is_the_first_maximum_like_torch():
-    from alignbook.lm.model import row_argmax
+    from alignbook.lm.fused import row_argmax
 
     x = torch.tensor([[1.0, 3.0, 3.0, 2.0], [5.0, -1.0, 5.0, 5.0], [-2.0, -1.0, -3.0, -1.5]])
     assert row_argmax(x).tolist() == [1, 0, 1] == x.argmax(dim=-1).tolist()

@@ -65,7 +65,7 @@ def test_empty_or_too_short_training_data_is_refused():
         train(small_model(), torch.tensor([], dtype=torch.long), cfg)
     with pytest.raises(ValueError, match="fewer than one window"):
         train(small_model(), torch.arange(5), cfg)
-    with pytest.raises(ValueError, match="steps must be at least 1"):
+    with pytest.raises(ValueError, match="steps must be a positive int"):
         TrainConfig(steps=0, batch_size=1, seq_len=8)
 
 

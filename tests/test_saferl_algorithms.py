@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from alignbook.saferl import ALGORITHMS, TOY_TASK, Agent, evaluate, toy_optimum, train
-from alignbook.saferl.toy import TOY_TRAINING
+from alignbook.saferl import ALGORITHMS, TOY_TASK, TOY_TRAINING, Agent, evaluate, toy_optimum, train
 
 # The module that holds train() (the package exports the function under the module's name).
 saferl_train = importlib.import_module("alignbook.saferl.train")
@@ -142,3 +141,27 @@ def test_ppo_lag_oscillates_around_the_closed_form_optimum():
 def test_unconstrained_ppo_exceeds_the_limit():
     ret, cost = _tail(train("ppo", TOY_TASK, total_steps=6_000, **TOY_TRAINING)[1])
     assert cost > 1.5 * OPT_COST and ret > OPT_RETURN
+
+
+def test_each_algorithm_declares_its_multiplier_and_builds_it():
+    from alignbook.saferl import Lagrange, PIDLagrange, make_config
+
+    declared = {name: cls.multiplier for name, cls in ALGORITHMS.items()}
+    assert declared == {"pg": None, "natural_pg": None, "trpo": None, "ppo": None, "cpo": None, "pcpo": None,
+                        "ppo_lag": "lagrange", "trpo_lag": "lagrange", "focops": "lagrange", "cup": "lagrange",
+                        "rcpo": "lagrange", "cppo_pid": "pid"}
+    kinds = {None: type(None), "lagrange": Lagrange, "pid": PIDLagrange}
+    for name, cls in ALGORITHMS.items():
+        assert type(cls(2, 1, make_config(name)).lagrange_multiplier) is kinds[cls.multiplier], name
+
+
+def test_the_toy_is_an_ordinary_registered_task():
+    import alignbook.envs
+    from alignbook.saferl.toy import ToyConstraint
+
+    venv = alignbook.envs.make_vec(TOY_TASK, 3)
+    assert isinstance(venv, ToyConstraint) and venv.num_envs == 3
+    obs, _ = venv.reset(seed=0)
+    assert obs.shape == (3, 2)
+    with pytest.raises(ValueError, match="registered twice"):
+        alignbook.envs.register_batched(TOY_TASK, lambda n: None)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from alignbook.saferl import Lagrange, PIDLagrange, make_config
-from alignbook.saferl.algorithms.cpo import cpo_acceptance, cpo_case, cpo_step
+from alignbook.saferl.algorithms.cpo import cpo_case, cpo_step, cpo_test
 from alignbook.saferl.base import backtracking_line_search, conjugate_gradient
 from alignbook.saferl.buffer import RolloutBuffer, gae
 from alignbook.saferl.networks import GaussianActor
@@ -145,12 +145,15 @@ def test_line_search_backtracks_to_the_first_acceptable_step_or_gives_up():
         seen.append(float(step[0]))
         return -float(step[0]), float(step[0]), float(step[0]) ** 2  # loss, cost, kl
 
-    accept = cpo_acceptance(case=2, c=-1.0, loss_before=0.0, cost_before=0.0, delta=0.25)
-    step, tries = backtracking_line_search(evaluate, torch.tensor([1.0]), accept, steps=15, decay=0.8)
+    before = (0.0, 0.0, 0.0)
+    accept = cpo_test(case=2, c=-1.0, delta=0.25)
+    step, tries = backtracking_line_search(evaluate, torch.tensor([1.0]), lambda *after: accept(before, after),
+                                           steps=15, decay=0.8)
     # kl = step^2 <= 0.25 first holds at 0.8^4 = 0.41
     assert tries == 4 and float(step[0]) == pytest.approx(0.8**4)
-    strict = cpo_acceptance(case=1, c=0.5, loss_before=0.0, cost_before=0.0, delta=0.25)
-    step, tries = backtracking_line_search(evaluate, torch.tensor([1.0]), strict, steps=5, decay=0.8)
+    strict = cpo_test(case=1, c=0.5, delta=0.25)
+    step, tries = backtracking_line_search(evaluate, torch.tensor([1.0]), lambda *after: strict(before, after),
+                                           steps=5, decay=0.8)
     assert tries == 5 and float(step[0]) == 0.0 and seen[-1] == 0.0  # rejected: the cost grows; params restored
 
 
@@ -174,7 +177,7 @@ def test_the_critic_weight_penalty_leaves_no_autograd_history_on_the_gradients()
     from alignbook.saferl.algorithms.ppo import PPO
     from alignbook.saferl.buffer import Batch
 
-    algo = PPO(3, 1, make_config("ppo", hidden=(8, 8), fast_updates=False))
+    algo = PPO(3, 1, make_config("ppo", hidden=(8, 8)))
     batch = Batch(torch.randn(20, 3), torch.randn(20, 1), torch.randn(20), *(torch.randn(20) for _ in range(4)))
     algo.critic_optimizer.zero_grad()
     algo.critic_loss(batch).backward()

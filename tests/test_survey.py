@@ -86,3 +86,17 @@ def test_agent_trained_on_corner_coins_learns_the_corner():
     assert after["coin"] < before["coin"] - 0.3
     with pytest.raises(ValueError, match="randomised fraction"):
         misgeneralisation.train(size=4, randomised=1.5, updates=1, batch=2, hidden=4, seed=0)
+
+
+def test_the_home_pages_cycle_figure_is_current(tmp_path):
+    """book/figures/alignment-cycle.svg is what alignbook.survey.cycle draws now (the site copies it, and
+    imports no chapter code); after a change, redraw it as the message says."""
+    from pathlib import Path
+
+    from alignbook.survey.cycle import save_alignment_cycle
+
+    committed = Path(__file__).resolve().parents[1] / "book" / "figures" / "alignment-cycle.svg"
+    fresh = tmp_path / "cycle.svg"
+    save_alignment_cycle(str(fresh))
+    assert fresh.read_bytes() == committed.read_bytes(), (
+        "stale figure: run python -m alignbook.survey.cycle book/figures/alignment-cycle.svg")

@@ -5,7 +5,9 @@ Where things live:
 - ``alignbook.scales``   every chapter's sizes at each scale (smoke | book | full)
 - ``alignbook.chapter``  what a notebook calls first: validate parameters, seed, pick the device
 - ``alignbook.report``   the reproduction report each chapter ends with
-- ``alignbook.cache``    atomic, versioned on-disk caches
+- ``alignbook.cache``    atomic on-disk caches keyed by the values used and a digest of their code
+- ``alignbook.workers``  the one way to start a worker process (errors come back, workers die with the parent)
+- ``alignbook.checks``   argument checks shared by every package
 - ``alignbook.plotting`` the book's shared figure helpers (mean with a band over seeds)
 - ``alignbook.book``     the runner: papermill, timings, staleness, the site build
 - ``alignbook.envs``     Safety-Gymnasium's tasks on MuJoCo 4 / Gymnasium 1.x (make, make_vec, list_tasks)

@@ -1,8 +1,10 @@
-"""On-disk caches that are written atomically and keyed by configuration and library version.
+"""On-disk caches that are written atomically and keyed by what their content depends on.
 
-A cache entry lives at ``<cache root>/<kind>/<key>/``; the key hashes the configuration together with the
-library's version, so that a changed setting or a new release never reads a stale artefact. Writers fill a
-temporary folder and rename it into place, so that a killed run never leaves a half-written entry behind.
+A cache entry lives at ``<cache root>/<kind>/<key>/``. The key hashes the values the builder actually uses
+together with a digest of the source files that compute it (``sources``): a changed value or a changed line of
+that code gives a new key, while anything else (another chapter's sizes, an unrelated module) leaves it alone.
+Writers fill a temporary folder and rename it into place, so that a killed run never leaves a half-written
+entry behind.
 """
 
 from __future__ import annotations
@@ -12,11 +14,9 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
-
-import alignbook
 
 CACHE_ENV = "ALIGNBOOK_CACHE"
 
@@ -32,14 +32,24 @@ def cache_root() -> Path:
     return Path.home() / ".cache" / "alignbook"
 
 
-def cache_key(config: Mapping[str, Any]) -> str:
-    payload = json.dumps({"config": config, "version": alignbook.__version__}, sort_keys=True, default=str)
+def source_digest(paths: Iterable[str | Path]) -> str:
+    """A hash of the contents of ``paths`` (in the order given)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cache_key(config: Mapping[str, Any], sources: Iterable[str | Path] = ()) -> str:
+    payload = json.dumps({"config": config, "sources": source_digest(sources)}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def cached(kind: str, config: Mapping[str, Any], build: Callable[[Path], None]) -> Path:
-    """Return the folder of the cache entry for ``config``, calling ``build(folder)`` first if it is missing."""
-    final = cache_root() / kind / cache_key(config)
+def cached(kind: str, config: Mapping[str, Any], build: Callable[[Path], None],
+           sources: Iterable[str | Path] = ()) -> Path:
+    """Return the folder of the cache entry for ``config`` and the code in ``sources``, calling
+    ``build(folder)`` first if it is missing."""
+    final = cache_root() / kind / cache_key(config, sources)
     if final.exists():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)

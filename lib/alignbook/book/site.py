@@ -262,7 +262,6 @@ def assemble(root: Path, scale: str) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         publishable_notebook(executed_path(root, chapter.name, scale), target)
     write_report_pages(root, scale)
-    _draw_figures(site / GENERATED)
     return site
 
 
@@ -302,17 +301,6 @@ def publishable_notebook(executed: Path, target: Path) -> None:
             if "parameters" in tags and "remove-cell" not in tags:
                 cell.metadata["tags"] = [*tags, "remove-cell"]
     nbformat.write(nb, target)
-
-
-def _draw_figures(folder: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from alignbook.survey.cycle import draw_alignment_cycle
-
-    folder.mkdir(parents=True, exist_ok=True)
-    figure = draw_alignment_cycle()
-    figure.savefig(folder / "alignment-cycle.svg", bbox_inches="tight")
 
 
 def jupyter_book(site: Path, output: Path) -> subprocess.CompletedProcess:

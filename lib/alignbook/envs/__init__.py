@@ -46,6 +46,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 # MuJoCo picks its OpenGL backend when it is first imported: without a display, render offscreen with EGL.
 if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
@@ -74,10 +76,23 @@ from alignbook.envs.core import SafeEnv  # noqa: E402
 from alignbook.envs.registry import list_tasks, make, random_actions, register_all  # noqa: E402
 from alignbook.envs.vector import ProcessVectorEnv, SafeVectorEnv  # noqa: E402
 
+# Tasks written natively as a batch (the same API as ``SafeVectorEnv``), registered by the module that defines
+# them: task id -> a function of num_envs.
+BATCHED_TASKS: dict[str, Callable[[int], Any]] = {}
+
+
+def register_batched(task_id: str, make_batch: Callable[[int], Any]) -> None:
+    """Make ``make_vec(task_id, n)`` return ``make_batch(n)``."""
+    if task_id in BATCHED_TASKS and BATCHED_TASKS[task_id] is not make_batch:
+        raise ValueError(f"task {task_id!r} is registered twice")
+    BATCHED_TASKS[task_id] = make_batch
+
 
 def make_vec(task_id: str, num_envs: int, workers: int = 1, **options) -> SafeVectorEnv | ProcessVectorEnv:
     """``num_envs`` copies of ``task_id`` behind one batched step with autoreset (see the module docstring);
     ``workers`` > 1 splits the batch over that many processes (``ProcessVectorEnv``), same results."""
+    if task_id in BATCHED_TASKS:
+        return BATCHED_TASKS[task_id](num_envs, **options)
     if workers != 1:
         return ProcessVectorEnv(task_id, num_envs, workers, **options)
     return SafeVectorEnv(lambda: make(task_id, **options), num_envs)
@@ -85,4 +100,4 @@ def make_vec(task_id: str, num_envs: int, workers: int = 1, **options) -> SafeVe
 
 register_all()
 
-__all__ = ["ProcessVectorEnv", "SafeEnv", "SafeVectorEnv", "list_tasks", "make", "make_vec", "random_actions"]
+__all__ = ["BATCHED_TASKS", "ProcessVectorEnv", "SafeEnv", "SafeVectorEnv", "list_tasks", "make", "make_vec", "random_actions", "register_batched"]

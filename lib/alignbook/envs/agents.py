@@ -366,8 +366,8 @@ RACECAR = AgentSpec(
     # Chassis (the deviation, see the module docstring): upstream's collision mesh spans x in [-0.04, 0.365],
     # y in [-0.1, 0.1], z in [-0.03, 0.03] in this body's frame; here a box of that extent but a half-width of
     # 0.099 m. Its <inertial> holds what MuJoCo 2.3.3 (the version upstream runs) computes for upstream's mesh at
-    # density 5, read from ``mujoco.MjModel.from_xml_path(".../safety_gymnasium/assets/xmls/racecar.xml")``
-    # (body ``car_body``): mass 0.0176055 kg, centre of mass (0.15558, -0.000383, 0), principal moments
+    # density 5, read by loading upstream's racecar model (safety-gymnasium 1.0.0, ``assets/xmls/racecar.xml``,
+    # body ``car_body``): mass 0.0176055 kg, centre of mass (0.15558, -0.000383, 0), principal moments
     # (2.706e-4, 2.385e-4, 4.125e-5) kg m^2, written below as the full tensor in the body frame. (MuJoCo 4,
     # loading the same file, computes 0.02428 kg; the number upstream simulates with is the one pinned here.)
     body=f"""

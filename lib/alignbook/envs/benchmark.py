@@ -11,7 +11,7 @@ from alignbook.envs import make_vec
 from alignbook.envs.registry import make, random_actions
 
 # Random-action steps per second of safety-gymnasium 1.0.0 (Python 3.10, MuJoCo 2.3.3, one environment),
-# measured by the book's maintainers on the reference 2-core machine (../shared/anchors/safety-gymnasium.md).
+# measured by the book's maintainers on the reference 2-core machine (ORIGINAL_PROVENANCE says how).
 ORIGINAL_STEPS_PER_S = {
     "SafetyPointGoal1-v0": 600, "SafetyCarGoal1-v0": 516, "SafetyPointButton1-v0": 395,
     "SafetyPointPush1-v0": 567, "SafetyPointCircle1-v0": 409, "SafetyHalfCheetahVelocity-v1": 19_496,

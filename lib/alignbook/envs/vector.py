@@ -10,27 +10,23 @@ from the info, never from the returned batch.
 ``SafeVectorEnv`` steps its environments in this process, one after another. ``ProcessVectorEnv`` (what
 ``make_vec(..., workers=k)`` returns for k > 1) splits the batch over k processes -- this one and k - 1 workers,
 each holding a ``SafeVectorEnv`` of its share -- and steps the shares at the same time. A round trip through a
-worker's pipe costs ~0.1-0.3 ms, so it pays when each share's step costs more than that (a few Car or Button
-environments per process); on the book's 2-core machine the two cores also slow each other down (two
-single-environment runs side by side each lose 20-40%), so 8 Car environments gain ~1.4x and 8 Point ones
-nothing. Same seeds, same results: environment i gets seed ``seed + i`` whichever process holds it (a test checks
-both classes step for step).
+worker's pipe costs a fraction of a millisecond, so it pays when each share's step costs more than that (a few
+Car or Button environments per process, not a few Point ones); cores that share a memory bus also slow each
+other down (``benchmarks/env_throughput.py --workers`` measures it). Same seeds, same results: environment i
+gets seed ``seed + i`` whichever process holds it (a test checks both classes step for step).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import traceback
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
+from alignbook.checks import positive_int
 from alignbook.envs.core import SafeEnv
+from alignbook.workers import Channel, Worker, failure
 
 
 class _Batch:
@@ -64,7 +60,7 @@ class SafeVectorEnv(_Batch):
     """``num_envs`` copies of one task behind a batched safe API."""
 
     def __init__(self, make_env: Callable[[], SafeEnv], num_envs: int):
-        n = _positive_int(num_envs, "num_envs")
+        n = positive_int(num_envs, "num_envs")
         first = make_env()
         self._describe(first, n)
         self.envs = [first] + [make_env() for _ in range(self.num_envs - 1)]
@@ -127,7 +123,7 @@ class ProcessVectorEnv(_Batch):
         from alignbook.envs.registry import make
 
         self._closed = True  # until the workers exist
-        n, k = _positive_int(num_envs, "num_envs"), _positive_int(workers, "workers")
+        n, k = positive_int(num_envs, "num_envs"), positive_int(workers, "workers")
         if k > n:
             raise ValueError(f"workers must be an int between 1 and num_envs ({n}), got {workers!r}")
         # Contiguous shares, as even as possible: environment i lives in the process whose slice holds i.
@@ -136,22 +132,9 @@ class ProcessVectorEnv(_Batch):
         # This process's share first: a bad id or option fails here, before any worker starts.
         self._local = SafeVectorEnv(lambda: make(task_id, **options), self._slices[0].stop)
         self._describe(self._local.envs[0], n)
-        # Each worker is a fresh interpreter (not a fork: a forked child would inherit this process's threads and
-        # any renderer context half-made; not multiprocessing's spawn: that re-imports the caller's main script).
-        # Messages are pickled through two pipes of its own, so nothing the worker prints can corrupt them.
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self._pipes, self._procs = [], []
-        for share in self._slices[1:]:
-            down_r, down_w = os.pipe()
-            up_r, up_w = os.pipe()
-            code = "from alignbook.envs.vector import _worker_main; _worker_main()"
-            proc = subprocess.Popen([sys.executable, "-c", code, str(down_r), str(up_w)],
-                                    pass_fds=(down_r, up_w), env=env)
-            os.close(down_r)
-            os.close(up_w)
-            self._pipes.append(_Pipe(Connection(up_r, writable=False), Connection(down_w, readable=False)))
-            self._procs.append(proc)
-            self._pipes[-1].send(("start", (task_id, share.stop - share.start, options)))
+        # Each worker (alignbook.workers: a fresh interpreter, no fork) holds a SafeVectorEnv of its share.
+        self._workers = [Worker("alignbook.envs.vector:serve_share", task_id, share.stop - share.start, options)
+                         for share in self._slices[1:]]
         self._closed = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
@@ -185,39 +168,27 @@ class ProcessVectorEnv(_Batch):
             return
         self._closed = True
         self._local.close()
-        for pipe in self._pipes:
-            try:
-                pipe.send(("close", None))
-            except (BrokenPipeError, OSError):
-                pass
-        for pipe, proc in zip(self._pipes, self._procs, strict=True):
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            pipe.close()
+        for worker in self._workers:
+            worker.close()
 
     def __del__(self):
         self.close()
 
     def _call(self, command: str, payloads: list[Any]) -> list[Any]:
-        """``command`` on every share at once: the workers' shares in their processes, the first one here."""
-        for pipe, payload in zip(self._pipes, payloads[1:], strict=True):
-            pipe.send((command, payload))
-        local, error = None, None
-        try:
-            local = _run(self._local, command, payloads[0])
-        except Exception as caught:  # raised once every worker has answered, so that no reply is left unread
-            error = caught
-        replies = [pipe.recv() for pipe in self._pipes]
-        if error is not None:
-            raise error
-        for status, payload in replies:
-            if status == "error":
-                kind, message = payload
-                raise (ValueError if kind == "ValueError" else RuntimeError)(message)
-        return [local] + [payload for _, payload in replies]
+        """``command`` on every share at once: the workers' shares in their processes, the first one here. An
+        error (here or in a worker, re-raised with the worker's traceback) is raised once every worker has
+        answered, so that no reply is left unread."""
+        for worker, payload in zip(self._workers, payloads[1:], strict=True):
+            worker.send((command, payload))
+        results, errors = [], []
+        for answer in [lambda: _run(self._local, command, payloads[0]), *(w.recv for w in self._workers)]:
+            try:
+                results.append(answer())
+            except Exception as error:
+                errors.append(error)
+        if errors:
+            raise errors[0]
+        return results
 
 
 def _run(venv: SafeVectorEnv, command: str, payload: Any) -> Any:
@@ -232,48 +203,22 @@ def _run(venv: SafeVectorEnv, command: str, payload: Any) -> Any:
     raise ValueError(f"unknown command {command!r}")
 
 
-class _Pipe:
-    """Both directions of a worker's channel: ``send`` down, ``recv`` up."""
-
-    def __init__(self, up: Connection, down: Connection):
-        self.up, self.down = up, down
-
-    def send(self, message: Any) -> None:
-        self.down.send(message)
-
-    def recv(self) -> Any:
-        return self.up.recv()
-
-    def close(self) -> None:
-        self.up.close()
-        self.down.close()
-
-
-def _worker_main() -> None:
-    """A worker process: one in-process batch, driven by (command, payload) messages until "close"."""
+def serve_share(channel: Channel, task_id: str, num_envs: int, options: dict[str, Any]) -> None:
+    """A worker process: one in-process batch, driven by (command, payload) messages until the parent is done.
+    An error in a command is sent up and the worker carries on, so that the batch stays usable (a NaN action is
+    refused before the physics runs)."""
     from alignbook.envs.registry import make
 
-    reader, writer = Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False)
-    _, (task_id, num_envs, options) = reader.recv()
     venv = SafeVectorEnv(lambda: make(task_id, **options), num_envs)
-    while True:
-        try:
-            command, payload = reader.recv()
-        except EOFError:  # the parent went away
-            return
-        if command == "close":
-            venv.close()
-            return
-        try:
-            writer.send(("ok", _run(venv, command, payload)))
-        except Exception as error:  # the parent re-raises it with the worker's traceback
-            writer.send(("error", (type(error).__name__, f"{error}\n(in a worker process)\n{traceback.format_exc()}")))
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+    try:
+        while (message := channel.recv()) is not None:
+            command, payload = message
+            try:
+                channel.send(_run(venv, command, payload))
+            except Exception as error:
+                channel.send(failure(error))
+    finally:
+        venv.close()
 
 
 def _concat(parts: list[Any]) -> Any:

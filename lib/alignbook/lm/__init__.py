@@ -11,7 +11,7 @@ Where things live (one idea per file):
 - ``corpus``     the embedded default corpus (CPython's reference topics), packing, the Hugging Face loader
 - ``arithmetic`` addition problems as text and exact-match accuracy (the digit-splitting experiment)
 - ``scaling``    C = 6ND and the fit L(C) = a C^b + L_inf
-- ``base``       the chapter's recipe (text -> tokenizer -> trained decoder) and ``base_model(scale)``, the
+- ``base``       the chapter's recipe (text -> tokenizer -> trained decoder) and ``base_model(...)``, the
                  cached base model of the later chapters
 """
 

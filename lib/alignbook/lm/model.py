@@ -204,60 +204,16 @@ class BaichuanOutput(CausalLMOutputWithPast):
     max_logit: torch.Tensor | None = None
 
 
-class CrossEntropyMaxZ(torch.autograd.Function):
-    """Cross-entropy and the max-z term in one pass over the logits, with a hand-written backward.
-
-    For the rows whose target is not -100 (n of them): CE = mean(logsumexp - logit of the target) and
-    z = weight * mean(max logit ^ 2); also the largest logit (for the log; not differentiable). The row maximum
-    serves both the softmax's stability shift and the z term, and the exponentials of the forward are kept for
-    the backward: d CE / d logits = (softmax - onehot(target)) / n, d z / d logits = 2 weight max / n at the
-    maximum (one index per row, as autograd's max does). Autograd would run a log-softmax and its backward, and
-    scatter the max's gradient into a zero tensor the size of the logits: at the book's sizes (vocabulary 1024,
-    a few thousand tokens per batch, d = 32-128) those passes over the largest tensor cost 10-25% of a step.
-    """
-
-    @staticmethod
-    def forward(ctx, logits: torch.Tensor, targets: torch.Tensor, weight: float):
-        if logits.dtype in (torch.float16, torch.bfloat16):
-            logits = logits.float()
-        mask = targets != -100
-        n = mask.sum().clamp(min=1)
-        top = logits.amax(dim=-1)
-        exps = torch.sub(logits, top[:, None]).exp_()
-        total = exps.sum(dim=-1)
-        safe = torch.where(mask, targets, 0)[:, None]
-        ce = torch.where(mask, top + total.log() - logits.gather(1, safe).squeeze(1), 0.0).sum() / n
-        top = torch.where(mask, top, 0.0)
-        z = weight * top.square().sum() / n
-        max_logit = top.masked_fill(~mask, float("-inf")).max()
-        ctx.save_for_backward(exps, total, safe, row_argmax(logits), mask, top, n)
-        ctx.weight = weight
-        ctx.mark_non_differentiable(max_logit)
-        return ce, z, max_logit
-
-    @staticmethod
-    def backward(ctx, grad_ce, grad_z, _grad_max):
-        exps, total, safe, argmax, mask, top, n = ctx.saved_tensors
-        row = (grad_ce / n) * mask  # each predicted row's share of the mean; 0 for ignored rows
-        grad = exps * (row / total)[:, None]  # softmax, scaled per row
-        grad.scatter_add_(1, safe, -row[:, None])
-        grad.scatter_add_(1, argmax[:, None], ((2 * ctx.weight / n) * grad_z * top)[:, None])
-        return grad, None, None
-
-
-def row_argmax(x: torch.Tensor) -> torch.Tensor:
-    """The first index of each row's maximum. On the CPU through NumPy: torch's CPU argmax and max(dim) have no
-    vectorised kernel (4.4 ms on 2048 x 1024 logits on the book's machine, NumPy 0.3 ms; amax alone 0.2 ms)."""
-    if x.device.type == "cpu" and x.dtype == torch.float32:
-        return torch.from_numpy(x.detach().numpy().argmax(axis=-1))
-    return x.argmax(dim=-1)
-
-
 def ce_and_max_z(logits: torch.Tensor, targets: torch.Tensor, weight: float
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Cross-entropy over the rows whose target is not -100, the max-z term weight * mean(max logit^2) over the
-    same rows, and the largest logit of those rows; ``logits`` (rows, vocab), ``targets`` (rows,)."""
-    return CrossEntropyMaxZ.apply(logits, targets, float(weight))
+    same rows, and the largest logit of those rows (for the log); ``logits`` (rows, vocab), ``targets`` (rows,).
+    ``alignbook.lm.fused`` computes the same values and gradients in one pass (what training uses)."""
+    kept = targets != -100
+    n = kept.sum().clamp(min=1)
+    ce = F.cross_entropy(logits.float(), targets, ignore_index=-100, reduction="sum") / n
+    top = logits.float().max(dim=-1).values[kept]
+    return ce, weight * top.square().sum() / n, top.detach().max()
 
 
 class BaichuanForCausalLM(PreTrainedModel, GenerationMixin):
@@ -265,6 +221,10 @@ class BaichuanForCausalLM(PreTrainedModel, GenerationMixin):
     base_model_prefix = "baichuan"
     _no_split_modules = ["Block"]
     _supports_sdpa = True
+
+    # The loss of ``forward`` given labels: the reference above; ``alignbook.lm.fused.accelerate`` swaps in its
+    # one-pass equal for training.
+    loss_terms = staticmethod(ce_and_max_z)
 
     def __init__(self, config: BaichuanConfig):
         super().__init__(config)
@@ -349,7 +309,7 @@ class BaichuanForCausalLM(PreTrainedModel, GenerationMixin):
             # position t predicts token t+1; the last position predicts nothing (-100, like any ignored label).
             # Shifting the labels rather than slicing the logits saves a copy of the largest tensor.
             targets = F.pad(labels[:, 1:], (0, 1), value=-100)
-            ce, z, max_logit = ce_and_max_z(logits.flatten(0, 1), targets.flatten(), self.config.z_loss_weight)
+            ce, z, max_logit = self.loss_terms(logits.flatten(0, 1), targets.flatten(), self.config.z_loss_weight)
             loss = ce + z
         output = BaichuanOutput(loss=loss, logits=logits, ce_loss=ce, z_loss=z, max_logit=max_logit)
         setattr(output, _OUTPUT_CACHE_FIELD, cache if use_cache else None)

@@ -12,10 +12,14 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
+
+from alignbook.checks import positive_int
+from alignbook.lm.fused import accelerate
+from alignbook.lm.model import BaichuanForCausalLM
 
 Progress = Callable[..., Iterator]
 
@@ -37,13 +41,9 @@ class TrainConfig:
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "seq_len", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+            positive_int(getattr(self, name), name)
         if self.warmup_steps < 0 or self.lr <= 0:
             raise ValueError(f"need lr > 0 and warmup_steps >= 0, got lr={self.lr}, warmup_steps={self.warmup_steps}")
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def learning_rate(step: int, cfg: TrainConfig) -> float:
@@ -99,6 +99,8 @@ def train(
 
 
 def _train(model, tokens, cfg: TrainConfig, device: torch.device, progress, desc) -> pd.DataFrame:
+    if isinstance(model, BaichuanForCausalLM):
+        accelerate(model)  # the one-pass loss: the model file's values and gradients, faster
     model.to(device).train()
     opt = optimiser(model, cfg)
     generator = torch.Generator().manual_seed(cfg.seed)

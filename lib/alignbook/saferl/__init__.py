@@ -7,22 +7,25 @@ Where things live:
 - ``buffer``      the rollout buffer: reward and cost GAE, bootstrapping on truncation
 - ``normalise``   running observation normalisation
 - ``config``      a dataclass of defaults per algorithm, overrides validated by name, the registry ``ALGORITHMS``
-- ``base``        the two update skeletons (minibatch first-order; trust region with conjugate gradient)
+- ``base``        the two update skeletons (minibatch first-order; trust region with conjugate gradient, the
+                  natural step and the backtracking line search); the multipliers an algorithm can name
 - ``algorithms``  one file per algorithm: pg, natural_pg, trpo, ppo, ppo_lag, trpo_lag, cpo, pcpo, focops,
-                  cup, rcpo, cppo_pid
-- ``fast``        the PG/PPO-family minibatch updates in NumPy with a hand-written backward (tested against
-                  autograd); the actor's passes in a second process beside the critics' (same numbers)
-- ``train``       ``train(algo, task_id, **overrides)`` -> (agent, per-epoch log); ``evaluate``; checkpoints
-- ``toy``         a constrained problem with a closed-form optimum (``ToyConstraint-v0``)
+                  cup, rcpo, cppo_pid; each declares its ``family``, ``loss`` and ``multiplier``
+- ``engines``     who runs an update: ``autograd`` (the reference, the algorithm file's own loss) and ``numpy``
+                  (the PG/PPO family in NumPy with a hand-written backward, tested equal to the reference)
+- ``train``       ``train(algo, task_id, engine=None, **overrides)`` -> (agent, per-epoch log); ``evaluate``
+- ``toy``         a constrained problem with a closed-form optimum, registered as the task ``ToyConstraint-v0``
 - ``suite``       many runs over algorithms and seeds, and their final-performance summary
 - ``published``   OmniSafe's published numbers, for the chapters to compare against
 """
 
 from alignbook.saferl import algorithms  # noqa: F401 -- registers the algorithms
 from alignbook.saferl.config import ALGORITHMS, make_config
+from alignbook.saferl.engines import ENGINES
 from alignbook.saferl.lagrange import Lagrange, PIDLagrange
-from alignbook.saferl.toy import TOY_TASK, toy_optimum
-from alignbook.saferl.train import Agent, evaluate, make_env, train
+from alignbook.saferl.suite import final_performance, run_suite
+from alignbook.saferl.toy import TOY_TASK, TOY_TRAINING, toy_optimum
+from alignbook.saferl.train import Agent, evaluate, train
 
-__all__ = ["ALGORITHMS", "TOY_TASK", "Agent", "Lagrange", "PIDLagrange", "evaluate", "make_config",
-           "make_env", "toy_optimum", "train"]
+__all__ = ["ALGORITHMS", "ENGINES", "TOY_TASK", "TOY_TRAINING", "Agent", "Lagrange", "PIDLagrange", "evaluate",
+           "final_performance", "make_config", "run_suite", "toy_optimum", "train"]

@@ -7,16 +7,18 @@ between the old and new policy, and the two update skeletons the algorithm files
   (``actor_step``, per algorithm) built from the natural gradient F^{-1} g (conjugate gradient on
   Fisher-vector products).
 
-A constrained algorithm supplies a ``multiplier`` (``alignbook.saferl.lagrange``); ``update`` calls it once
-per epoch with the epoch's mean episode cost *before* the policy update, as SafePO and OmniSafe do.
+A constrained algorithm names its ``multiplier`` ("lagrange" or "pid", ``alignbook.saferl.lagrange``); it is
+updated once per epoch with the epoch's mean episode cost *before* the policy update, as SafePO and OmniSafe
+do. How the update runs (the reference autograd path or an accelerator) is ``alignbook.saferl.engines``'s
+business, not this module's.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from types import SimpleNamespace
 
-import numpy as np
 import torch
 
 from alignbook.saferl.buffer import Batch
@@ -24,10 +26,23 @@ from alignbook.saferl.config import OnPolicyConfig
 from alignbook.saferl.lagrange import Lagrange, PIDLagrange
 from alignbook.saferl.networks import ActorCritic
 
+MULTIPLIERS: dict[str, Callable[..., Lagrange | PIDLagrange]] = {
+    "lagrange": lambda cfg: Lagrange(cfg.cost_limit, init=cfg.lambda_init, lr=cfg.lambda_lr),
+    "pid": lambda cfg: PIDLagrange(cfg.cost_limit, kp=cfg.pid_kp, ki=cfg.pid_ki, kd=cfg.pid_kd,
+                                   d_delay=cfg.pid_d_delay, p_ema=cfg.pid_p_ema, d_ema=cfg.pid_d_ema,
+                                   penalty_max=cfg.penalty_max, init=cfg.lambda_init),
+}
+
 
 class OnPolicy:
+    """What an algorithm declares as data: ``family`` (how the actor moves), ``loss`` (the name of the
+    actor's objective, written out in the algorithm's file) and ``multiplier`` ("lagrange", "pid" or None)."""
+
     Config = OnPolicyConfig
     name = "base"
+    family = "base"
+    loss = "base"
+    multiplier: str | None = None
 
     def __init__(self, obs_dim: int, act_dim: int, cfg):
         self.cfg = cfg
@@ -37,19 +52,16 @@ class OnPolicy:
         # Parameter lists fetched once: walking the modules on every minibatch step is measurable overhead.
         self.actor_parameters = list(self.ac.actor.parameters())
         self.critic_parameters = [list(self.ac.reward_critic.parameters()), list(self.ac.cost_critic.parameters())]
-        self.multiplier: Lagrange | PIDLagrange | None = self.make_multiplier()
+        self.lagrange_multiplier = MULTIPLIERS[self.multiplier](cfg) if self.multiplier else None
         self.generator = torch.Generator().manual_seed(cfg.seed)
-
-    def make_multiplier(self) -> Lagrange | PIDLagrange | None:
-        return None
 
     @property
     def penalty(self) -> float:
-        return self.multiplier.value if self.multiplier is not None else 0.0
+        return self.lagrange_multiplier.value if self.lagrange_multiplier is not None else 0.0
 
-    # The torch optimisers are built on first use: the NumPy fast path (``alignbook.saferl.fast``) keeps its own
-    # Adam state and never needs them, and constructing a torch optimiser imports torch's compiler stack
-    # (seconds of start-up that would count against every short training run).
+    # The torch optimisers are built on first use: an engine that keeps its own optimiser state never needs
+    # them, and constructing a torch optimiser imports torch's compiler stack (seconds of start-up that would
+    # count against every short training run).
     @property
     def actor_optimizer(self) -> torch.optim.Adam:
         return self._torch_optimizers()[0]
@@ -76,29 +88,21 @@ class OnPolicy:
                 for group in self._optimizers[0].param_groups:
                     group["lr"] = self.actor_lr
 
-    def update(self, batch: Batch, mean_episode_cost: float) -> dict[str, float]:
-        if self.multiplier is not None:
-            self.multiplier.update(mean_episode_cost)
-        stats = self.update_networks(batch, mean_episode_cost)
-        self.ac.actor.sync()
-        return {"lambda": self.penalty, **stats}
+    def update_multiplier(self, mean_episode_cost: float) -> None:
+        """Once per epoch, before the policy update, from the epoch's mean episode cost."""
+        if self.lagrange_multiplier is not None:
+            self.lagrange_multiplier.update(mean_episode_cost)
 
     def update_networks(self, batch: Batch, mean_episode_cost: float) -> dict[str, float]:
         raise NotImplementedError
 
-    def close(self) -> None:
-        """Release what an update holds between epochs (the fast path's second process)."""
-        if getattr(self, "_numpy_update", None) is not None:
-            self._numpy_update.close()
-
     # -- pieces the algorithm files combine ---------------------------------------------------------------------
     def advantage(self, batch: Batch) -> torch.Tensor:
-        """The advantage the actor ascends: the reward's, unless a Lagrangian algorithm says otherwise."""
-        return batch.adv_r
-
-    def lagrangian_advantage(self, batch: Batch) -> torch.Tensor:
-        """(A_r - lambda A_c) / (1 + lambda): the Lagrangian's advantage, rescaled so its size stays bounded
-        as lambda grows (SafePO and OmniSafe)."""
+        """The advantage the actor ascends: the reward's, or with a multiplier the Lagrangian's
+        (A_r - lambda A_c) / (1 + lambda), rescaled so that its size stays bounded as lambda grows (SafePO and
+        OmniSafe)."""
+        if self.lagrange_multiplier is None:
+            return batch.adv_r
         lam = self.penalty
         return (batch.adv_r - lam * batch.adv_c) / (1.0 + lam)
 
@@ -112,7 +116,7 @@ class OnPolicy:
         """After backward: add the L2 penalty's gradient, then clip each critic's gradient norm."""
         params = [p for group in self.critic_parameters for p in group]
         # no_grad: the parameters require grad, and outside it autograd would record this in-place add on the
-        # gradients -- a graph kept alive from step to step (memory grew by ~1 MB per epoch).
+        # gradients -- a graph kept alive from step to step (memory that grows every epoch).
         with torch.no_grad():
             torch._foreach_add_([p.grad for p in params], params, alpha=2 * self.cfg.critic_l2)
         self.clip(*self.critic_parameters)
@@ -167,32 +171,14 @@ class OnPolicy:
 class FirstOrder(OnPolicy):
     """Minibatch policy-gradient updates (PG, PPO and the methods built on PPO)."""
 
-    # The surrogate the NumPy fast path knows (alignbook.saferl.fast): "clipped" (PPO), "plain" (PG), or None.
-    numpy_surrogate: str | None = None
+    family = "minibatch SGD"
 
     def actor_loss(self, mb: Batch, adv: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def update_networks(self, batch: Batch, mean_episode_cost: float) -> dict[str, float]:
         adv = self.advantage(batch)
-        if self.cfg.fast_updates and self.numpy_surrogate and not self.cfg.entropy_coef:
-            return self.numpy_minibatch_updates(batch, adv)
         return self.minibatch_updates(batch, lambda mb, index: self.actor_loss(mb, adv[index]))
-
-    def numpy_minibatch_updates(self, batch: Batch, adv: torch.Tensor) -> dict[str, float]:
-        """``minibatch_updates`` for this algorithm's actor loss, done by ``alignbook.saferl.fast``."""
-        from alignbook.saferl.fast import NumpyUpdate
-
-        if getattr(self, "_numpy_update", None) is None:
-            clip = self.cfg.clip if self.numpy_surrogate == "clipped" else None
-            self._numpy_update = NumpyUpdate(self, clip, parallel=self.cfg.parallel_update)
-        # Every pass's order drawn up front (the two sides of a parallel update need them all); the torch path
-        # draws the same orders one pass at a time, so both see the same minibatches.
-        orders = np.stack([torch.randperm(len(batch), generator=self.generator).numpy().astype(np.int32)
-                           for _ in range(self.cfg.update_iters)])
-        arrays = [t.numpy() for t in (batch.obs, batch.act, batch.logp, adv, batch.target_r, batch.target_c)]
-        kl, passes = self._numpy_update.update(*arrays, orders)
-        return {"kl": kl, "passes": float(passes)}
 
     def minibatch_updates(self, batch: Batch, actor_loss: Callable[[Batch, torch.Tensor], torch.Tensor],
                           critics: bool = True) -> dict[str, float]:
@@ -226,6 +212,9 @@ class FirstOrder(OnPolicy):
 class TrustRegion(OnPolicy):
     """One natural-gradient step of the actor per epoch (NPG, TRPO, CPO, PCPO, RCPO and TRPO-Lag)."""
 
+    family = "trust region"
+    loss = "surrogate"
+
     def actor_step(self, batch: Batch, mean_episode_cost: float) -> dict[str, float]:
         raise NotImplementedError
 
@@ -234,20 +223,17 @@ class TrustRegion(OnPolicy):
         return self.actor_step(batch, mean_episode_cost)
 
     # -- the trust-region toolbox -------------------------------------------------------------------------------
-    def actor_params(self) -> list[torch.Tensor]:
-        return self.actor_parameters
-
     def flat_grad(self, value: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
-        grads = torch.autograd.grad(value, self.actor_params(), create_graph=create_graph)
+        grads = torch.autograd.grad(value, self.actor_parameters, create_graph=create_graph)
         return torch.cat([g.reshape(-1) for g in grads])
 
     def get_flat(self) -> torch.Tensor:
-        return torch.cat([p.detach().reshape(-1) for p in self.actor_params()])
+        return torch.cat([p.detach().reshape(-1) for p in self.actor_parameters])
 
     def set_flat(self, flat: torch.Tensor) -> None:
         offset = 0
         with torch.no_grad():
-            for p in self.actor_params():
+            for p in self.actor_parameters:
                 p.copy_(flat[offset:offset + p.numel()].view_as(p))
                 offset += p.numel()
 
@@ -256,7 +242,7 @@ class TrustRegion(OnPolicy):
         grad_kl = self.flat_grad(self.kl(obs, old).mean(), create_graph=True)
 
         def product(v: torch.Tensor) -> torch.Tensor:
-            hv = torch.autograd.grad(grad_kl @ v, self.actor_params(), retain_graph=True)
+            hv = torch.autograd.grad(grad_kl @ v, self.actor_parameters, retain_graph=True)
             return torch.cat([h.reshape(-1) for h in hv]) + self.cfg.cg_damping * v
 
         return product
@@ -295,6 +281,24 @@ class TrustRegion(OnPolicy):
 
         return evaluate
 
+    def natural_step(self, x: torch.Tensor, xfx: float) -> torch.Tensor:
+        """sqrt(2 delta / x^T F x) x: the step along x = F^{-1} g whose quadratic KL model equals delta."""
+        return math.sqrt(2 * self.cfg.target_kl / (xfx + 1e-8)) * x
+
+    def move(self, batch: Batch, adv: torch.Tensor, old, step: torch.Tensor,
+             test: Callable[[tuple[float, float, float], tuple[float, float, float]], bool] | None = None
+             ) -> dict[str, float]:
+        """Move the actor by ``step``; or, given ``test(before, after)`` on the (reward loss, cost surrogate,
+        KL) before and after a trial step, by the first of step, decay step, decay^2 step, ... that passes it
+        (a backtracking line search; no move when none does)."""
+        evaluate = self.evaluate_step(batch, adv, old, self.get_flat())
+        if test is None:
+            return {"kl": evaluate(step)[2]}
+        before = evaluate(torch.zeros_like(step))
+        accepted, tries = backtracking_line_search(evaluate, step, lambda *after: test(before, after),
+                                                   self.cfg.line_search_steps, self.cfg.line_search_decay)
+        return {"kl": evaluate(accepted)[2], "line_search": float(tries)}
+
 
 def conjugate_gradient(product: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iters: int,
                        tol: float = 1e-10) -> torch.Tensor:
@@ -327,13 +331,3 @@ def backtracking_line_search(evaluate: Callable[[torch.Tensor], tuple[float, flo
             return trial, j
     evaluate(torch.zeros_like(step))  # restore the old parameters
     return torch.zeros_like(step), steps
-
-
-def lagrange_multiplier(cfg) -> Lagrange:
-    return Lagrange(cfg.cost_limit, init=cfg.lambda_init, lr=cfg.lambda_lr)
-
-
-def pid_multiplier(cfg) -> PIDLagrange:
-    return PIDLagrange(cfg.cost_limit, kp=cfg.pid_kp, ki=cfg.pid_ki, kd=cfg.pid_kd, d_delay=cfg.pid_d_delay,
-                       p_ema=cfg.pid_p_ema, d_ema=cfg.pid_d_ema, penalty_max=cfg.penalty_max,
-                       init=cfg.lambda_init)

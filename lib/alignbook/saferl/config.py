@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from alignbook.checks import positive_int
+
 ALGORITHMS: dict[str, type] = {}
 
 
@@ -35,7 +37,7 @@ def algorithm_class(name: str) -> type:
 
 @dataclass(frozen=True)
 class OnPolicyConfig:
-    """Defaults shared by the on-policy family: SafePO / OmniSafe's PPO-Lag settings (see the anchors)."""
+    """Defaults shared by the on-policy family: SafePO / OmniSafe's PPO-Lag settings (their published configs)."""
 
     total_steps: int = 10_000_000  # the paper's protocol
     steps_per_epoch: int = 20_000
@@ -59,12 +61,6 @@ class OnPolicyConfig:
     normalise_obs: bool = True
     seed: int = 0
     threads: int = 1  # torch threads during training: small networks run fastest on one
-    # PG/PPO-family minibatch steps in NumPy with a hand-written backward (alignbook.saferl.fast): the same
-    # step, several times faster at these sizes. False runs the torch/autograd path.
-    fast_updates: bool = True
-    # With fast_updates, the actor's passes run in a second process while this one runs the critics' (they
-    # share no parameter): the same numbers, in about two thirds of the time on two cores.
-    parallel_update: bool = True
 
 
 @dataclass(frozen=True)
@@ -108,9 +104,7 @@ def make_config(name: str, **overrides: Any):
                          f"valid settings: {', '.join(sorted(fields))}")
     cfg = dataclasses.replace(cls(), **overrides)
     for key in ("total_steps", "steps_per_epoch", "num_envs", "update_iters", "batch_size"):
-        value = getattr(cfg, key)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{key} must be a positive int, got {value!r}")
+        positive_int(getattr(cfg, key), key)
     if not isinstance(cfg.cost_limit, int | float) or cfg.cost_limit < 0:
         raise ValueError(f"cost_limit must be a non-negative number, got {cfg.cost_limit!r}")
     if cfg.steps_per_epoch % cfg.num_envs:

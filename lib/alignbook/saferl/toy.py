@@ -13,13 +13,16 @@ cost). So the constrained optimum has episode cost exactly d and return -H (a* -
 cost 25 for d = 25. Both functions are smooth and strictly concave / convex so that every Lagrange multiplier
 has one best response that moves smoothly with it; with a kink or a linear reward the best response jumps and
 primal-dual methods can only oscillate.
-It follows the batched API of ``alignbook.envs.make_vec`` (autoreset, ``final_observation``), natively vectorised in NumPy.
+It follows the batched API of ``alignbook.envs.make_vec`` (autoreset, ``final_observation``), natively vectorised
+in NumPy, and is registered there: ``make_vec(TOY_TASK, n)`` builds it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from gymnasium import spaces
+
+from alignbook.envs import register_batched
 
 TOY_TASK = "ToyConstraint-v0"
 
@@ -69,6 +72,9 @@ class ToyConstraint:
 
     def close(self) -> None:
         pass
+
+
+register_batched(TOY_TASK, ToyConstraint)
 
 
 # Training settings for the toy (tests and the chapter): short epochs (20 episodes) so that the multipliers get

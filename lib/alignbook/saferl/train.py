@@ -20,20 +20,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from threadpoolctl import threadpool_limits
 
-from alignbook.saferl import algorithms  # noqa: F401 -- registers the algorithms
+from alignbook.checks import positive_int
+from alignbook.envs import make_vec
+from alignbook.saferl import algorithms, toy  # noqa: F401 -- register the algorithms and the toy task
 from alignbook.saferl.buffer import RolloutBuffer
 from alignbook.saferl.config import algorithm_class, make_config
+from alignbook.saferl.engines import make_engine
 from alignbook.saferl.normalise import RunningNormaliser
-from alignbook.saferl.toy import TOY_TASK, ToyConstraint
-
-
-def make_env(task_id: str, num_envs: int = 1):
-    """A batched environment: the toy problem, or any task of ``alignbook.envs``."""
-    if task_id == TOY_TASK:
-        return ToyConstraint(num_envs)
-    import alignbook.envs
-
-    return alignbook.envs.make_vec(task_id, num_envs)
 
 
 class Agent:
@@ -90,9 +83,12 @@ class Agent:
         return cls(algo, normaliser, tensors["action.low"].numpy(), tensors["action.high"].numpy())
 
 
-def train(algo: str, task_id: str, *, callback: Callable[[dict], None] | None = None,
+def train(algo: str, task_id: str, *, engine: str | None = None, callback: Callable[[dict], None] | None = None,
           **overrides) -> tuple[Agent, pd.DataFrame]:
     """Train ``algo`` (a name in ``ALGORITHMS``) on ``task_id`` with its defaults and ``overrides``.
+
+    ``engine`` runs the updates (``alignbook.saferl.engines``): "autograd" (the reference, the algorithm file's
+    own loss), "numpy" (an accelerator for the minibatch family), or None for the fastest that supports ``algo``.
 
     Returns the agent and a per-epoch log with columns epoch, steps, episode_return, episode_cost,
     episode_length, episodes, lambda, kl, wall_time (s since the start) and algorithm-specific statistics.
@@ -104,18 +100,19 @@ def train(algo: str, task_id: str, *, callback: Callable[[dict], None] | None = 
     try:
         # NumPy's BLAS too: with matrices this small, extra threads only add synchronisation.
         with threadpool_limits(cfg.threads):
-            return _train(algo, task_id, cfg, callback)
+            return _train(algo, task_id, cfg, engine, callback)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(algo_name: str, task_id: str, cfg, callback) -> tuple[Agent, pd.DataFrame]:
+def _train(algo_name: str, task_id: str, cfg, engine_name: str | None, callback) -> tuple[Agent, pd.DataFrame]:
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    env = make_env(task_id, cfg.num_envs)
+    env = make_vec(task_id, cfg.num_envs)
     obs_dim = int(np.prod(env.single_observation_space.shape))
     act_dim = int(np.prod(env.single_action_space.shape))
     algo = algorithm_class(algo_name)(obs_dim, act_dim, cfg)
+    engine = make_engine(algo, engine_name)
     normaliser = RunningNormaliser((obs_dim,)) if cfg.normalise_obs else None
     agent = Agent(algo, normaliser, env.single_action_space.low, env.single_action_space.high)
 
@@ -159,7 +156,7 @@ def _train(algo_name: str, task_id: str, cfg, callback) -> tuple[Agent, pd.DataF
             mean_cost = last_mean_cost
         last_mean_cost = mean_cost
         batch = buffer.finish(algo.ac, obs, cfg.gamma, cfg.lam, cfg.lam_c)
-        stats = algo.update(batch, mean_cost)
+        stats = engine.update(batch, mean_cost)
         steps = (epoch + 1) * cfg.steps_per_epoch
         row = {
             "epoch": epoch, "steps": steps,
@@ -173,7 +170,6 @@ def _train(algo_name: str, task_id: str, cfg, callback) -> tuple[Agent, pd.DataF
         if callback is not None:
             callback(row)
     env.close()
-    algo.close()  # the fast path's second process; it is also stopped when the algorithm is collected
     log = pd.DataFrame(rows)
     log.insert(0, "algo", algo_name)
     return agent, log
@@ -181,9 +177,8 @@ def _train(algo_name: str, task_id: str, cfg, callback) -> tuple[Agent, pd.DataF
 
 def evaluate(agent: Agent, task_id: str, episodes: int = 10, seed: int = 0) -> pd.DataFrame:
     """Run ``episodes`` episodes with the policy's mean action; one row per episode (return, cost, length)."""
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes <= 0:
-        raise ValueError(f"episodes must be a positive int, got {episodes!r}")
-    env = make_env(task_id, 1)
+    positive_int(episodes, "episodes")
+    env = make_vec(task_id, 1)
     raw, _ = env.reset(seed=seed)
     rows, ret, cost, length = [], 0.0, 0.0, 0
     while len(rows) < episodes:

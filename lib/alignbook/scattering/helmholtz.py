@@ -36,6 +36,8 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 from threadpoolctl import ThreadpoolController
 
+from alignbook.checks import positive_int
+
 
 @dataclass(frozen=True)
 class Geometry:
@@ -67,9 +69,7 @@ class Geometry:
         if self.order not in (2, 4, 6, 8):
             raise ValueError(f"finite-difference order must be one of 2, 4, 6, 8, got {self.order!r}")
         for name in ("n_sources", "n_receivers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            positive_int(getattr(self, name), name)
         if not 0 < self.receiver_radius <= 0.5:
             raise ValueError(f"receivers must lie inside the physical square: radius in (0, 0.5], "
                              f"got {self.receiver_radius}")
@@ -275,8 +275,8 @@ def solve_scattered(eta: np.ndarray, geom: Geometry, omega: float, rhs: np.ndarr
     if rhs is None:
         # s_x s_y = 1 where eta lives (the physical square), so the right-hand side needs no stretching.
         rhs = -(omega**2) * geom.embed(eta)[:, None] * geom.incident(omega)
-    # SuperLU calls BLAS on small blocks: extra threads only spin and fight other processes on a shared CPU
-    # (measured: up to 100x slower under load, and 10x with two generator processes).
+    # SuperLU calls BLAS on small blocks: extra threads only spin and fight other processes on a shared CPU,
+    # above all when several generator processes solve at once (benchmarks/scattering_throughput.py times it).
     with _blas().limit(limits=1, user_api="blas"):
         lu = splu(helmholtz_matrix(eta, geom, omega), permc_spec="COLAMD")
         return lu.solve(np.ascontiguousarray(rhs, dtype=np.complex128))

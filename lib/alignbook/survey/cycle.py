@@ -3,10 +3,16 @@
 Forward alignment produces a trained system (learning from feedback, learning under distribution shift);
 backward alignment checks and governs it (assurance, governance) and feeds what it finds back into training.
 The four RICE objectives -- robustness, interpretability, controllability, ethicality -- sit at the centre.
+
+The home page shows the committed ``book/figures/alignment-cycle.svg``; after a change here, redraw it with
+``python -m alignbook.survey.cycle book/figures/alignment-cycle.svg`` (a test checks that it is current).
 """
 
 from __future__ import annotations
 
+import sys
+
+import matplotlib
 import numpy as np
 from matplotlib import pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
@@ -56,3 +62,15 @@ def draw_alignment_cycle(radius: float = 1.0) -> plt.Figure:
         ax.text(0, 0.08 - 0.2 * i, f"{word[0]}  {word}", ha="center", va="center", fontsize=10)
     figure.tight_layout()
     return figure
+
+
+def save_alignment_cycle(path: str) -> None:
+    """The figure as an SVG that is the same byte for byte on every run (no date, fixed element ids)."""
+    with matplotlib.rc_context({"svg.hashsalt": "alignment-cycle"}):
+        figure = draw_alignment_cycle()
+        figure.savefig(path, bbox_inches="tight", metadata={"Date": None})
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    save_alignment_cycle(sys.argv[1])

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from alignbook.checks import positive_int
 from alignbook.rlhf.preferences import bradley_terry_loss
 
 
@@ -43,8 +44,7 @@ def sample_comparisons(
     """``count`` answered comparisons as (chosen, rejected) item indices."""
     if not 0.0 <= noise < 0.5:
         raise ValueError(f"label noise must be in [0, 0.5), got {noise}; at 0.5 the labels carry no information")
-    if count <= 0:
-        raise ValueError(f"need a positive number of comparisons, got {count}")
+    positive_int(count, "count (the number of comparisons)")
     a = torch.randint(len(items), (count,), generator=generator)
     b = torch.randint(len(items) - 1, (count,), generator=generator)
     b = b + (b >= a)  # never compare an item with itself

@@ -25,7 +25,7 @@ import math
 
 import torch
 
-from alignbook.saferl.base import TrustRegion, backtracking_line_search
+from alignbook.saferl.base import TrustRegion
 from alignbook.saferl.config import TrustRegionConfig, register
 
 EPS = 1e-8
@@ -78,10 +78,11 @@ def cpo_step(case: int, x: torch.Tensor, p: torch.Tensor, q: float, r: float, s:
     return (x - nu * p) / (lam + EPS), lam, nu
 
 
-def cpo_acceptance(case: int, c: float, loss_before: float, cost_before: float, delta: float):
-    """The line search's test of a trial step: (loss_r, loss_c, kl) -> accept?"""
+def cpo_test(case: int, c: float, delta: float):
+    """The line search's test of a trial step: (before, after), each (loss_r, loss_c, kl) -> accept?"""
 
-    def accept(loss_r: float, loss_c: float, kl: float) -> bool:
+    def accept(before: tuple[float, float, float], after: tuple[float, float, float]) -> bool:
+        (loss_before, cost_before, _), (loss_r, loss_c, kl) = before, after
         if case >= 2 and loss_r > loss_before:  # a feasible policy must not lose reward
             return False
         if loss_c - cost_before > max(-c, 0.0):  # nor spend more than the slack on cost
@@ -101,10 +102,4 @@ class CPO(TrustRegion):
         geo = self.constraint_geometry(batch, adv)
         case = cpo_case(c, geo.q, geo.r, geo.s, geo.bb, delta)
         step, lam, nu = cpo_step(case, geo.x, geo.p, geo.q, geo.r, geo.s, c, delta)
-        evaluate = self.evaluate_step(batch, adv, geo.old, self.get_flat())
-        loss_before, cost_before, _ = evaluate(step * 0)
-        accepted, tries = backtracking_line_search(
-            evaluate, step, cpo_acceptance(case, c, loss_before, cost_before, delta),
-            self.cfg.line_search_steps, self.cfg.line_search_decay)
-        _, _, kl = evaluate(accepted)
-        return {"kl": kl, "case": float(case), "line_search": float(tries), "nu": nu}
+        return {**self.move(batch, adv, geo.old, step, cpo_test(case, c, delta)), "case": float(case), "nu": nu}

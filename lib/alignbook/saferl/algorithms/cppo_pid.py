@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alignbook.saferl.algorithms.ppo import PPO, PPOConfig
-from alignbook.saferl.base import pid_multiplier
 from alignbook.saferl.config import PIDConfig, register
 
 
@@ -23,9 +22,4 @@ class CPPOPIDConfig(PPOConfig, PIDConfig):
 @register("cppo_pid")
 class CPPOPID(PPO):
     Config = CPPOPIDConfig
-
-    def make_multiplier(self):
-        return pid_multiplier(self.cfg)
-
-    def advantage(self, batch):
-        return self.lagrangian_advantage(batch)
+    multiplier = "pid"

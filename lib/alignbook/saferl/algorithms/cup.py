@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alignbook.saferl.algorithms.ppo import PPO, PPOConfig, clipped_surrogate_loss
-from alignbook.saferl.base import lagrange_multiplier
 from alignbook.saferl.config import LagrangeConfig, register
 
 
@@ -25,10 +24,9 @@ class CUPConfig(PPOConfig, LagrangeConfig):
 @register("cup")
 class CUP(PPO):
     Config = CUPConfig
-    numpy_surrogate = None  # two stages with their own losses: the torch path
+    loss = "cup"  # two stages: the clipped surrogate on A_r, then the projection below
 
-    def make_multiplier(self):
-        return lagrange_multiplier(self.cfg)
+    multiplier = "lagrange"
 
     def update_networks(self, batch, mean_episode_cost):
         adv = batch.adv_r

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alignbook.saferl.base import FirstOrder, lagrange_multiplier
+from alignbook.saferl.base import FirstOrder
 from alignbook.saferl.config import LagrangeConfig, OnPolicyConfig, register
 
 
@@ -28,12 +28,12 @@ class FOCOPSConfig(OnPolicyConfig, LagrangeConfig):
 @register("focops")
 class FOCOPS(FirstOrder):
     Config = FOCOPSConfig
+    loss = "focops"
 
-    def make_multiplier(self):
-        return lagrange_multiplier(self.cfg)
+    multiplier = "lagrange"
 
     def update_networks(self, batch, mean_episode_cost):
-        adv = self.lagrangian_advantage(batch)
+        adv = self.advantage(batch)
         old_mean, old_log_std = self.old_distribution(batch)
 
         def loss(mb, index):

@@ -8,8 +8,6 @@ No line search: that is what TRPO adds.
 
 from __future__ import annotations
 
-import math
-
 from alignbook.saferl.base import TrustRegion
 from alignbook.saferl.config import TrustRegionConfig, register
 
@@ -20,9 +18,9 @@ class NaturalPG(TrustRegion):
 
     def actor_step(self, batch, mean_episode_cost):
         adv = self.advantage(batch)
-        g, x, fvp, old = self.natural_direction(batch, adv)
-        xhx = float(x @ fvp(x))
-        step = math.sqrt(2 * self.cfg.target_kl / (xhx + 1e-8)) * x
-        evaluate = self.evaluate_step(batch, adv, old, self.get_flat())
-        _, _, kl = evaluate(step)
-        return {"kl": kl}
+        _, x, fvp, old = self.natural_direction(batch, adv)
+        return self.move(batch, adv, old, self.natural_step(x, float(x @ fvp(x))), self.line_search_test())
+
+    def line_search_test(self):
+        """None: the natural gradient step is taken as it is."""
+        return None

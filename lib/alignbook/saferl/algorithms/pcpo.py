@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 
-from alignbook.saferl.algorithms.cpo import cpo_acceptance
-from alignbook.saferl.base import TrustRegion, backtracking_line_search
+from alignbook.saferl.algorithms.cpo import cpo_test
+from alignbook.saferl.base import TrustRegion
 from alignbook.saferl.config import TrustRegionConfig, register
 
 
@@ -26,13 +26,8 @@ class PCPO(TrustRegion):
         delta, c = self.cfg.target_kl, mean_episode_cost - self.cfg.cost_limit
         adv = self.advantage(batch)
         geo = self.constraint_geometry(batch, adv)
+        reward_step = self.natural_step(geo.x, geo.q)  # sqrt(2 delta / q) x
         scale = math.sqrt(2 * delta / (geo.q + 1e-8))
-        step = scale * geo.x - max(0.0, (scale * geo.r + c) / (geo.s + 1e-8)) * geo.p
-        evaluate = self.evaluate_step(batch, adv, geo.old, self.get_flat())
-        loss_before, cost_before, _ = evaluate(step * 0)
+        step = reward_step - max(0.0, (scale * geo.r + c) / (geo.s + 1e-8)) * geo.p
         # Case 1's test: reward may be given up (the projection's job is the constraint), cost may not grow.
-        accepted, tries = backtracking_line_search(
-            evaluate, step, cpo_acceptance(1, c, loss_before, cost_before, delta),
-            self.cfg.line_search_steps, self.cfg.line_search_decay)
-        _, _, kl = evaluate(accepted)
-        return {"kl": kl, "line_search": float(tries)}
+        return self.move(batch, adv, geo.old, step, cpo_test(1, c, delta))

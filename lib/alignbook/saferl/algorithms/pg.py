@@ -20,7 +20,7 @@ class PGConfig(OnPolicyConfig):
 @register("pg")
 class PolicyGradient(FirstOrder):
     Config = PGConfig
-    numpy_surrogate = "plain"
+    loss = "surrogate"
 
     def actor_loss(self, mb, adv):
         return -(self.ratio(mb) * adv).mean()

@@ -28,7 +28,7 @@ def clipped_surrogate_loss(ratio: torch.Tensor, adv: torch.Tensor, clip: float) 
 @register("ppo")
 class PPO(FirstOrder):
     Config = PPOConfig
-    numpy_surrogate = "clipped"
+    loss = "clipped_surrogate"
 
     def actor_loss(self, mb, adv):
         loss = clipped_surrogate_loss(self.ratio(mb), adv, self.cfg.clip)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alignbook.saferl.algorithms.ppo import PPO, PPOConfig
-from alignbook.saferl.base import lagrange_multiplier
 from alignbook.saferl.config import LagrangeConfig, register
 
 
@@ -22,9 +21,4 @@ class PPOLagConfig(PPOConfig, LagrangeConfig):
 @register("ppo_lag")
 class PPOLag(PPO):
     Config = PPOLagConfig
-
-    def make_multiplier(self):
-        return lagrange_multiplier(self.cfg)
-
-    def advantage(self, batch):
-        return self.lagrangian_advantage(batch)
+    multiplier = "lagrange"

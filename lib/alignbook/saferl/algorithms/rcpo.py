@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alignbook.saferl.algorithms.natural_pg import NaturalPG
-from alignbook.saferl.base import lagrange_multiplier
 from alignbook.saferl.config import LagrangeConfig, TrustRegionConfig, register
 
 
@@ -21,8 +20,7 @@ class RCPOConfig(TrustRegionConfig, LagrangeConfig):
 class RCPO(NaturalPG):
     Config = RCPOConfig
 
-    def make_multiplier(self):
-        return lagrange_multiplier(self.cfg)
+    multiplier = "lagrange"
 
     def advantage(self, batch):
         return batch.adv_r - self.penalty * batch.adv_c

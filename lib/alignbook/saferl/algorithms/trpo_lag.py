@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alignbook.saferl.algorithms.trpo import TRPO
-from alignbook.saferl.base import lagrange_multiplier
 from alignbook.saferl.config import LagrangeConfig, TrustRegionConfig, register
 
 
@@ -18,9 +17,4 @@ class TRPOLagConfig(TrustRegionConfig, LagrangeConfig):
 @register("trpo_lag")
 class TRPOLag(TRPO):
     Config = TRPOLagConfig
-
-    def make_multiplier(self):
-        return lagrange_multiplier(self.cfg)
-
-    def advantage(self, batch):
-        return self.lagrangian_advantage(batch)
+    multiplier = "lagrange"

@@ -1,9 +1,10 @@
-"""The minibatch updates of PG, PPO, PPO-Lag and CPPO-PID in NumPy, with a hand-written backward pass.
+"""The ``numpy`` engine: the minibatch updates of PG, PPO, PPO-Lag and CPPO-PID in NumPy, with a hand-written
+backward pass (the accelerator beside the reference ``autograd`` engine).
 
 Why: OmniSafe's defaults make 40 passes of minibatch 64 over 20,000 steps, 12,500 optimiser steps per epoch
 on three 64x64 networks. At that size each step is pure overhead in torch (autograd bookkeeping, module calls,
-one kernel launch per tiny operation); the same arithmetic written out in NumPy is several times faster, which
-is what lets PPO-Lag train at thousands of steps per second on a laptop.
+one kernel launch per tiny operation); the same arithmetic written out in NumPy runs much faster
+(``benchmarks/ppolag_throughput.py`` prints the steps per second of both engines).
 
 Two more observations make it faster still:
 
@@ -14,10 +15,12 @@ Two more observations make it faster still:
   earlier steps. So the actor's passes can run in a second process while this one runs the critics' passes
   over the same minibatches (``parallel=True``, the default on a machine with two cores or more): the two
   sides meet once per pass, where the KL early stop is decided. The result is the same number for number as
-  running them one after the other (``tests/test_saferl_fast.py`` checks it).
+  running them one after the other (``tests/test_saferl_engines.py`` checks it). The second process
+  (``alignbook.workers``) is started once and serves every engine of this process: a fresh interpreter takes
+  seconds to import torch.
 
-What it computes is exactly the torch path's update (the tests check the gradients against autograd and a
-whole update against the torch update):
+What it computes is exactly the reference engine's update (the tests check the gradients against autograd and
+a whole update against the reference):
 
 - actor: the clipped surrogate -E[min(rho A, clip(rho, 1 - eps, 1 + eps) A)] (PPO) or -E[rho A] (PG), with
   rho = exp(log pi(a|s) - log pi_old(a|s)) for the diagonal Gaussian with state-independent log std;
@@ -29,16 +32,19 @@ whole update against the torch update):
 
 from __future__ import annotations
 
+import atexit
 import math
-import multiprocessing
 import os
-import sys
 from collections.abc import Iterator
 
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 from torch import nn
+
+from alignbook.saferl.buffer import Batch
+from alignbook.saferl.engines.reference import Engine
+from alignbook.workers import Channel, Worker
 
 _LOG_SQRT_2PI = np.float32(0.5 * math.log(2 * math.pi))
 
@@ -228,28 +234,54 @@ def _sizes(net: nn.Sequential) -> tuple[int, ...]:
     return (linears[0].in_features, *(m.out_features for m in linears))
 
 
-def _serve_actor(conn, actor: ActorSide) -> None:
+def serve_actor(channel: Channel) -> None:
     """The second process: run the actor's passes for each job, reporting the KL after every pass."""
     with threadpool_limits(1):
-        while True:
-            job = conn.recv()
-            if job is None:
-                return
-            state, arrays, orders, batch_size, lr, target_kl = job
+        while (job := channel.recv()) is not None:
+            spec, state, arrays, orders, batch_size, lr, target_kl = job
+            actor = ActorSide(*spec)
             actor.stack.load(state)
             for kl in actor.passes(arrays, orders, batch_size, lr, target_kl):
-                conn.send(kl)
-            conn.send(actor.stack.state())
+                channel.send(kl)
+            channel.send(actor.stack.state())
 
 
-class NumpyUpdate:
+_actor_worker: Worker | None = None
+
+
+def actor_worker() -> Worker:
+    """The process's one actor worker, started on first use."""
+    global _actor_worker
+    if _actor_worker is None or _actor_worker.process.poll() is not None:
+        _actor_worker = Worker("alignbook.saferl.engines.numpy_minibatch:serve_actor")
+        atexit.register(_actor_worker.close)
+    return _actor_worker
+
+
+def _stop_actor_worker() -> None:
+    """After a failed exchange the pipe may hold unread replies: the next update starts a fresh worker."""
+    global _actor_worker
+    if _actor_worker is not None:
+        _actor_worker.close(timeout=1)
+        _actor_worker = None
+
+
+class NumpyEngine(Engine):
     """The whole minibatch update of one algorithm instance: actor and critics, in one or two processes."""
 
-    def __init__(self, algo, clip: float | None, parallel: bool = True):
+    name = "numpy"
+
+    @classmethod
+    def supports(cls, algo) -> bool:
+        return (algo.family == "minibatch SGD" and algo.loss in ("surrogate", "clipped_surrogate")
+                and not algo.cfg.entropy_coef)
+
+    def __init__(self, algo, parallel: bool = True):
+        super().__init__(algo)
         cfg, ac = algo.cfg, algo.ac
-        self.algo = algo
-        actor_sizes = _sizes(ac.actor.mean)
-        self.actor = ActorSide(actor_sizes, cfg.activation, clip, cfg.max_grad_norm)
+        clip = cfg.clip if algo.loss == "clipped_surrogate" else None
+        self.actor_spec = (_sizes(ac.actor.mean), cfg.activation, clip, cfg.max_grad_norm)
+        self.actor = ActorSide(*self.actor_spec)
         critic_sizes = _sizes(ac.reward_critic)
         if critic_sizes != _sizes(ac.cost_critic):
             raise ValueError("the reward and cost critics must have the same layer sizes")
@@ -263,11 +295,22 @@ class NumpyUpdate:
             for i, linear in enumerate(_linears(net)):
                 self.links += [(linear.weight, stack.weights[i][row], stack.weight_grads[i][row]),
                                (linear.bias, stack.biases[i][row, 0], stack.bias_grads[i][row, 0])]
-        # A second process needs a second core and fork (the child inherits this one's state, no imports); fork
-        # is safe on Linux, while macOS's system libraries may not survive it, so elsewhere one process is used.
-        self.parallel = parallel and (os.cpu_count() or 1) > 1 and sys.platform.startswith("linux")
-        self._worker = self._conn = None
+        # A second process only helps with a second core. Started now, its start-up overlaps the first rollout.
+        self.parallel = parallel and (os.cpu_count() or 1) > 1
+        if self.parallel:
+            actor_worker()
         self.pull()
+
+    def update_networks(self, batch: Batch, mean_episode_cost: float) -> dict[str, float]:
+        algo = self.algo
+        adv = algo.advantage(batch)
+        # Every pass's order drawn up front (the two sides of a parallel update need them all); the reference
+        # draws the same orders one pass at a time, so both see the same minibatches.
+        orders = np.stack([torch.randperm(len(batch), generator=algo.generator).numpy().astype(np.int32)
+                           for _ in range(algo.cfg.update_iters)])
+        arrays = [t.numpy() for t in (batch.obs, batch.act, batch.logp, adv, batch.target_r, batch.target_c)]
+        kl, passes = self.passes(*arrays, orders)
+        return {"kl": kl, "passes": float(passes)}
 
     def pull(self) -> None:
         """torch -> NumPy."""
@@ -285,7 +328,7 @@ class NumpyUpdate:
         self.actor.gradients(obs, act, logp_old, adv)
         self.critics.gradients(obs, np.stack([target_r, target_c]))
 
-    def update(self, obs, act, logp_old, adv, target_r, target_c, orders: np.ndarray) -> tuple[float, int]:
+    def passes(self, obs, act, logp_old, adv, target_r, target_c, orders: np.ndarray) -> tuple[float, int]:
         """Passes over the batch in the orders given (one row per pass, at most ``update_iters``) with the KL
         early stop; returns the last KL and the number of passes."""
         cfg = self.algo.cfg
@@ -295,14 +338,18 @@ class NumpyUpdate:
         lr, size = self.algo.actor_lr, cfg.batch_size
         kl, passes = 0.0, 0
         if self.parallel:
-            conn = self._connection()
-            conn.send((self.actor.stack.state(), arrays, orders, size, lr, target_kl))
-            for order in orders:
-                self.critics.one_pass(obs, targets, order, size, cfg.critic_lr)
-                kl, passes = conn.recv(), passes + 1
-                if target_kl is not None and kl > target_kl:
-                    break
-            self.actor.stack.load(conn.recv())
+            worker = actor_worker()
+            try:
+                worker.send((self.actor_spec, self.actor.stack.state(), arrays, orders, size, lr, target_kl))
+                for order in orders:
+                    self.critics.one_pass(obs, targets, order, size, cfg.critic_lr)
+                    kl, passes = worker.recv(), passes + 1
+                    if target_kl is not None and kl > target_kl:
+                        break
+                self.actor.stack.load(worker.recv())
+            except BaseException:
+                _stop_actor_worker()
+                raise
         else:
             # zip stops when the actor stops (early stop): the critics make the same number of passes.
             for order, kl in zip(orders, self.actor.passes(arrays, orders, size, lr, target_kl), strict=False):  # noqa: B007
@@ -310,26 +357,3 @@ class NumpyUpdate:
                 passes += 1
         self.push()
         return kl, passes
-
-    def _connection(self):
-        if self._worker is None:
-            context = multiprocessing.get_context("fork")
-            self._conn, child = context.Pipe()
-            self._worker = context.Process(target=_serve_actor, args=(child, self.actor), daemon=True)
-            self._worker.start()
-            child.close()
-        return self._conn
-
-    def close(self) -> None:
-        """Stop the second process (it is a daemon and also ends with this one)."""
-        if self._worker is not None:
-            self._conn.send(None)
-            self._worker.join(timeout=5)
-            self._conn.close()
-            self._worker = self._conn = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the daemon dies with us anyway
-            pass
