@@ -36,6 +36,8 @@ def main() -> None:
     print(f"{args.task}: {ceiling:,.0f} steps/s for MuJoCo alone on the same model (the ceiling)")
     result = {"task": args.task, "steps_per_s": round(rate, 1), "num_envs": args.num_envs, "workers": args.workers,
               "mujoco_steps_per_s": round(ceiling, 1)}
+    if original:  # the reference machine's figure travels with the result, for the Benchmarks appendix
+        result["original_steps_per_s"] = original
     if args.vision and "Velocity" not in args.task:
         fps = vision_rate(args.task, max(1.0, args.seconds / 2))
         print(f"{args.task}: {fps:,.0f} vision steps/s (64x64 RGB observation rendered every step)")
