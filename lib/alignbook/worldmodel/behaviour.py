@@ -44,7 +44,7 @@ class PercentileScale:
         self.spread = 0.0
 
     def update(self, returns: torch.Tensor) -> float:
-        q = torch.quantile(returns.detach().flatten(), torch.tensor([self.low, self.high]))
+        q = torch.quantile(returns.detach().flatten(), torch.tensor([self.low, self.high], device=returns.device))
         self.spread = self.decay * self.spread + (1 - self.decay) * float(q[1] - q[0])
         return self.scale
 
@@ -96,7 +96,7 @@ class ActorCritic(nn.Module):
     """The actor and the two critics, with one optimiser each (Adam, DreamerV3's eps and gradient clip)."""
 
     def __init__(self, wm: WorldModel, horizon: int, discount: float, lam: float, lr: float,
-                 entropy: float = 3e-4, grad_clip: float = 100.0):
+                 entropy: float = 3e-4, grad_clip: float = 100.0, device: str = "cpu"):
         super().__init__()
         cfg = wm.cfg
         self.actor = Actor(cfg.feat, wm.act_dim, cfg.units, cfg.layers)
@@ -104,14 +104,16 @@ class ActorCritic(nn.Module):
         self.cost_critic = Critic(cfg.feat, cfg.units, cfg.layers, wm.twohot)
         self.horizon, self.discount, self.lam, self.entropy, self.grad_clip = horizon, discount, lam, entropy, grad_clip
         self.return_scale = PercentileScale()
+        self.to(device)
         self.opts = [torch.optim.Adam(m.parameters(), lr=lr, eps=1e-5)
                      for m in (self.actor, self.critic.net, self.cost_critic.net)]
 
-    def returns(self, wm: WorldModel, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Reward and cost lambda-returns (H, N) along imagined states feats (H + 1, N, F)."""
-        reward_return = lambda_return(wm.reward(feats[1:]), self.critic.value(feats), self.discount, self.lam)
-        cost_return = lambda_return(wm.cost(feats[1:]), self.cost_critic.value(feats), self.discount, self.lam)
-        return reward_return, cost_return
+    def reward_return(self, wm: WorldModel, feats: torch.Tensor) -> torch.Tensor:
+        """The reward lambda-return (H, N) along imagined states feats (H + 1, N, F)."""
+        return lambda_return(wm.reward(feats[1:]), self.critic.value(feats), self.discount, self.lam)
+
+    def cost_return(self, wm: WorldModel, feats: torch.Tensor) -> torch.Tensor:
+        return lambda_return(wm.cost(feats[1:]), self.cost_critic.value(feats), self.discount, self.lam)
 
     def update(self, wm: WorldModel, h: torch.Tensor, z: torch.Tensor, constraint=None) -> dict[str, float]:
         """One step of actor and critics from start states (h, z); ``constraint`` (an ``AugmentedLagrange``)
@@ -126,7 +128,7 @@ class ActorCritic(nn.Module):
                 return action
 
             feats, _ = wm.imagine(h, z, self.horizon, act)
-            reward_return, cost_return = self.returns(wm, feats)
+            reward_return, cost_return = self.reward_return(wm, feats), self.cost_return(wm, feats)
         finally:
             wm.requires_grad_(True)
         scale = self.return_scale.update(reward_return)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 UNIMIX = 0.01
 
@@ -25,13 +26,15 @@ def symexp(x: torch.Tensor) -> torch.Tensor:
     return torch.sign(x) * torch.expm1(torch.abs(x))
 
 
-class TwoHot:
-    """A grid of ``bins`` points evenly spaced over [-limit, limit] in symlog space (DreamerV3: 255 over +-20)."""
+class TwoHot(nn.Module):
+    """A grid of ``bins`` points evenly spaced over [-limit, limit] in symlog space (DreamerV3: 255 over +-20).
+    A module only so that the grid moves with the model to its device."""
 
     def __init__(self, bins: int = 255, limit: float = 20.0):
+        super().__init__()
         if bins < 2 or limit <= 0:
             raise ValueError(f"need bins >= 2 and limit > 0, got bins={bins!r}, limit={limit!r}")
-        self.grid = torch.linspace(-limit, limit, bins)
+        self.register_buffer("grid", torch.linspace(-limit, limit, bins))
 
     def encode(self, y: torch.Tensor) -> torch.Tensor:
         """Weights of shape (*y.shape, bins) on the two bins around symlog(y), summing to one."""
@@ -62,6 +65,8 @@ def sample_straight_through(log_probs: torch.Tensor, generator: torch.Generator 
     flat = probs.reshape(-1, probs.shape[-1])
     index = torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:-1])
     one_hot = F.one_hot(index, probs.shape[-1]).to(probs.dtype)
+    if not torch.is_grad_enabled():  # planning: no gradient to pass, skip two operations per step
+        return one_hot
     return one_hot + probs - probs.detach()
 
 

@@ -16,9 +16,11 @@ import torch
 from alignbook.worldmodel.train import Agent, observation_of
 
 
-def record(agent: Agent, task_id: str, episodes: int, seed: int, encoder: str = "vector") -> list[dict]:
-    """Run ``agent`` (actor sample or planner) for ``episodes``; per episode arrays obs, action (the previous
-    decision's, zeros first), reward and cost, aligned by decision, and the episode's totals."""
+def record(agent: Agent, task_id: str, episodes: int, seed: int, episode_steps: int | None = None,
+           encoder: str = "vector") -> list[dict]:
+    """Run ``agent`` (actor sample or planner) for ``episodes`` of at most ``episode_steps`` environment steps;
+    per episode arrays obs, action (the previous decision's, zeros first), reward and cost, aligned by
+    decision."""
     import alignbook.envs
 
     env = alignbook.envs.make(task_id)
@@ -29,14 +31,16 @@ def record(agent: Agent, task_id: str, episodes: int, seed: int, encoder: str = 
         agent.reset()
         obs, action = observation_of(raw, encoder), np.zeros(env.action_space.shape[0], np.float32)
         trace = {"obs": [obs], "action": [action], "reward": [0.0], "cost": [0.0]}
-        done = False
+        done, steps = False, 0
         while not done:
             agent.observe(obs, action)
             action = agent.act().astype(np.float32)
             reward = cost = 0.0
             for _ in range(agent.action_repeat):
                 raw, r, c, terminated, truncated, _ = env.step(low + (action + 1) * 0.5 * (high - low))
-                reward, cost, done = reward + r, cost + c, terminated or truncated
+                steps += 1
+                reward, cost = reward + r, cost + c
+                done = terminated or truncated or steps == episode_steps
                 if done:
                     break
             obs = observation_of(raw, encoder)
@@ -52,17 +56,18 @@ def record(agent: Agent, task_id: str, episodes: int, seed: int, encoder: str = 
 def open_loop(agent: Agent, trace: dict, start: int, context: int, horizon: int) -> dict[str, np.ndarray]:
     """Imagined against real obs, reward and cost for decisions ``start + context`` onwards (``horizon`` of
     them), after filtering decisions ``start .. start + context - 1``."""
-    wm = agent.wm
+    wm, device = agent.wm, agent.cfg.device
     window = slice(start, start + context)
-    obs = torch.as_tensor(trace["obs"][window][None])
-    prev = torch.as_tensor(trace["action"][window][None])
+    obs = torch.as_tensor(trace["obs"][window][None]).to(device)
+    prev = torch.as_tensor(trace["action"][window][None]).to(device)
     h, z, _, _ = wm.observe(obs if obs.dtype == torch.uint8 else obs.float(), prev)
-    future = torch.as_tensor(trace["action"][start + context: start + context + horizon])
+    future = torch.as_tensor(trace["action"][start + context: start + context + horizon]).to(device)
     feats, _ = wm.imagine(h[:, -1], z[:, -1], len(future), lambda t, feat: future[t][None])
     real = slice(start + context, start + context + len(future))
-    return {"pred_obs": wm.coder.decode(feats[1:, 0]).numpy(), "obs": trace["obs"][real],
-            "pred_reward": wm.reward(feats[1:, 0]).numpy(), "reward": trace["reward"][real],
-            "pred_cost": wm.cost(feats[1:, 0]).numpy(), "cost": trace["cost"][real]}
+    feats = feats[1:, 0]
+    return {"pred_obs": wm.coder.decode(feats).cpu().numpy(), "obs": trace["obs"][real],
+            "pred_reward": wm.reward(feats).cpu().numpy(), "reward": trace["reward"][real],
+            "pred_cost": wm.cost(feats).cpu().numpy(), "cost": trace["cost"][real]}
 
 
 def cost_events(agent: Agent, traces: list[dict], context: int, horizon: int, stride: int,

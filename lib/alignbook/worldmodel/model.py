@@ -104,15 +104,15 @@ class ImageCoder(nn.Module):
         # uint8 (..., 64, 64, 3) -> float (..., 3, 64, 64) in [-0.5, 0.5]
         return obs.float().movedim(-1, -3) / 255.0 - 0.5
 
-    def _apply(self, net: nn.Module, x: torch.Tensor, lead: torch.Size) -> torch.Tensor:
+    def _batched(self, net: nn.Module, x: torch.Tensor, lead: torch.Size) -> torch.Tensor:
         y = net(x.reshape(-1, *x.shape[len(lead):]))
         return y.reshape(*lead, *y.shape[1:])
 
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
-        return self._apply(self.encoder, self._pixels(obs), obs.shape[:-3])
+        return self._batched(self.encoder, self._pixels(obs), obs.shape[:-3])
 
     def decode(self, feat: torch.Tensor) -> torch.Tensor:
-        return self._apply(self.decoder, feat, feat.shape[:-1])
+        return self._batched(self.decoder, feat, feat.shape[:-1])
 
     def loss(self, feat: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
         return (self.decode(feat) - self._pixels(obs)).pow(2).sum((-3, -2, -1))
@@ -129,7 +129,9 @@ class RSSM(nn.Module):
         self.post_net = mlp(cfg.deter + embed_dim, cfg.units, 1, latent)
 
     def initial(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.zeros(batch, self.cfg.deter), torch.zeros(batch, self.cfg.stoch * self.cfg.classes)
+        device = self.gru.weight_hh.device
+        return (torch.zeros(batch, self.cfg.deter, device=device),
+                torch.zeros(batch, self.cfg.stoch * self.cfg.classes, device=device))
 
     def _log_probs(self, logits: torch.Tensor) -> torch.Tensor:
         return unimix(logits.reshape(*logits.shape[:-1], self.cfg.stoch, self.cfg.classes))

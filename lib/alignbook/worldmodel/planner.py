@@ -50,7 +50,7 @@ def select_elites(reward_score: torch.Tensor, trajectory_cost: torch.Tensor, cos
     ``elites`` of them, else the lowest ``trajectory_cost``."""
     safe = trajectory_cost < cost_limit
     if int(safe.sum()) >= elites:
-        score = torch.where(safe, reward_score, torch.tensor(-torch.inf))
+        score = torch.where(safe, reward_score, torch.full_like(reward_score, -torch.inf))
     else:
         score = -trajectory_cost
     return torch.topk(score, elites).indices
@@ -65,7 +65,7 @@ class ConstrainedCEM:
         self.reset()
 
     def reset(self) -> None:
-        self.mean = torch.zeros(self.cfg.horizon, self.wm.act_dim)
+        self.mean = torch.zeros(self.cfg.horizon, self.wm.act_dim, device=self.wm.rssm.gru.weight_hh.device)
         self.safe_fraction = 1.0
 
     @torch.no_grad()
@@ -77,12 +77,13 @@ class ConstrainedCEM:
         mean, std = self.mean, torch.full_like(self.mean, cfg.init_std)
         lam = 0.0 if self.multiplier is None else float(self.multiplier.value)
         for _ in range(cfg.iterations):
-            actions = (mean + std * torch.randn(n, *mean.shape)).clamp(-1, 1)
+            actions = (mean + std * torch.randn(n, *mean.shape, device=mean.device)).clamp(-1, 1)
             feats, _ = self.wm.imagine(h, z, cfg.horizon, lambda t, feat, a=actions: a[:, t])
             trajectory_cost = self.wm.cost(feats[1:]).sum(0) * self.cost_scale
-            reward_return, cost_return = self.ac.returns(self.wm, feats)
-            elite = actions[select_elites(reward_return[0] - lam * cost_return[0], trajectory_cost,
-                                          self.cost_limit, cfg.elites)]
+            score = self.ac.reward_return(self.wm, feats)[0]
+            if lam > 0:
+                score = score - lam * self.ac.cost_return(self.wm, feats)[0]
+            elite = actions[select_elites(score, trajectory_cost, self.cost_limit, cfg.elites)]
             mean = cfg.momentum * mean + (1 - cfg.momentum) * elite.mean(0)
             std = cfg.momentum * std + (1 - cfg.momentum) * elite.std(0, unbiased=False)
         self.safe_fraction = float((trajectory_cost < self.cost_limit).float().mean())

@@ -69,6 +69,7 @@ class Config:
     cost_ema: float = 0.99  # the PID's error is this EMA of the episode cost minus the limit
     augmented: dict = field(default_factory=lambda: dict(init=1e-6, penalty=5e-9, growth=1e-5, penalty_max=1.0))
     threads: int = 1
+    device: str = "cpu"  # where the networks run; the environment and the replay stay on the CPU
 
     def __post_init__(self):
         for name in ("env_steps", "prefill", "batch", "length", "imag_horizon", "threads"):
@@ -125,7 +126,7 @@ class Replay:
         self.cost.append(cost)
         self.episode.append(episode)
 
-    def sample(self, rng: np.random.Generator, batch: int, length: int):
+    def sample(self, rng: np.random.Generator, batch: int, length: int, device: str = "cpu"):
         episode = np.asarray(self.episode)
         if len(episode) < length:
             return None
@@ -135,8 +136,8 @@ class Replay:
         index = rng.choice(starts, batch)[:, None] + np.arange(length)
         obs = torch.as_tensor(np.stack([np.stack([self.obs[i] for i in row]) for row in index]))
         take = lambda xs: torch.as_tensor(np.asarray(xs, dtype=np.float32)[index])  # noqa: E731
-        return (obs if obs.dtype == torch.uint8 else obs.float()), take(self.prev_action), take(self.reward), \
-            take(self.cost)
+        obs = obs if obs.dtype == torch.uint8 else obs.float()
+        return tuple(x.to(device) for x in (obs, take(self.prev_action), take(self.reward), take(self.cost)))
 
 
 class Agent:
@@ -144,9 +145,10 @@ class Agent:
 
     def __init__(self, algo: Algorithm, cfg: Config, obs_space, act_dim: int, episode_steps: int):
         self.algo, self.cfg = algo, cfg
-        self.wm = WorldModel(obs_space, act_dim, cfg.model)
+        self.wm = WorldModel(obs_space, act_dim, cfg.model).to(cfg.device)
         self.wm_opt = torch.optim.Adam(self.wm.parameters(), lr=cfg.wm_lr, eps=1e-8)
-        self.ac = ActorCritic(self.wm, cfg.imag_horizon, 1 - 1 / cfg.discount_horizon, cfg.lam, cfg.ac_lr)
+        self.ac = ActorCritic(self.wm, cfg.imag_horizon, 1 - 1 / cfg.discount_horizon, cfg.lam, cfg.ac_lr,
+                              device=cfg.device)
         self.multiplier = None
         if algo.multiplier == "pid":
             self.multiplier = PIDLagrange(cfg.cost_limit, **cfg.pid)
@@ -173,15 +175,16 @@ class Agent:
 
     @torch.no_grad()
     def observe(self, obs: np.ndarray, prev_action: np.ndarray) -> None:
-        obs = torch.as_tensor(obs[None])
+        obs = torch.as_tensor(obs[None]).to(self.cfg.device)
         embed = self.wm.coder.encode(obs if obs.dtype == torch.uint8 else obs.float())
-        self.h, self.z = self.wm.rssm.filter(self.h, self.z, torch.as_tensor(prev_action[None]).float(), embed)
+        prev_action = torch.as_tensor(prev_action[None]).float().to(self.cfg.device)
+        self.h, self.z = self.wm.rssm.filter(self.h, self.z, prev_action, embed)
 
     @torch.no_grad()
     def act(self, sample: bool = True) -> np.ndarray:
         if self.planner is not None:
-            return self.planner(self.h, self.z).numpy()
-        return self.ac.actor(torch.cat([self.h, self.z], -1), sample=sample)[0][0].numpy()
+            return self.planner(self.h, self.z).cpu().numpy()
+        return self.ac.actor(torch.cat([self.h, self.z], -1), sample=sample)[0][0].cpu().numpy()
 
     def update(self, batch) -> dict[str, float]:
         loss, stats, (h, z) = self.wm.loss(*batch)
@@ -264,7 +267,7 @@ def _train(spec: Algorithm, env, encoder: str, cfg: Config, callback) -> tuple[A
         if steps >= cfg.prefill:
             owed += per_decision
             while owed >= 1:
-                batch = replay.sample(rng, cfg.batch, cfg.length)
+                batch = replay.sample(rng, cfg.batch, cfg.length, cfg.device)
                 if batch is None:
                     break
                 stats = agent.update(batch)
