@@ -205,3 +205,25 @@ def test_nan_observation_refused():
     with pytest.raises(ValueError, match="NaN"):
         check_observation(np.array([0.0, np.nan]))
     assert check_observation(np.ones(3)).shape == (3,)
+
+
+def test_vision_task_trains_with_the_image_encoder():
+    run = dict(SMALL_RUN, env_steps=40, prefill=20, episode_steps=20,
+               model=dict(deter=16, stoch=4, classes=4, units=16, layers=1, cnn_depth=2, bins=31))
+    agent, log = train("osrp", "SafetyPointGoal1Vision-v0", **run)
+    assert type(agent.wm.coder).__name__ == "ImageCoder" and list(log.steps) == [20, 40]
+
+
+def test_open_loop_and_cost_events_on_recorded_episodes():
+    from alignbook.worldmodel.evaluate import cost_events, open_loop, record
+
+    agent, _ = train("dreamer", "SafetyPointCircle1-v0", **dict(SMALL_RUN, episode_steps=40))
+    traces = record(agent, "SafetyPointCircle1-v0", episodes=1, seed=3, episode_steps=40)
+    assert len(traces[0]["cost"]) == 1 + 40 // agent.action_repeat  # the first entry is the reset
+    window = open_loop(agent, traces[0], start=0, context=3, horizon=4)
+    assert window["pred_obs"].shape == window["obs"].shape == (4, 28) and window["pred_cost"].shape == (4,)
+    events = cost_events(agent, traces, context=3, horizon=4, stride=2)
+    assert events.steps == 4 * len(range(0, 11 - 7 + 1, 2))
+    for key in ("precision", "recall"):  # NaN when undefined, never a made-up 0 or 1
+        assert np.isnan(events[key]) or 0 <= events[key] <= 1
+    assert np.isnan(events.precision) == (events.predicted_events == 0)

@@ -140,9 +140,12 @@ class RSSM(nn.Module):
         """The sequence model: the next deterministic state."""
         return self.gru(self.img_in(torch.cat([z, action], -1)), h)
 
+    def prior_log_probs(self, h: torch.Tensor) -> torch.Tensor:
+        return self._log_probs(self.prior_net(h))
+
     def prior(self, h: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(log-probabilities, straight-through sample flattened) of the dynamics model."""
-        log_p = self._log_probs(self.prior_net(h))
+        log_p = self.prior_log_probs(h)
         return log_p, sample_straight_through(log_p, generator).flatten(-2)
 
     def filter(self, h, z, action, embed):
@@ -181,7 +184,7 @@ class WorldModel(nn.Module):
             log_q, z = self.rssm.posterior(h, embed[:, t])
             hs.append(h)
             zs.append(z)
-            priors.append(self.rssm._log_probs(self.rssm.prior_net(h)))  # the prior's sample is not needed
+            priors.append(self.rssm.prior_log_probs(h))  # for the KL only: no sample needed
             posts.append(log_q)
         stack = lambda xs: torch.stack(xs, 1)  # noqa: E731
         return stack(hs), stack(zs), stack(priors), stack(posts)
