@@ -63,6 +63,12 @@ def test_unimix_and_straight_through():
     assert torch.equal(sample.detach().sum(-1), torch.ones(3)) and set(sample.detach().unique().tolist()) <= {0.0, 1.0}
     sample[:, 0].sum().backward()
     assert logits.grad.abs().sum() > 0  # the gradient reaches the logits through the probabilities
+    # the samples follow the (mixed) probabilities: frequencies over many draws
+    torch.manual_seed(0)
+    logp = unimix(torch.tensor([2.0, 0.0, -1.0, 1.0])).expand(20000, 4)
+    with torch.no_grad():
+        freq = sample_straight_through(logp).mean(0)
+    assert torch.allclose(freq, logp[0].exp(), atol=0.01)
 
 
 def test_kl_balance_against_hand_computed_values():

@@ -62,8 +62,10 @@ def unimix(logits: torch.Tensor, mix: float = UNIMIX) -> torch.Tensor:
 def sample_straight_through(log_probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """A one-hot sample per categorical whose gradient is that of the probabilities."""
     probs = log_probs.exp()
-    flat = probs.reshape(-1, probs.shape[-1])
-    index = torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:-1])
+    # Inverse-CDF sampling: the first class whose cumulative probability passes a uniform draw. Same law as
+    # torch.multinomial, and several times faster for many small categoricals (no exponential draws).
+    uniform = torch.rand(*probs.shape[:-1], 1, generator=generator, device=probs.device)
+    index = (probs.cumsum(-1) < uniform).sum(-1).clamp(max=probs.shape[-1] - 1)
     one_hot = F.one_hot(index, probs.shape[-1]).to(probs.dtype)
     if not torch.is_grad_enabled():  # planning: no gradient to pass, skip two operations per step
         return one_hot
