@@ -12,6 +12,7 @@ Where things live:
 - ``alignbook.book``     the runner: papermill, timings, staleness, the site build
 - ``alignbook.envs``     Safety-Gymnasium's tasks on MuJoCo 4 / Gymnasium 1.x (make, make_vec, list_tasks)
 - ``alignbook.saferl``   safe RL: Lagrange/PID multipliers, SafePO's twelve algorithms, train/evaluate
+- ``alignbook.worldmodel`` Safe DreamerV3: world model with reward and cost heads, planners, imagination
 - ``alignbook.lm``       Baichuan 2 in miniature: tokenizer, decoder (a transformers model), training, scaling
 - ``alignbook.rlhf``     preference data and reward models (Bradley-Terry)
 - ``alignbook.scattering`` Helmholtz solver, scatterer data sets, back-projection, EquiNet, diffusion model

@@ -110,6 +110,42 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         ),
     },
     # Wideband back-projection diffusion -- the paper's n = 80 grid and frequencies (2.5, 5, 10) scaled down by
+    # Safe DreamerV3: the four agents on PointCircle1 with episodes cut to `episode_steps` and the cost limit
+    # scaled with them (upstream's 2.0 per 1000 steps), the world model and planner shrunk by their sizes only;
+    # PPO-Lag from alignbook.saferl at the same environment steps; the vision task at full scale.
+    "safedreamer": {
+        "smoke": dict(
+            task="SafetyPointCircle1-v0", episode_steps=100, cost_limit=0.2, seeds=2, env_steps=300, prefill=100,
+            batch=4, length=8, train_ratio=16.0, imag_horizon=4, discount_horizon=20.0, wm_lr=1e-3, ac_lr=3e-4,
+            model=dict(deter=16, stoch=4, classes=4, units=16, layers=1, enc_units=16, enc_layers=1, bins=31),
+            planner=dict(horizon=4, candidates=16, elites=4, iterations=2),
+            augmented=dict(init=0.1, penalty=0.1, growth=1e-3, penalty_max=1.0), pid_start=100,
+            ppo_steps_per_epoch=100, record_episodes=1, context=5, stride=10,
+            vision_task="SafetyPointGoal1Vision-v0", vision_env_steps=100,
+            vision_model=dict(deter=16, stoch=4, classes=4, units=16, layers=1, cnn_depth=4, bins=31),
+        ),
+        "book": dict(
+            task="SafetyPointCircle1-v0", episode_steps=250, cost_limit=0.5, seeds=2, env_steps=4000, prefill=1000,
+            batch=8, length=32, train_ratio=64.0, imag_horizon=10, discount_horizon=50.0, wm_lr=1e-3, ac_lr=3e-4,
+            model=dict(deter=64, stoch=8, classes=8, units=64, layers=1, enc_units=64, enc_layers=2, bins=63),
+            planner=dict(horizon=10, candidates=100, elites=10, iterations=4),
+            augmented=dict(init=0.1, penalty=0.1, growth=1e-3, penalty_max=1.0), pid_start=1000,
+            ppo_steps_per_epoch=500, record_episodes=2, context=8, stride=5,
+            vision_task="SafetyPointGoal1Vision-v0", vision_env_steps=0,
+            vision_model=dict(deter=64, stoch=8, classes=8, units=64, layers=1, cnn_depth=8, bins=63),
+        ),
+        "full": dict(
+            task="SafetyPointGoal1-v0", episode_steps=1000, cost_limit=2.0, seeds=3, env_steps=1_000_000,
+            prefill=5000, batch=16, length=64, train_ratio=512.0, imag_horizon=15, discount_horizon=333.0,
+            wm_lr=1e-4, ac_lr=3e-5,
+            model=dict(deter=256, stoch=16, classes=16, units=512, layers=2, enc_units=1024, enc_layers=5, bins=255),
+            planner=dict(horizon=15, candidates=500, elites=50, iterations=6),
+            augmented=dict(init=1e-6, penalty=5e-9, growth=1e-5, penalty_max=1.0), pid_start=5000,
+            ppo_steps_per_epoch=20000, record_episodes=5, context=10, stride=10,
+            vision_task="SafetyPointGoal1Vision-v0", vision_env_steps=1_000_000,
+            vision_model=dict(),  # upstream's sizes: WorldModelConfig's defaults
+        ),
+    },
     # n / 80 so that points per wavelength stay the same; FD order 2 at book scale (4x faster than order 4).
     "wbpd": {
         "smoke": dict(
