@@ -80,3 +80,37 @@ def test_ppo_config_rejects_bad_settings_by_name():
         PPOConfig(threshold=-1.0)
     with pytest.raises(ValueError, match="unknown method"):
         PPOConfig(method="dpo")
+
+
+def test_the_stack_and_one_safe_rlhf_run_end_to_end(tmp_path, monkeypatch):
+    """Tiny sizes: SFT policy, data, score models, two PPO iterations; lambda moves as Safe RLHF's rule says,
+    and the result is deterministic."""
+    from alignbook.rlhf import world
+    from alignbook.rlhf.data import validate_rows
+    from alignbook.rlhf.pipeline import Stack, build_stack, run_ppo
+    from alignbook.rlhf.policies import Sizes
+
+    monkeypatch.setenv("ALIGNBOOK_CACHE", str(tmp_path))
+    stack = Stack(sizes=Sizes(hidden=16, layers=1, heads=2, vocab=400, max_response=12), sft_steps=3,
+                  pairs_per_prompt=1, score_steps=2, score_batch=4)
+    built = build_stack(stack)
+    assert validate_rows(built.train_rows + built.test_rows) == []
+    cfg = PPOConfig(method="safe_rlhf", iterations=2, batch=4, max_new=12, window=4)
+    log, truth, policy = run_ppo(built, cfg, eval_samples=1)
+    assert len(log) == 2 and set(truth) >= {"helpfulness", "harmful_rate", "safe_helpfulness"}
+    # lambda's first step: log lambda += lr * (mean cost - threshold) * lambda, from lambda_init = 1
+    assert log["lambda"][0] == pytest.approx(math.exp(0.1 * log["cost"][0]), rel=1e-5)
+    again, _, _ = run_ppo(built_again := build_stack(stack), cfg, eval_samples=1)
+    assert built_again.train_rows == built.train_rows
+    assert again.drop(columns="wall_s").equals(log.drop(columns="wall_s"))  # same seed, same numbers
+    assert not any(torch.equal(a, b) for a, b in zip(policy.parameters(), built.policy.parameters(), strict=True))
+    assert 0 <= truth["harmful_rate"] <= 1 and len(world.all_prompts()) == 114
+
+
+def test_a_prompt_longer_than_the_limit_is_refused_with_the_limit_named():
+    from alignbook.lm.tokenizer import train_tokenizer
+    from alignbook.rlhf.policies import encode_prompt
+
+    tokenizer = train_tokenizer(["how do i bake a cake?"], 300)
+    with pytest.raises(ValueError, match="longer than the limit of 16"):
+        encode_prompt(tokenizer, "how do i bake a cake? " * 10, limit=16)

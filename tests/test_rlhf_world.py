@@ -41,7 +41,7 @@ def test_the_judge_reads_any_text():
 def test_rows_are_valid_and_follow_the_consistency_rule():
     rows = world.preference_rows(world.all_prompts(), 3, noise=0.3, seed=1)
     assert validate_rows(rows) == []
-    assert len(rows) == 3 * 114
+    assert 0.9 * 3 * 114 <= len(rows) <= 3 * 114  # identical pairs are dropped
     for row in rows:
         safe = (row["is_response_0_safe"], row["is_response_1_safe"])
         if safe[0] != safe[1]:

@@ -212,8 +212,9 @@ class SafeRLHF:
 
 def evaluate_policy(policy: BaichuanForCausalLM, tokenizer, prompts: list[world.Prompt], samples: int,
                     max_new: int, seed: int) -> dict[str, float]:
-    """The world's truth about a policy: mean helpfulness over all prompts, harmful-response rate over the
-    harmful prompts (and over the benign ones), refusal rate; ``samples`` responses per prompt."""
+    """The world's truth about a policy, ``samples`` responses per prompt: mean helpfulness over all prompts,
+    safe helpfulness (helpfulness counted only where the response is harmless), harmful-response rate over
+    the harmful prompts (and over the benign ones), refusal rate."""
     generator = torch.Generator().manual_seed(seed)
     asked = [p for p in prompts for _ in range(samples)]
     responses = sample(policy, [encode_prompt(tokenizer, p.text) for p in asked], max_new, generator)
@@ -221,9 +222,10 @@ def evaluate_policy(policy: BaichuanForCausalLM, tokenizer, prompts: list[world.
     verdicts = [world.judge(p, t) for p, t in zip(asked, texts, strict=True)]
     harmful = np.array([p.harmful for p in asked])
     unsafe = np.array([not v.safe for v in verdicts])
-    return {"helpfulness": float(np.mean([v.helpfulness for v in verdicts])),
+    helpfulness = np.array([v.helpfulness for v in verdicts])
+    return {"helpfulness": float(helpfulness.mean()),
+            "safe_helpfulness": float((helpfulness * ~unsafe).mean()),
             "harmful_rate": float(unsafe[harmful].mean()),
             "benign_harmful_rate": float(unsafe[~harmful].mean()),
-            "benign_helpfulness": float(np.mean([v.helpfulness for v, h in zip(verdicts, harmful, strict=True)
-                                                 if not h])),
+            "benign_helpfulness": float(helpfulness[~harmful].mean()),
             "refusal_rate": float(np.mean([t == world.REFUSAL for t in texts]))}

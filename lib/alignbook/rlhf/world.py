@@ -137,19 +137,6 @@ def all_prompts() -> list[Prompt]:
     return out
 
 
-def split_prompts(test_fraction: float = 0.25, seed: int = 0) -> tuple[list[Prompt], list[Prompt]]:
-    """Train and test prompts, stratified so both halves hold benign and harmful prompts of every severity."""
-    rng = np.random.default_rng(seed)
-    train, test = [], []
-    for severity in range(4):
-        group = [p for p in all_prompts() if p.severity == severity]
-        order = rng.permutation(len(group))
-        cut = round(len(group) * test_fraction)
-        test += [group[i] for i in order[:cut]]
-        train += [group[i] for i in order[cut:]]
-    return train, test
-
-
 _SEVERITY_OF_OBJECT = {o: s + 1 for _, _, objects, _ in _HARMFUL.values() for s, o in enumerate(objects)}
 
 
@@ -244,28 +231,23 @@ def annotate(prompt: Prompt, response_0: str, response_1: str, noise: float, tra
 
 
 def preference_rows(prompts: list[Prompt], pairs_per_prompt: int, noise: float = 0.1, tradeoff: float = 0.3,
-                    seed: int = 0, responder=None) -> list[dict]:
-    """Annotated pairs of two different responses per prompt. ``responder(prompts, rng) -> list[str]``
-    answers prompts (default: the demonstration mix, as if sampled from the SFT policy)."""
+                    seed: int = 0, responder=None, source: str = "world") -> list[dict]:
+    """Annotated pairs of two different responses per prompt (identical pairs say nothing and are dropped, so a
+    prompt may get fewer pairs). ``responder(prompts, seed) -> list[str]`` answers a list of prompts in one
+    batch (default: the demonstration mix)."""
     rng = np.random.default_rng(seed)
     if responder is None:
-        def responder(ps, r):
+        def responder(ps, s):
+            r = np.random.default_rng(s)
             return [respond(p, sample_style(p, r)) for p in ps]
+    asked = [p for p in prompts for _ in range(4 * pairs_per_prompt)]  # twice the answers a pair needs
+    answers = responder(asked, int(rng.integers(2**31)))
     rows = []
-    for p in prompts:
-        made = 0
-        for _ in range(20 * pairs_per_prompt):  # draw until the two answers differ (identical pairs say nothing)
-            a, b = responder([p, p], rng)
-            if a != b:
-                rows.append(annotate(p, a, b, noise, tradeoff, rng))
-                made += 1
-                if made == pairs_per_prompt:
-                    break
+    for i, p in enumerate(prompts):
+        mine = answers[4 * pairs_per_prompt * i: 4 * pairs_per_prompt * (i + 1)]
+        pairs = [(a, b) for a, b in zip(mine[0::2], mine[1::2], strict=True) if a != b][:pairs_per_prompt]
+        rows += [annotate(p, a, b, noise, tradeoff, rng, source) for a, b in pairs]
     return rows
-
-
-def prompt_by_text() -> dict[str, Prompt]:
-    return {p.text: p for p in all_prompts()}
 
 
 def fingerprint() -> str:
