@@ -115,10 +115,10 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # the cost window two iterations' episodes (128 episodes upstream = one global batch of 16 x 8 GPUs).
     "pku_saferlhf": {
         "smoke": dict(
-            hidden=32, layers=1, heads=2, vocab=640, max_response=32, sft_steps=30, pairs_per_prompt=1,
+            hidden=32, layers=1, heads=2, vocab=640, max_response=24, sft_steps=30, pairs_per_prompt=1,
             noise=0.1, tradeoff=0.3, score_steps=4, score_batch=8, score_lr=1e-3, ppo_iterations=2, ppo_batch=8,
             actor_lr=1e-4, critic_lr=5e-4, kl_coeff=0.01, threshold=0.0, lambda_init=1.0, lambda_lr=0.1,
-            lambda_max=5.0, window=16, fixed_lambdas=(0.5, 2.0, 5.0), seeds=2, eval_samples=1, rounds=2,
+            lambda_max=5.0, window=16, fixed_lambdas=(1.0,), seeds=2, eval_samples=1, rounds=2,
         ),
         "book": dict(
             hidden=64, layers=2, heads=2, vocab=640, max_response=32, sft_steps=400, pairs_per_prompt=4,
