@@ -10,8 +10,11 @@ the six scoring forwards (policy, reference, two critics, reward and cost models
 training pairs per second. Weights are untrained (throughput does not depend on them; an untrained policy
 rarely stops early, so every response runs to ``max_new`` tokens).
 
-Not measured here: TRL's RLOO and Reward trainers on the same shapes (the comparison the chapter's issue asks for;
-TRL is not a dependency of the book).
+When TRL is installed (it is not a dependency of the book), also TRL's RLOO trainer on the same shape: a
+``LlamaForCausalLM`` of the same width, depth, heads, FFN width and vocabulary (TRL cannot build its reference
+model from a custom config), the same prompts, batch and response length, rewarded by the same reward model.
+TRL 1.x ships no PPO trainer; RLOO is on-policy and reward-only (no critics, no cost model), so it does less work
+per token than PPO-Lag. Not measured: TRL's RewardTrainer.
 """
 
 from __future__ import annotations
@@ -39,6 +42,45 @@ def timed(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def trl_rloo(sizes: Sizes, tokenizer, reward, batch: int, max_new: int, steps: int, folder: str) -> dict:
+    """TRL RLOO's response tokens/s on the same shape (median step time over ``steps`` after one warm-up)."""
+    import datasets
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from trl import RLOOConfig, RLOOTrainer
+
+    from alignbook.rlhf.data import PROMPT_TEMPLATE
+
+    c = sizes.config()
+    llama = LlamaForCausalLM(LlamaConfig(
+        vocab_size=c.vocab_size, hidden_size=c.hidden_size, num_hidden_layers=c.num_hidden_layers,
+        num_attention_heads=c.num_attention_heads, intermediate_size=c.intermediate_size, pad_token_id=0,
+        bos_token_id=1, eos_token_id=2, tie_word_embeddings=False))
+    tokenizer.padding_side = "left"
+    llama.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    user = {PROMPT_TEMPLATE.format(prompt=p.text): p.text for p in world.all_prompts()}
+
+    def reward_fn(prompts, completions, **_):
+        seqs = [encode_prompt(tokenizer, user[p]) + tokenizer(c, add_special_tokens=False)["input_ids"]
+                for p, c in zip(prompts, completions, strict=True)]
+        ids, lengths = right_pad(seqs, 0)
+        with torch.no_grad():
+            return reward(ids, lengths=lengths)[1][:, 0].tolist()
+
+    args = RLOOConfig(output_dir=folder, per_device_train_batch_size=batch, num_generations=2,
+                      max_completion_length=max_new, max_steps=steps + 1, logging_steps=1, report_to=[],
+                      save_strategy="no", use_cpu=True, bf16=False, learning_rate=1e-4, temperature=1.0,
+                      disable_tqdm=True)
+    data = datasets.Dataset.from_dict({"prompt": list(user) * (steps + 2)})
+    trainer = RLOOTrainer(model=folder, reward_funcs=reward_fn, args=args, train_dataset=data,
+                          processing_class=tokenizer)
+    trainer.train()
+    logs = [x for x in trainer.state.log_history if "step_time" in x][1:]
+    step = statistics.median(x["step_time"] for x in logs)
+    tokens = statistics.median(x["completions/mean_length"] for x in logs) * batch
+    return {"rloo_tokens_per_s": tokens / step, "rloo_step_s": step}
 
 
 def main() -> None:
@@ -92,6 +134,14 @@ def main() -> None:
     train_score_model(score_model(sizes.config()), data, "reward", cfg)
     pairs_per_s = steps * 16 / (time.perf_counter() - start)
 
+    try:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            trl = trl_rloo(sizes, tokenizer, reward, args.batch, args.max_new, args.iterations, folder)
+        trl["ppo_lag_over_rloo"] = (tokens / iteration) / trl["rloo_tokens_per_s"]
+    except ImportError:
+        trl = "not measured (TRL is not installed)"
     print(f"PPO-Lag: {tokens / iteration:,.0f} response tokens/s, iteration {iteration:.3f} s, of which the floor "
           f"(generation {generation:.3f} + scoring {scoring:.3f} + backward {training:.3f}) is {floor / iteration:.0%}; "
           f"reward model: {pairs_per_s:,.0f} pairs/s")
@@ -102,7 +152,7 @@ def main() -> None:
                     "total": floor},
         "floor_share_of_iteration": floor / iteration,
         "reward_model_pairs_per_s": pairs_per_s,
-        "trl": "not measured (TRL is not installed with the book)",
+        "trl": trl,
     }))
 
 
