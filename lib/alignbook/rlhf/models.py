@@ -97,10 +97,14 @@ def sign_accuracy(costs: torch.Tensor, is_safe: torch.Tensor) -> float:
     return ((costs <= 0) == is_safe.bool()).float().mean().item()
 
 
-def moderation_loss(logits: torch.Tensor, categories: torch.Tensor, severity: torch.Tensor) -> torch.Tensor:
-    """Multi-label BCE over the 19 categories plus cross-entropy over the 4 severity levels."""
+def moderation_loss(logits: torch.Tensor, categories: torch.Tensor, severity: torch.Tensor,
+                    positive_weight: float = float(len(HARM_CATEGORIES))) -> torch.Tensor:
+    """Multi-label BCE over the 19 categories plus cross-entropy over the 4 severity levels. A harmful answer
+    has one category of 19: without weighting its positive, "no category" is nearly optimal and nothing is
+    ever flagged; ``positive_weight`` (default 19) balances one positive against the 18 negatives."""
     k = len(HARM_CATEGORIES)
-    return (F.binary_cross_entropy_with_logits(logits[:, :k], categories.float())
+    weight = torch.tensor(positive_weight)
+    return (F.binary_cross_entropy_with_logits(logits[:, :k], categories.float(), pos_weight=weight)
             + F.cross_entropy(logits[:, k:], severity))
 
 

@@ -132,10 +132,12 @@ def run_ppo(built: Built, cfg: PPOConfig, eval_samples: int, policy=None, models
     return log, truth, trainer.policy
 
 
-def iterate_rounds(built: Built, rounds: int, cfg: PPOConfig, eval_samples: int, progress=None) -> list[dict]:
+def iterate_rounds(built: Built, rounds: int, cfg: PPOConfig, eval_samples: int, first_round=None,
+                   progress=None) -> list[dict]:
     """Safe RLHF's iterative loop: each round samples new preference data from the current policy, retrains
     the reward and cost models on all data so far, and runs Safe RLHF again from the current policy. Returns
-    the truth metrics of the SFT policy (round 0) and after each round."""
+    the truth metrics of the SFT policy (round 0) and after each round. ``first_round``, a (truth, policy)
+    pair from ``run_ppo(built, cfg with seed cfg.seed + 1, ...)``, saves rerunning round 1."""
     prompts = world.all_prompts()
     truth = evaluate_policy(built.policy, built.tokenizer, prompts, eval_samples, cfg.max_new, cfg.seed + 10_000)
     history = [{"round": 0, **truth}]
@@ -147,6 +149,10 @@ def iterate_rounds(built: Built, rounds: int, cfg: PPOConfig, eval_samples: int,
                                           policy_responder(policy, built.tokenizer, cfg.max_new), source=f"round{k}")
             models, _ = train_scores(built.stack, built.policy, built.tokenizer, rows, ("reward", "cost"),
                                      seed=built.stack.seed + 100 * k)
-        _, truth, policy = run_ppo(built, replace(cfg, seed=cfg.seed + k), eval_samples, policy, models, progress)
+        if k == 1 and first_round is not None:
+            truth, policy = first_round
+        else:
+            _, truth, policy = run_ppo(built, replace(cfg, seed=cfg.seed + k), eval_samples, policy, models,
+                                       progress)
         history.append({"round": k, **truth, "pairs": len(rows)})
     return history
