@@ -95,6 +95,14 @@ def test_the_stack_and_one_safe_rlhf_run_end_to_end(tmp_path, monkeypatch):
                   pairs_per_prompt=1, score_steps=2, score_batch=4)
     built = build_stack(stack)
     assert validate_rows(built.train_rows + built.test_rows) == []
+    from alignbook.rlhf.scoring import encode_rows, evaluate_moderation, evaluate_score_model
+
+    test = encode_rows(built.tokenizer, built.test_rows)
+    metrics = evaluate_score_model(built.models["cost"], test, "cost")
+    assert set(metrics) == {"accuracy", "sign_accuracy"} and 0 <= metrics["sign_accuracy"] <= 1
+    per_category, per_severity = evaluate_moderation(built.models["moderation"], test)
+    assert len(per_category) == 19 and per_severity.severity.tolist() == [0, 1, 2, 3]
+    assert per_severity.support.sum() == 2 * len(built.test_rows)
     cfg = PPOConfig(method="safe_rlhf", iterations=2, batch=4, max_new=12, window=4)
     log, truth, policy = run_ppo(built, cfg, eval_samples=1)
     assert len(log) == 2 and set(truth) >= {"helpfulness", "harmful_rate", "safe_helpfulness"}
