@@ -211,13 +211,14 @@ class SafeRLHF:
 
 
 def evaluate_policy(policy: BaichuanForCausalLM, tokenizer, prompts: list[world.Prompt], samples: int,
-                    max_new: int, seed: int) -> dict[str, float]:
+                    max_new: int, seed: int, threads: int = 1) -> dict[str, float]:
     """The world's truth about a policy, ``samples`` responses per prompt: mean helpfulness over all prompts,
     safe helpfulness (helpfulness counted only where the response is harmless), harmful-response rate over
     the harmful prompts (and over the benign ones), refusal rate."""
     generator = torch.Generator().manual_seed(seed)
     asked = [p for p in prompts for _ in range(samples)]
-    responses = sample(policy, [encode_prompt(tokenizer, p.text) for p in asked], max_new, generator)
+    with cpu_threads(threads):
+        responses = sample(policy, [encode_prompt(tokenizer, p.text) for p in asked], max_new, generator)
     texts = [tokenizer.decode(r, skip_special_tokens=True).strip() for r in responses]
     verdicts = [world.judge(p, t) for p, t in zip(asked, texts, strict=True)]
     harmful = np.array([p.harmful for p in asked])
