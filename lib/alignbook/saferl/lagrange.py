@@ -33,12 +33,15 @@ class Lagrange:
     """lambda updated by Adam on the loss ``-lambda (J_c - d)`` and clamped at 0 (SafePO / OmniSafe defaults).
 
     ``update(mean_cost)`` is called once per epoch, before the policy update, with the mean episode cost of
-    the epoch; ``value`` is the multiplier the policy update then uses.
+    the epoch; ``value`` is the multiplier the policy update then uses. ``log_space=True`` is Safe RLHF's rule
+    instead: SGD with rate ``lr`` on log lambda (so lambda stays positive), capped at ``upper_bound``.
     """
 
-    def __init__(self, cost_limit: float, init: float = 0.001, lr: float = 0.035, upper_bound: float | None = None):
-        if init < 0 or lr <= 0:
-            raise ValueError(f"need init >= 0 and lr > 0, got init={init!r}, lr={lr!r}")
+    def __init__(self, cost_limit: float, init: float = 0.001, lr: float = 0.035, upper_bound: float | None = None,
+                 log_space: bool = False):
+        if init < 0 or lr <= 0 or (log_space and init == 0):
+            raise ValueError(f"need init >= 0 (> 0 in log space) and lr > 0, got init={init!r}, lr={lr!r}")
+        self.log_space = log_space
         self.cost_limit = _check_limit(cost_limit)
         self.upper_bound = upper_bound
         self.lr = float(lr)
@@ -54,6 +57,12 @@ class Lagrange:
         """One Adam step on lambda given this epoch's mean cost; returns the new lambda."""
         # d/dlambda of -lambda (J_c - d) is -(J_c - d): descending it raises lambda while J_c > d.
         grad = -(float(mean_cost) - self.cost_limit)
+        if self.log_space:  # Safe RLHF: plain SGD on log lambda, loss -(J_c - d) exp(log lambda), capped at the max
+            log_lambda = math.log(self._lambda) - self.lr * grad * self._lambda
+            if self.upper_bound is not None:
+                log_lambda = min(log_lambda, math.log(self.upper_bound))
+            self._lambda = math.exp(log_lambda)
+            return self._lambda
         beta1, beta2, eps = 0.9, 0.999, 1e-8
         self._t += 1
         self._m = beta1 * self._m + (1 - beta1) * grad
