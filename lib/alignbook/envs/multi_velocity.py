@@ -74,13 +74,14 @@ class MultiAgentVelocityEnv:
             raise ValueError(f"unknown multi-agent velocity task {task_id!r}; valid ids: "
                              f"{', '.join(MULTI_VELOCITY_TASKS)}")
         robot, partition, threshold = MULTI_VELOCITY_TASKS[task_id]
+        partition = tuple(list(p) for p in partition)  # lists index NumPy arrays without conversion
         self.task_id, self.robot, self.partition, self.velocity_threshold = task_id, robot, partition, threshold
         self.robot_env = VelocityEnv(robot, task_id=task_id, **options)
         self.max_episode_steps = self.robot_env.max_episode_steps
         self.agents = [f"agent_{i}" for i in range(len(partition))]
         self.possible_agents = list(self.agents)
         box = self.robot_env.action_space
-        self.action_spaces = {a: spaces.Box(box.low[list(p)], box.high[list(p)], dtype=box.dtype)
+        self.action_spaces = {a: spaces.Box(box.low[p], box.high[p], dtype=box.dtype)
                               for a, p in zip(self.agents, partition, strict=True)}
         self.observation_spaces = {a: self.robot_env.observation_space for a in self.agents}
         self.state_space = self.robot_env.observation_space
@@ -119,9 +120,10 @@ class MultiAgentVelocityEnv:
             if a.shape != (len(part),):
                 raise ValueError(f"{self.task_id}: actions[{agent!r}] must have shape {(len(part),)}, "
                                  f"got {a.shape}")
-            if not np.isfinite(a).all():
-                raise ValueError(f"{self.task_id}: actions[{agent!r}] contains NaN or inf: {a}")
-            joint[list(part)] = a
+            joint[part] = a
+        if not np.isfinite(joint).all():  # one check for all agents; find the culprit only when it fails
+            agent = next(a for a, p in zip(self.agents, self.partition, strict=True) if not np.isfinite(joint[p]).all())
+            raise ValueError(f"{self.task_id}: actions[{agent!r}] contains NaN or inf: {actions[agent]}")
         return joint
 
     def step(self, actions: dict):
