@@ -129,3 +129,10 @@ def test_bad_input_is_refused(bad, message):
 def test_unknown_id_is_refused():
     with pytest.raises(ValueError, match="Safety2x4AntVelocity-v0"):
         make_multi_agent("Safety2x4AntVelocity-v1")
+
+
+def test_throughput_helpers_measure_the_multi_agent_task_and_gymnasiums_robot():
+    from alignbook.envs.benchmark import gymnasium_rate, multi_agent_rate
+
+    assert multi_agent_rate("Safety2x1SwimmerVelocity-v0", 0.05) > 0
+    assert gymnasium_rate("Swimmer", 0.05) > 0
