@@ -4,7 +4,7 @@ backtracking line search of ``alignbook.saferl.base.TrustRegion``) -- on its fac
 surrogates, with the constraint value c = J_c - d of the epoch.
 
 Defaults (SafePO's marl_cfg/macpo): hidden 128 (one hidden layer in upstream, layer_N 1), critic lr 5e-3,
-target KL 0.01, 10 conjugate-gradient iterations, damping 0.1, line search 10 x 0.5. Deviation: the step is not
+one critic pass over the rollout, target KL 0.01, 10 conjugate-gradient iterations, damping 0.1, line search 10 x 0.5. Deviation: the step is not
 capped at norm 0.5 and the line search starts from the full CPO step (upstream: 0.1 x the step).
 """
 
@@ -23,7 +23,7 @@ class MACPOConfig(TrustRegionConfig):
     num_envs: int = 10
     hidden: tuple[int, ...] = (128,)
     critic_lr: float = 5e-3
-    update_iters: int = 5
+    update_iters: int = 1  # upstream's MACPO makes one pass over the rollout (the others five)
     batch_size: int = 10_000
     target_kl: float = 0.01
     cg_iters: int = 10
