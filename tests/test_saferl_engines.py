@@ -11,13 +11,16 @@ from alignbook.saferl.algorithms.ppo_lag import PPOLag
 from alignbook.saferl.buffer import Batch
 from alignbook.saferl.engines import Autograd, NumpyEngine, make_engine
 
-ACCELERATED = sorted(name for name, cls in ALGORITHMS.items()
+# The multi-agent algorithms share the registry but build one learner per agent (tests/test_saferl_multi_agent.py).
+SINGLE_AGENT = {name: cls for name, cls in ALGORITHMS.items() if not getattr(cls, "multi_agent", False)}
+
+ACCELERATED = sorted(name for name, cls in SINGLE_AGENT.items()
                      if NumpyEngine.supports(cls(2, 1, make_config(name, hidden=(4,)))))
 
 
 def test_the_accelerator_supports_the_minibatch_family_and_the_reference_every_algorithm():
     assert ACCELERATED == ["cppo_pid", "pg", "ppo", "ppo_lag"]
-    assert all(Autograd.supports(cls(2, 1, make_config(name))) for name, cls in ALGORITHMS.items())
+    assert all(Autograd.supports(cls(2, 1, make_config(name))) for name, cls in SINGLE_AGENT.items())
     cup = ALGORITHMS["cup"](2, 1, make_config("cup"))
     assert make_engine(cup).name == "autograd"  # the default falls back to the reference
     with pytest.raises(ValueError, match="engine 'numpy' does not support 'cup'"):

@@ -94,6 +94,22 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # SafePO (algorithms half of Safety-Gymnasium): the twelve algorithms on the closed-form toy problem, then a
     # benchmark on one task. Book scale trains on PointCircle1, where return and cost conflict within tens of
     # thousands of steps; full runs the paper's protocol (PointGoal1, 1e7 steps, OmniSafe's defaults).
+    # SafePO's multi-agent algorithms on the multi-agent velocity tasks -- epochs of 4 episodes of 1000 steps
+    # (upstream: 10), networks 64x64 (upstream 128x128), one two-agent toy run per algorithm.
+    "safepo_multiagent": {
+        "smoke": dict(
+            task="Safety2x1SwimmerVelocity-v0", seeds=2, total_steps=2000, steps_per_epoch=1000, num_envs=1,
+            hidden=(16, 16), batch_size=500, update_iters=2, tour_steps=20, toy_steps=400, toy_epoch=200,
+        ),
+        "book": dict(
+            task="Safety2x1SwimmerVelocity-v0", seeds=3, total_steps=32000, steps_per_epoch=4000, num_envs=4,
+            hidden=(64, 64), batch_size=1000, update_iters=5, tour_steps=200, toy_steps=12000, toy_epoch=200,
+        ),
+        "full": dict(
+            task="Safety2x1SwimmerVelocity-v0", seeds=3, total_steps=10_000_000, steps_per_epoch=10000, num_envs=10,
+            hidden=(128, 128), batch_size=10000, update_iters=5, tour_steps=1000, toy_steps=30000, toy_epoch=200,
+        ),
+    },
     "safepo": {
         "smoke": dict(
             task="SafetyPointCircle1-v0", algos=("ppo", "ppo_lag", "cppo_pid", "cpo"), seeds=2, total_steps=1000,

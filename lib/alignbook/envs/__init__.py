@@ -38,7 +38,8 @@ upstream); ``step`` after the episode ended and before ``reset`` raises ``Runtim
 
 Tasks: Safety{Point,Car,Doggo,Racecar,Ant}{Goal,Button,Push,Circle}{0,1,2}-v0 and their ``Vision`` variants
 (``alignbook.envs.navigation``), Safety{HalfCheetah,Hopper,Swimmer,Walker2d,Ant,Humanoid}Velocity-v1
-(``alignbook.envs.velocity``). Where the semantics differ from upstream safety-gymnasium 1.0.0, the module
+(``alignbook.envs.velocity``); the multi-agent velocity tasks of SafePO (``make_multi_agent(task_id)``,
+PettingZoo's parallel API with a cost per agent, ``alignbook.envs.multi_velocity``). Where the semantics differ from upstream safety-gymnasium 1.0.0, the module
 docstrings of those two modules say how.
 """
 
@@ -73,6 +74,7 @@ mujoco.set_mju_user_warning(_route_mujoco_warning)
 warnings.filterwarnings("ignore", message=".*settotalmass.*", category=MuJoCoWarning)
 
 from alignbook.envs.core import SafeEnv  # noqa: E402
+from alignbook.envs.multi_velocity import list_multi_agent_tasks, make_multi_agent  # noqa: E402
 from alignbook.envs.registry import list_tasks, make, random_actions, register_all  # noqa: E402
 from alignbook.envs.vector import ProcessVectorEnv, SafeVectorEnv  # noqa: E402
 
@@ -100,4 +102,4 @@ def make_vec(task_id: str, num_envs: int, workers: int = 1, **options) -> SafeVe
 
 register_all()
 
-__all__ = ["BATCHED_TASKS", "ProcessVectorEnv", "SafeEnv", "SafeVectorEnv", "list_tasks", "make", "make_vec", "random_actions", "register_batched"]
+__all__ = ["BATCHED_TASKS", "list_multi_agent_tasks", "make_multi_agent", "ProcessVectorEnv", "SafeEnv", "SafeVectorEnv", "list_tasks", "make", "make_vec", "random_actions", "register_batched"]

@@ -84,3 +84,45 @@ def vision_rate(task_id: str, seconds: float, size: tuple[int, int] = (64, 64)) 
             env.reset()
     env.close()
     return frames / (time.perf_counter() - start)
+
+
+def multi_agent_rate(task_id: str, seconds: float, seed: int = 0) -> float:
+    """Joint random-action steps per second of a multi-agent task (every agent acts once per joint step)."""
+    from alignbook.envs.multi_velocity import make_multi_agent
+
+    env = make_multi_agent(task_id)
+    env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    actions = [{a: rng.uniform(s.low, s.high) for a, s in env.action_spaces.items()} for _ in range(1024)]
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for k in range(128):
+            out = env.step(actions[(steps + k) % 1024])
+            if out[3]["agent_0"] or out[4]["agent_0"]:
+                env.reset()
+        steps += 128
+    env.close()
+    return steps / (time.perf_counter() - start)
+
+
+def gymnasium_rate(robot: str, seconds: float, seed: int = 0) -> float:
+    """Random-action steps per second of Gymnasium's own ``<robot>-v5`` (with the options the velocity task
+    passes it), stepped the same way as ``env_rate``: the reference for the velocity robots' overhead."""
+    import importlib
+
+    from alignbook.envs.velocity import VELOCITY_TASKS
+
+    module, cls, options, _, _ = VELOCITY_TASKS[robot]
+    env = getattr(importlib.import_module(f"gymnasium.envs.mujoco.{module}"), cls)(**options)
+    env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    actions = rng.uniform(env.action_space.low, env.action_space.high, size=(4096, *env.action_space.shape))
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for k in range(128):
+            _, _, terminated, truncated, _ = env.step(actions[(steps + k) % 4096])
+            if terminated or truncated:
+                env.reset()
+        steps += 128
+    env.close()
+    return steps / (time.perf_counter() - start)

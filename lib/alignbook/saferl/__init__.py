@@ -16,16 +16,21 @@ Where things live:
 - ``train``       ``train(algo, task_id, engine=None, **overrides)`` -> (agent, per-epoch log); ``evaluate``
 - ``toy``         a constrained problem with a closed-form optimum, registered as the task ``ToyConstraint-v0``
 - ``suite``       many runs over algorithms and seeds, and their final-performance summary
+- ``multi_agent`` SafePO's multi-agent MAPPO, MAPPO-Lag, HAPPO and MACPO, ``train_multi``, a two-agent toy
 - ``published``   OmniSafe's published numbers, for the chapters to compare against
 """
 
-from alignbook.saferl import algorithms  # noqa: F401 -- registers the algorithms
+from alignbook.saferl import (
+           algorithms,  # noqa: F401 -- registers the algorithms
+           multi_agent,  # noqa: F401 -- registers the multi-agent algorithms
+)
 from alignbook.saferl.config import ALGORITHMS, make_config
 from alignbook.saferl.engines import ENGINES
 from alignbook.saferl.lagrange import Lagrange, PIDLagrange
+from alignbook.saferl.multi_agent import MA_TOY_TASK, train_multi, two_agent_optimum
 from alignbook.saferl.suite import final_performance, run_suite
 from alignbook.saferl.toy import TOY_TASK, TOY_TRAINING, toy_optimum
 from alignbook.saferl.train import Agent, evaluate, train
 
-__all__ = ["ALGORITHMS", "ENGINES", "TOY_TASK", "TOY_TRAINING", "Agent", "Lagrange", "PIDLagrange", "evaluate",
+__all__ = ["MA_TOY_TASK", "train_multi", "two_agent_optimum", "ALGORITHMS", "ENGINES", "TOY_TASK", "TOY_TRAINING", "Agent", "Lagrange", "PIDLagrange", "evaluate",
            "final_performance", "make_config", "run_suite", "toy_optimum", "train"]

@@ -1,0 +1,154 @@
+"""The multi-agent velocity tasks (Safety-Gymnasium's ``safe_multi_agent`` velocity scenarios, SafePO's ids):
+one robot whose actuators are split between agents, a shared reward and a shared speed-limit cost.
+
+Ids (SafePO's ``multi_agent_velocity_map``; upstream Safety-Gymnasium registers none): Safety2x4AntVelocity-v0,
+Safety4x2AntVelocity-v0, Safety2x3HalfCheetahVelocity-v0, Safety6x1HalfCheetahVelocity-v0,
+Safety3x1HopperVelocity-v0, Safety2x3Walker2dVelocity-v0, Safety2x1SwimmerVelocity-v0,
+Safety9|8HumanoidVelocity-v0.
+
+PettingZoo's parallel API, dicts keyed ``agent_0`` ... ``agent_{n-1}``:
+
+- ``obs, infos = env.reset(seed=None)``;
+- ``obs, rewards, costs, terminations, truncations, infos = env.step(actions)``, ``actions`` a dict with
+  exactly the agents' keys, each an array of that agent's action shape; wrong keys, shapes, NaN or inf are
+  refused with ``ValueError`` before the physics runs;
+- ``env.agents``, ``env.observation_spaces``, ``env.action_spaces``, ``env.state()`` (the robot's
+  single-agent observation), ``env.partition`` (each agent's indices into the robot's action vector).
+
+The robot is the single-agent task's (``alignbook.envs.velocity``, Gymnasium's ``-v5`` models), so both
+families share one simulation; each agent's actions are scattered into the robot's action vector by the
+partition, which is upstream's (MaMuJoCo's ``obsk.py``; anchor ``multi-agent.md`` 1a).
+
+Reward: the robot's reward, the same for every agent. Cost, the same for every agent: 1 when the speed exceeds
+the task's threshold (upstream's multi-agent thresholds, which differ from the single-agent ones), with
+upstream's multi-agent speed ``sqrt(vx^2 + vy^2)`` and vy = 0 when the robot reports none -- so HalfCheetah,
+Hopper and Walker2d are charged for |vx| (running backwards costs too, unlike the single-agent tasks); the
+Swimmer is charged for its signed vx.
+
+Observation: every agent observes the robot's full state (``state()``), not MaMuJoCo's local (``agent_obsk``)
+views. Why: SafePO's four multi-agent algorithms never read the local views -- their wrapper feeds each actor
+the global state plus a one-hot agent id -- and the global state is the same under MaMuJoCo v0 and v1 apart
+from the model version, so we follow the v1 (``-v5`` model) state that the single-agent tasks use: Ant 27
+(v5 without contact forces, as the single-agent Ant), Humanoid 348, HalfCheetah and Walker2d 17, Hopper 11,
+Swimmer 8. The local views (MaMuJoCo v0: e.g. Ant 2x4 21 per agent, v1: 63) are not built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from alignbook.envs.velocity import VelocityEnv
+
+# id -> (robot, partition into the robot's action indices, speed threshold)
+MULTI_VELOCITY_TASKS: dict[str, tuple[str, tuple[tuple[int, ...], ...], float]] = {
+    # Ant actuators (Gymnasium): hip_4, ankle_4, hip_1, ankle_1, hip_2, ankle_2, hip_3, ankle_3
+    "Safety2x4AntVelocity-v0": ("Ant", ((2, 3, 4, 5), (6, 7, 0, 1)), 2.522),
+    "Safety4x2AntVelocity-v0": ("Ant", ((2, 3), (4, 5), (6, 7), (0, 1)), 2.418),
+    "Safety2x3HalfCheetahVelocity-v0": ("HalfCheetah", ((0, 1, 2), (3, 4, 5)), 3.227),
+    "Safety6x1HalfCheetahVelocity-v0": ("HalfCheetah", tuple((i,) for i in range(6)), 2.932),
+    "Safety3x1HopperVelocity-v0": ("Hopper", ((0,), (1,), (2,)), 0.9613),
+    # Walker2d actuators: thigh, leg, foot, thigh_left, leg_left, foot_left; MaMuJoCo lists foot first.
+    "Safety2x3Walker2dVelocity-v0": ("Walker2d", ((2, 1, 0), (5, 4, 3)), 1.641),
+    "Safety2x1SwimmerVelocity-v0": ("Swimmer", ((0,), (1,)), 0.04891),
+    # Humanoid: upper body (abdomen x, y, z, both shoulders, elbows) and lower body (hips x, y, z, knees).
+    "Safety9|8HumanoidVelocity-v0": ("Humanoid", ((2, 0, 1, 11, 12, 13, 14, 15, 16),
+                                                  (3, 5, 4, 6, 7, 9, 8, 10)), 0.58),
+}
+
+
+def multi_agent_speed(robot: str, info: dict[str, Any]) -> float:
+    """Upstream's multi-agent speed: sqrt(vx^2 + vy^2) with vy = 0 when absent; the Swimmer's signed vx."""
+    if robot == "Swimmer":
+        return float(info["x_velocity"])
+    return float(np.hypot(info["x_velocity"], info.get("y_velocity", 0.0)))
+
+
+class MultiAgentVelocityEnv:
+    """One velocity robot driven by several agents (PettingZoo's parallel API plus a cost per agent)."""
+
+    def __init__(self, task_id: str, **options: Any):
+        if task_id not in MULTI_VELOCITY_TASKS:
+            raise ValueError(f"unknown multi-agent velocity task {task_id!r}; valid ids: "
+                             f"{', '.join(MULTI_VELOCITY_TASKS)}")
+        robot, partition, threshold = MULTI_VELOCITY_TASKS[task_id]
+        partition = tuple(list(p) for p in partition)  # lists index NumPy arrays without conversion
+        self.task_id, self.robot, self.partition, self.velocity_threshold = task_id, robot, partition, threshold
+        self.robot_env = VelocityEnv(robot, task_id=task_id, **options)
+        self.max_episode_steps = self.robot_env.max_episode_steps
+        self.agents = [f"agent_{i}" for i in range(len(partition))]
+        self.possible_agents = list(self.agents)
+        box = self.robot_env.action_space
+        self.action_spaces = {a: spaces.Box(box.low[p], box.high[p], dtype=box.dtype)
+                              for a, p in zip(self.agents, partition, strict=True)}
+        self.observation_spaces = {a: self.robot_env.observation_space for a in self.agents}
+        self.state_space = self.robot_env.observation_space
+        self._state: np.ndarray | None = None
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Box:
+        return self.action_spaces[agent]
+
+    def state(self) -> np.ndarray:
+        if self._state is None:
+            raise RuntimeError(f"{self.task_id}: call reset() first")
+        return self._state.copy()
+
+    def _per_agent(self, value):
+        return {a: value for a in self.agents}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        obs, info = self.robot_env.reset(seed=seed, options=options)
+        self._state = np.asarray(obs, dtype=np.float64)
+        return {a: self._state.copy() for a in self.agents}, {a: dict(info) for a in self.agents}
+
+    def joint_action(self, actions: dict) -> np.ndarray:
+        """Check the agents' actions and scatter them into the robot's action vector."""
+        if not isinstance(actions, dict) or set(actions) != set(self.agents):
+            got = sorted(actions) if isinstance(actions, dict) else type(actions).__name__
+            raise ValueError(f"{self.task_id}: actions must be a dict with keys {self.agents}, got {got}")
+        joint = np.zeros(self.robot_env.action_space.shape)
+        for agent, part in zip(self.agents, self.partition, strict=True):
+            try:
+                a = np.asarray(actions[agent], dtype=np.float64)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"{self.task_id}: actions[{agent!r}] must be numeric") from error
+            if a.shape != (len(part),):
+                raise ValueError(f"{self.task_id}: actions[{agent!r}] must have shape {(len(part),)}, "
+                                 f"got {a.shape}")
+            joint[part] = a
+        if not np.isfinite(joint).all():  # one check for all agents; find the culprit only when it fails
+            agent = next(a for a, p in zip(self.agents, self.partition, strict=True) if not np.isfinite(joint[p]).all())
+            raise ValueError(f"{self.task_id}: actions[{agent!r}] contains NaN or inf: {actions[agent]}")
+        return joint
+
+    def step(self, actions: dict):
+        obs, reward, _, terminated, truncated, info = self.robot_env.step(self.joint_action(actions))
+        cost = float(multi_agent_speed(self.robot, info) > self.velocity_threshold)
+        info["cost_velocity"] = info["cost_sum"] = cost
+        self._state = np.asarray(obs, dtype=np.float64)
+        return ({a: self._state.copy() for a in self.agents}, self._per_agent(float(reward)),
+                self._per_agent(cost), self._per_agent(bool(terminated)), self._per_agent(bool(truncated)),
+                {a: dict(info) for a in self.agents})
+
+    def render(self):
+        return self.robot_env.render()
+
+    def close(self) -> None:
+        self.robot_env.close()
+
+    def __repr__(self) -> str:
+        return f"<MultiAgentVelocityEnv {self.task_id}>"
+
+
+def list_multi_agent_tasks() -> list[str]:
+    return list(MULTI_VELOCITY_TASKS)
+
+
+def make_multi_agent(task_id: str, **options: Any) -> MultiAgentVelocityEnv:
+    """A multi-agent task by id (see the module docstring); ``options`` go to the robot (``render_mode``...)."""
+    return MultiAgentVelocityEnv(task_id, **options)
