@@ -22,6 +22,14 @@ def test_the_registry_holds_safepos_twelve_single_agent_algorithms():
                                          "focops", "cup", "rcpo", "cppo_pid"])
 
 
+def test_safepo_names_exactly_the_algorithms_of_its_package():
+    from alignbook.saferl import SAFEPO
+
+    defined_there = {name for name, cls in ALGORITHMS.items()
+                     if cls.__module__.startswith("alignbook.saferl.algorithms.")}
+    assert len(SAFEPO) == len(set(SAFEPO)) == 12 and set(SAFEPO) == defined_there
+
+
 def _record_initial_parameters(monkeypatch) -> list[dict[str, torch.Tensor]]:
     """Make train() leave a copy of its networks' parameters as built, before any update."""
     built = []

@@ -24,6 +24,7 @@ from alignbook.saferl import (
            algorithms,  # noqa: F401 -- registers the algorithms
            multi_agent,  # noqa: F401 -- registers the multi-agent algorithms
 )
+from alignbook.saferl.algorithms import SAFEPO
 from alignbook.saferl.config import ALGORITHMS, make_config
 from alignbook.saferl.engines import ENGINES
 from alignbook.saferl.lagrange import Lagrange, PIDLagrange
@@ -32,5 +33,5 @@ from alignbook.saferl.suite import final_performance, run_suite
 from alignbook.saferl.toy import TOY_TASK, TOY_TRAINING, toy_optimum
 from alignbook.saferl.train import Agent, evaluate, train
 
-__all__ = ["MA_TOY_TASK", "train_multi", "two_agent_optimum", "ALGORITHMS", "ENGINES", "TOY_TASK", "TOY_TRAINING", "Agent", "Lagrange", "PIDLagrange", "evaluate",
+__all__ = ["MA_TOY_TASK", "SAFEPO", "train_multi", "two_agent_optimum", "ALGORITHMS", "ENGINES", "TOY_TASK", "TOY_TRAINING", "Agent", "Lagrange", "PIDLagrange", "evaluate",
            "final_performance", "make_config", "run_suite", "toy_optimum", "train"]

@@ -14,3 +14,8 @@ from alignbook.saferl.algorithms import (  # noqa: F401 -- imported for their @r
     trpo,
     trpo_lag,
 )
+
+# SafePO's single-agent benchmark is exactly this package; other registered algorithms (multi-agent, off-policy,
+# adapted) belong to other chapters.
+SAFEPO = ("pg", "natural_pg", "trpo", "ppo", "trpo_lag", "ppo_lag", "cpo", "pcpo", "focops", "cup", "rcpo",
+          "cppo_pid")
