@@ -11,6 +11,8 @@ Where things live:
                   natural step and the backtracking line search); the multipliers an algorithm can name
 - ``algorithms``  one file per algorithm: pg, natural_pg, trpo, ppo, ppo_lag, trpo_lag, cpo, pcpo, focops,
                   cup, rcpo, cppo_pid; each declares its ``family``, ``loss`` and ``multiplier``
+- ``offpolicy``   OmniSafe's off-policy family: ddpg, td3, sac and their ``_lag`` / ``_pid`` variants, one file
+                  each over a shared skeleton (replay buffer, Q-critics, Polyak targets, policy delay)
 - ``engines``     who runs an update: ``autograd`` (the reference, the algorithm file's own loss) and ``numpy``
                   (the PG/PPO family in NumPy with a hand-written backward, tested equal to the reference)
 - ``train``       ``train(algo, task_id, engine=None, **overrides)`` -> (agent, per-epoch log); ``evaluate``
@@ -19,7 +21,7 @@ Where things live:
 - ``published``   OmniSafe's published numbers, for the chapters to compare against
 """
 
-from alignbook.saferl import algorithms  # noqa: F401 -- registers the algorithms
+from alignbook.saferl import algorithms, offpolicy  # noqa: F401 -- registers the algorithms
 from alignbook.saferl.config import ALGORITHMS, make_config
 from alignbook.saferl.engines import ENGINES
 from alignbook.saferl.lagrange import Lagrange, PIDLagrange

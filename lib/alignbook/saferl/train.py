@@ -24,7 +24,7 @@ from alignbook.checks import positive_int
 from alignbook.envs import make_vec
 from alignbook.saferl import algorithms, toy  # noqa: F401 -- register the algorithms and the toy task
 from alignbook.saferl.buffer import RolloutBuffer
-from alignbook.saferl.config import algorithm_class, make_config
+from alignbook.saferl.config import algorithm_class, canonical_name, make_config
 from alignbook.saferl.engines import make_engine
 from alignbook.saferl.normalise import RunningNormaliser
 
@@ -94,12 +94,18 @@ def train(algo: str, task_id: str, *, engine: str | None = None, callback: Calla
     episode_length, episodes, lambda, kl, wall_time (s since the start) and algorithm-specific statistics.
     ``callback(row)`` is called after each epoch (progress bars).
     """
-    cfg = make_config(algo, **overrides)
+    algo = canonical_name(algo)
+    cfg = make_config(algo, task_id, **overrides)
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     try:
         # NumPy's BLAS too: with matrices this small, extra threads only add synchronisation.
         with threadpool_limits(cfg.threads):
+            cls = algorithm_class(algo)
+            if cls.family == "off-policy":  # its own loop: a replay buffer, one update per step
+                from alignbook.saferl.offpolicy.base import train_off_policy
+
+                return train_off_policy(cls, task_id, cfg, callback)
             return _train(algo, task_id, cfg, engine, callback)
     finally:
         torch.set_num_threads(threads)
