@@ -13,6 +13,8 @@ Where things live:
                   cup, rcpo, cppo_pid; each declares its ``family``, ``loss`` and ``multiplier``
 - ``offpolicy``   OmniSafe's off-policy family: ddpg, td3, sac and their ``_lag`` / ``_pid`` variants, one file
                   each over a shared skeleton (replay buffer, Q-critics, Polyak targets, policy delay)
+- ``adapters``    Saute and Simmer: wrappers that append a budget state and replace the reward once it is spent;
+                  ``adapted`` registers ppo_saute, sac_saute, ppo_simmer_pid and siblings
 - ``engines``     who runs an update: ``autograd`` (the reference, the algorithm file's own loss) and ``numpy``
                   (the PG/PPO family in NumPy with a hand-written backward, tested equal to the reference)
 - ``train``       ``train(algo, task_id, engine=None, **overrides)`` -> (agent, per-epoch log); ``evaluate``
@@ -21,7 +23,7 @@ Where things live:
 - ``published``   OmniSafe's published numbers, for the chapters to compare against
 """
 
-from alignbook.saferl import algorithms, offpolicy  # noqa: F401 -- registers the algorithms
+from alignbook.saferl import adapted, algorithms, offpolicy  # noqa: F401 -- registers the algorithms
 from alignbook.saferl.config import ALGORITHMS, make_config
 from alignbook.saferl.engines import ENGINES
 from alignbook.saferl.lagrange import Lagrange, PIDLagrange

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from alignbook.envs import make_vec
+from alignbook.saferl.adapters import adapt
 from alignbook.saferl.base import MULTIPLIERS
 from alignbook.saferl.networks import mlp
 
@@ -270,7 +271,7 @@ class Run:
         torch.manual_seed(cfg.seed)
         self.cfg, self.task_id = cfg, task_id
         self.rng = np.random.default_rng(cfg.seed)
-        self.env = make_vec(task_id, 1)
+        self.env = adapt(make_vec(task_id, 1), algo_cls, cfg)
         space = self.env.single_action_space
         self.obs_dim = int(np.prod(self.env.single_observation_space.shape))
         self.act_dim = int(np.prod(space.shape))
@@ -329,6 +330,8 @@ class Run:
                "epoch_time": time.perf_counter() - start}
         self.rows.append(row)
         self.epoch += 1
+        if costs and hasattr(self.env, "end_epoch"):  # Simmer moves its budget once per epoch
+            self.env.end_epoch(float(np.mean(costs)))
         return row
 
     def log(self) -> pd.DataFrame:
