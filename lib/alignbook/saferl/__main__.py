@@ -3,6 +3,7 @@
     python -m alignbook.saferl train SACLag ToyConstraint-v0 --set total_steps=2000 --set cost_limit=20 --dir runs/x
     python -m alignbook.saferl eval runs/x [--episodes 10] [--algo SACLag]
     python -m alignbook.saferl plot runs/x runs/y --out curves.png
+    python -m alignbook.saferl benchmark grid.yaml [--workers 2] [--ray-address HOST:PORT]
 
 ``--set key=value`` values are read as YAML (numbers, lists, booleans); the keys are checked against the
 algorithm's settings, and the closest valid one is named on a typo.
@@ -41,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("run_dir")
     e.add_argument("--episodes", type=int, default=10)
     e.add_argument("--algo", help="refuse the directory unless it is a run of this algorithm")
+    b = sub.add_parser("benchmark", help="run a grid of runs (GRID.yaml), skipping finished cells")
+    b.add_argument("grid")
+    b.add_argument("--workers", type=int, default=None)
+    b.add_argument("--ray-address", default=None)
     p = sub.add_parser("plot", help="episode return and cost against steps, the cost limit drawn in")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--out", default="curves.png")
@@ -73,6 +78,15 @@ def main(argv: list[str] | None = None) -> int:
             episodes = evaluate(agent, spec["task"], episodes=args.episodes)
             print(json.dumps({"algo": spec["algo"], "task": spec["task"], "return": episodes["return"].mean(),
                               "cost": episodes.cost.mean(), "episodes": len(episodes)}))
+        elif args.command == "benchmark":
+            from alignbook.saferl.grid import run_grid
+
+            results = run_grid(args.grid, args.workers, args.ray_address)
+            for result in results:
+                print(json.dumps({k: v for k, v in result.items() if k != "traceback"}))
+                if result["status"] == "failed":
+                    print(result["traceback"], file=sys.stderr)
+            return 1 if any(r["status"] == "failed" for r in results) else 0
         else:
             plot_runs(args.run_dirs, args.out)
             print(args.out)
