@@ -44,3 +44,21 @@ def test_bad_grids_and_dead_ray_addresses_are_refused(tmp_path):
     with pytest.raises(ValueError, match="does not answer"):
         run_grid(_grid(tmp_path), ray_address="127.0.0.1:9")
     assert time.perf_counter() - start < 10
+
+
+def test_the_ray_backend_gives_the_local_numbers(tmp_path):
+    """A local Ray instance (2 CPUs) started here; its address given to the grid as a cluster's would be."""
+    ray = pytest.importorskip("ray")
+    from pathlib import Path
+
+    lib = str(Path(__file__).resolve().parents[1] / "lib")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": lib}})
+    try:
+        address = ray.get_runtime_context().gcs_address
+        on_ray = run_grid(_grid(tmp_path / "ray"), ray_address=address)
+    finally:
+        ray.shutdown()
+    local = run_grid(_grid(tmp_path / "local"), workers=2)
+    assert [r["status"] for r in on_ray] == ["finished", "finished"]
+    assert [(r["episode_return"], r["episode_cost"]) for r in on_ray] == \
+        [(r["episode_return"], r["episode_cost"]) for r in local]

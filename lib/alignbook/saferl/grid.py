@@ -94,7 +94,10 @@ def run_grid(grid, workers: int | None = None, ray_address: str | None = None) -
         check_ray_address(ray_address)
         import ray
 
-        ray.init(address=ray_address, ignore_reinit_error=True, log_to_driver=False)
+        # The workers import alignbook from where this process does (a shared file system or the same install).
+        lib = str(Path(__file__).resolve().parents[2])
+        ray.init(address=ray_address, ignore_reinit_error=True, log_to_driver=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": lib}})
         remote = ray.remote(num_cpus=1)(run_cell)
         return ray.get([remote.remote(*job) for job in jobs])
     from alignbook.workers import map_in_workers
