@@ -15,8 +15,10 @@ saferl_train = importlib.import_module("alignbook.saferl.train")
 TINY = dict(total_steps=300, steps_per_epoch=150, update_iters=2, batch_size=50, hidden=(8, 8))
 
 
-# The registry also holds the off-policy family (tests/test_saferl_offpolicy.py); these tests are about SafePO's.
-ON_POLICY = {name: cls for name, cls in ALGORITHMS.items() if issubclass(cls, OnPolicy)}
+# The registry also holds the off-policy family (tests/test_saferl_offpolicy.py) and the Saute/Simmer-adapted
+# algorithms (tests/test_saferl_adapters.py); these tests are about SafePO's.
+ON_POLICY = {name: cls for name, cls in ALGORITHMS.items()
+             if issubclass(cls, OnPolicy) and getattr(cls, "adapter", None) is None}
 
 
 def test_the_registry_holds_safepos_twelve_single_agent_algorithms():

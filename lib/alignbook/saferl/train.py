@@ -25,7 +25,7 @@ from alignbook.envs import make_vec
 from alignbook.saferl import algorithms, toy  # noqa: F401 -- register the algorithms and the toy task
 from alignbook.saferl.adapters import adapt
 from alignbook.saferl.buffer import RolloutBuffer
-from alignbook.saferl.config import algorithm_class, canonical_name, make_config
+from alignbook.saferl.config import ALGORITHMS, algorithm_class, canonical_name, make_config
 from alignbook.saferl.engines import make_engine
 from alignbook.saferl.normalise import RunningNormaliser
 
@@ -102,7 +102,7 @@ def train(algo: str, task_id: str, *, engine: str | None = None, callback: Calla
     try:
         # NumPy's BLAS too: with matrices this small, extra threads only add synchronisation.
         with threadpool_limits(cfg.threads):
-            cls = algorithm_class(algo)
+            cls = ALGORITHMS[algo]
             if cls.family == "off-policy":  # its own loop: a replay buffer, one update per step
                 from alignbook.saferl.offpolicy.base import train_off_policy
 
