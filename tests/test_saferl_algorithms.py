@@ -8,17 +8,23 @@ import pytest
 import torch
 
 from alignbook.saferl import ALGORITHMS, TOY_TASK, TOY_TRAINING, Agent, evaluate, toy_optimum, train
-
-# The multi-agent algorithms share the registry but build one learner per agent (tests/test_saferl_multi_agent.py).
-SINGLE_AGENT = {name: cls for name, cls in ALGORITHMS.items() if not getattr(cls, "multi_agent", False)}
+from alignbook.saferl.base import OnPolicy
 
 # The module that holds train() (the package exports the function under the module's name).
 saferl_train = importlib.import_module("alignbook.saferl.train")
 TINY = dict(total_steps=300, steps_per_epoch=150, update_iters=2, batch_size=50, hidden=(8, 8))
 
 
+# The registry also holds the off-policy family (tests/test_saferl_offpolicy.py), the Saute/Simmer-adapted
+# algorithms (tests/test_saferl_adapters.py) and the multi-agent ones (tests/test_saferl_multi_agent.py); these
+# tests are about SafePO's single-agent family.
+ON_POLICY = {name: cls for name, cls in ALGORITHMS.items()
+             if issubclass(cls, OnPolicy) and getattr(cls, "adapter", None) is None
+             and not getattr(cls, "multi_agent", False)}
+
+
 def test_the_registry_holds_safepos_twelve_single_agent_algorithms():
-    assert sorted(SINGLE_AGENT) == sorted(["pg", "natural_pg", "trpo", "ppo", "ppo_lag", "trpo_lag", "cpo", "pcpo",
+    assert sorted(ON_POLICY) == sorted(["pg", "natural_pg", "trpo", "ppo", "ppo_lag", "trpo_lag", "cpo", "pcpo",
                                          "focops", "cup", "rcpo", "cppo_pid"])
 
 
@@ -53,7 +59,7 @@ def _moved(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor], pref
     return any(not torch.equal(before[k], after[k]) for k in before if k.startswith(prefix))
 
 
-@pytest.mark.parametrize("algo", sorted(SINGLE_AGENT))
+@pytest.mark.parametrize("algo", sorted(ON_POLICY))
 def test_every_algorithm_trains_and_logs_two_epochs(algo, monkeypatch):
     initial = _record_initial_parameters(monkeypatch)
     agent, log = train(algo, TOY_TASK, **TINY)
@@ -157,12 +163,12 @@ def test_unconstrained_ppo_exceeds_the_limit():
 def test_each_algorithm_declares_its_multiplier_and_builds_it():
     from alignbook.saferl import Lagrange, PIDLagrange, make_config
 
-    declared = {name: cls.multiplier for name, cls in SINGLE_AGENT.items()}
+    declared = {name: cls.multiplier for name, cls in ON_POLICY.items()}
     assert declared == {"pg": None, "natural_pg": None, "trpo": None, "ppo": None, "cpo": None, "pcpo": None,
                         "ppo_lag": "lagrange", "trpo_lag": "lagrange", "focops": "lagrange", "cup": "lagrange",
                         "rcpo": "lagrange", "cppo_pid": "pid"}
     kinds = {None: type(None), "lagrange": Lagrange, "pid": PIDLagrange}
-    for name, cls in SINGLE_AGENT.items():
+    for name, cls in ON_POLICY.items():
         assert type(cls(2, 1, make_config(name)).lagrange_multiplier) is kinds[cls.multiplier], name
 
 

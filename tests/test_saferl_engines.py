@@ -5,14 +5,15 @@ import numpy as np
 import pytest
 import torch
 
-from alignbook.saferl import ALGORITHMS, ENGINES, TOY_TASK, TOY_TRAINING, make_config, train
+from alignbook.saferl import ALGORITHMS, ENGINES, SAFEPO, TOY_TASK, TOY_TRAINING, make_config, train
 from alignbook.saferl.algorithms.pg import PolicyGradient
 from alignbook.saferl.algorithms.ppo_lag import PPOLag
 from alignbook.saferl.buffer import Batch
 from alignbook.saferl.engines import Autograd, NumpyEngine, make_engine
 
-# The multi-agent algorithms share the registry but build one learner per agent (tests/test_saferl_multi_agent.py).
-SINGLE_AGENT = {name: cls for name, cls in ALGORITHMS.items() if not getattr(cls, "multi_agent", False)}
+# The engines run SafePO's single-agent on-policy family; the off-policy, adapted and multi-agent algorithms of
+# the registry have training loops of their own.
+SINGLE_AGENT = {name: ALGORITHMS[name] for name in SAFEPO}
 
 ACCELERATED = sorted(name for name, cls in SINGLE_AGENT.items()
                      if NumpyEngine.supports(cls(2, 1, make_config(name, hidden=(4,)))))

@@ -11,6 +11,10 @@ Where things live:
                   natural step and the backtracking line search); the multipliers an algorithm can name
 - ``algorithms``  one file per algorithm: pg, natural_pg, trpo, ppo, ppo_lag, trpo_lag, cpo, pcpo, focops,
                   cup, rcpo, cppo_pid; each declares its ``family``, ``loss`` and ``multiplier``
+- ``offpolicy``   OmniSafe's off-policy family: ddpg, td3, sac and their ``_lag`` / ``_pid`` variants, one file
+                  each over a shared skeleton (replay buffer, Q-critics, Polyak targets, policy delay)
+- ``adapters``    Saute and Simmer: wrappers that append a budget state and replace the reward once it is spent;
+                  ``adapted`` registers ppo_saute, sac_saute, ppo_simmer_pid and siblings
 - ``engines``     who runs an update: ``autograd`` (the reference, the algorithm file's own loss) and ``numpy``
                   (the PG/PPO family in NumPy with a hand-written backward, tested equal to the reference)
 - ``train``       ``train(algo, task_id, engine=None, **overrides)`` -> (agent, per-epoch log); ``evaluate``
@@ -20,9 +24,11 @@ Where things live:
 - ``published``   OmniSafe's published numbers, for the chapters to compare against
 """
 
-from alignbook.saferl import (
-           algorithms,  # noqa: F401 -- registers the algorithms
-           multi_agent,  # noqa: F401 -- registers the multi-agent algorithms
+from alignbook.saferl import (  # noqa: F401 -- imported to register their algorithms
+    adapted,
+    algorithms,
+    multi_agent,
+    offpolicy,
 )
 from alignbook.saferl.algorithms import SAFEPO
 from alignbook.saferl.config import ALGORITHMS, make_config

@@ -1,13 +1,20 @@
 """Configuration objects and the algorithm registry (OmniSafe's design, without YAML).
 
-Every algorithm declares a dataclass of its defaults; ``make_config(name, **overrides)`` merges a user's
-overrides into them, refusing any key the dataclass does not have (a typo must not silently train with the
-default) and any value that cannot be right (a negative cost limit, a step budget that is not positive).
+Every algorithm declares a dataclass of its defaults and, as a class attribute ``task_overrides``, the
+per-task sections (task id -> settings). ``make_config(name, task=None, **overrides)`` resolves them in
+OmniSafe's order -- defaults < the task's section < the user's overrides -- refusing any key the dataclass
+does not have, naming the closest valid one (a typo must not silently train with the default), and any value
+that cannot be right (a negative cost limit, a step budget that is not positive).
+
+Names are accepted as OmniSafe and SafePO spell them (``PPOLag``, ``CPPOPID``, ``SACLag``, ``ppo_lag``): case,
+``-``, ``_`` and spaces do not matter (``canonical_name``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +36,35 @@ def register(name: str):
     return add
 
 
+def _fold(name: str) -> str:
+    return re.sub(r"[\s_\-]", "", str(name)).lower()
+
+
+def closest(word: str, valid) -> str | None:
+    """The valid name nearest to ``word`` (difflib), or None when none is near."""
+    match = difflib.get_close_matches(str(word), list(valid), n=1, cutoff=0.5)
+    return match[0] if match else None
+
+
+def did_you_mean(word: str, valid) -> str:
+    match = closest(word, valid)
+    return f" (did you mean {match!r}?)" if match else ""
+
+
+def canonical_name(name: str) -> str:
+    """The registered name of an algorithm however it is spelt: 'PPOLag', 'ppo-lag' and 'ppo_lag' are 'ppo_lag'."""
+    if name in ALGORITHMS:
+        return name
+    folded = {_fold(key): key for key in ALGORITHMS}
+    if _fold(name) in folded:
+        return folded[_fold(name)]
+    match = closest(_fold(name), folded)
+    hint = f" (did you mean {folded[match]!r}?)" if match else ""
+    raise ValueError(f"unknown algorithm {name!r}{hint}; registered algorithms: {', '.join(sorted(ALGORITHMS))}")
+
+
 def algorithm_class(name: str) -> type:
-    if name not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {name!r}; registered algorithms: {', '.join(sorted(ALGORITHMS))}")
-    return ALGORITHMS[name]
+    return ALGORITHMS[canonical_name(name)]
 
 
 @dataclass(frozen=True)
@@ -94,22 +126,32 @@ class PIDConfig:
     penalty_max: float = 100.0
 
 
-def make_config(name: str, **overrides: Any):
-    """The defaults of algorithm ``name`` with ``overrides`` applied, validated by name and value."""
-    cls = algorithm_class(name).Config
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(overrides) - set(fields))
+def _check_keys(name: str, fields, settings: dict, where: str) -> None:
+    unknown = sorted(set(settings) - set(fields))
     if unknown:
-        raise ValueError(f"unknown setting(s) {', '.join(map(repr, unknown))} for {name!r}; "
+        hint = did_you_mean(unknown[0], fields)
+        raise ValueError(f"unknown setting(s) {', '.join(map(repr, unknown))} for {name!r} in {where}{hint}; "
                          f"valid settings: {', '.join(sorted(fields))}")
-    cfg = dataclasses.replace(cls(), **overrides)
+
+
+def make_config(name: str, task: str | None = None, **overrides: Any):
+    """The settings of algorithm ``name``: its defaults < its section for ``task`` (if any) < ``overrides``,
+    validated by name and value."""
+    algo = algorithm_class(name)
+    cls = algo.Config
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    section = dict(getattr(algo, "task_overrides", {}).get(task, {})) if task is not None else {}
+    _check_keys(name, fields, section, f"the section for {task!r}")
+    _check_keys(name, fields, overrides, "the overrides")
+    cfg = dataclasses.replace(cls(), **{**section, **overrides})
     for key in ("total_steps", "steps_per_epoch", "num_envs", "update_iters", "batch_size"):
-        positive_int(getattr(cfg, key), key)
+        if hasattr(cfg, key):
+            positive_int(getattr(cfg, key), key)
     if not isinstance(cfg.cost_limit, int | float) or cfg.cost_limit < 0:
         raise ValueError(f"cost_limit must be a non-negative number, got {cfg.cost_limit!r}")
     if cfg.steps_per_epoch % cfg.num_envs:
         raise ValueError(f"steps_per_epoch ({cfg.steps_per_epoch}) must be a multiple of num_envs ({cfg.num_envs})")
-    for key in ("gamma", "lam", "lam_c"):
-        if not 0 <= getattr(cfg, key) <= 1:
+    for key in ("gamma", "lam", "lam_c", "polyak"):
+        if hasattr(cfg, key) and not 0 <= getattr(cfg, key) <= 1:
             raise ValueError(f"{key} must lie in [0, 1], got {getattr(cfg, key)!r}")
     return cfg

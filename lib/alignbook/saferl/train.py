@@ -23,8 +23,9 @@ from threadpoolctl import threadpool_limits
 from alignbook.checks import positive_int
 from alignbook.envs import make_vec
 from alignbook.saferl import algorithms, toy  # noqa: F401 -- register the algorithms and the toy task
+from alignbook.saferl.adapters import adapt
 from alignbook.saferl.buffer import RolloutBuffer
-from alignbook.saferl.config import algorithm_class, make_config
+from alignbook.saferl.config import ALGORITHMS, algorithm_class, canonical_name, make_config
 from alignbook.saferl.engines import make_engine
 from alignbook.saferl.normalise import RunningNormaliser
 
@@ -94,12 +95,18 @@ def train(algo: str, task_id: str, *, engine: str | None = None, callback: Calla
     episode_length, episodes, lambda, kl, wall_time (s since the start) and algorithm-specific statistics.
     ``callback(row)`` is called after each epoch (progress bars).
     """
-    cfg = make_config(algo, **overrides)
+    algo = canonical_name(algo)
+    cfg = make_config(algo, task_id, **overrides)
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     try:
         # NumPy's BLAS too: with matrices this small, extra threads only add synchronisation.
         with threadpool_limits(cfg.threads):
+            cls = ALGORITHMS[algo]
+            if cls.family == "off-policy":  # its own loop: a replay buffer, one update per step
+                from alignbook.saferl.offpolicy.base import train_off_policy
+
+                return train_off_policy(cls, task_id, cfg, callback)
             return _train(algo, task_id, cfg, engine, callback)
     finally:
         torch.set_num_threads(threads)
@@ -108,7 +115,7 @@ def train(algo: str, task_id: str, *, engine: str | None = None, callback: Calla
 def _train(algo_name: str, task_id: str, cfg, engine_name: str | None, callback) -> tuple[Agent, pd.DataFrame]:
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    env = make_vec(task_id, cfg.num_envs)
+    env = adapt(make_vec(task_id, cfg.num_envs), algorithm_class(algo_name), cfg)
     obs_dim = int(np.prod(env.single_observation_space.shape))
     act_dim = int(np.prod(env.single_action_space.shape))
     algo = algorithm_class(algo_name)(obs_dim, act_dim, cfg)
@@ -155,6 +162,8 @@ def _train(algo_name: str, task_id: str, cfg, engine_name: str | None, callback)
         else:
             mean_cost = last_mean_cost
         last_mean_cost = mean_cost
+        if hasattr(env, "end_epoch"):  # Simmer moves its budget once per epoch
+            env.end_epoch(mean_cost)
         batch = buffer.finish(algo.ac, obs, cfg.gamma, cfg.lam, cfg.lam_c)
         stats = engine.update(batch, mean_cost)
         steps = (epoch + 1) * cfg.steps_per_epoch

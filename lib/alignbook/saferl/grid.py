@@ -1,0 +1,105 @@
+"""Grids of runs (OmniSafe's experiment grid): algorithms x tasks x seeds x overrides, one run directory per
+cell, in local worker processes (``alignbook.workers``) or as Ray tasks on a cluster given its address.
+
+A grid file (YAML)::
+
+    out: runs/grid           # where the cells' run directories go
+    algos: [PPOLag, SACLag]
+    tasks: [ToyConstraint-v0]
+    seeds: [0, 1, 2]
+    set: {total_steps: 2000} # settings for every cell
+    sweep: {cost_limit: [15, 25]}  # each combination of these values is a cell
+
+A cell that raises is reported with its traceback and the others finish; a finished cell (its ``done.json``)
+is skipped when the grid is run again. The same seed gives the same numbers on either backend: a cell is a
+deterministic function of its settings.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import traceback
+from pathlib import Path
+
+import yaml
+
+from alignbook.saferl.config import canonical_name, did_you_mean
+
+GRID_KEYS = ("out", "algos", "tasks", "seeds", "set", "sweep", "workers")
+
+
+def load_grid(path_or_dict) -> dict:
+    grid = path_or_dict if isinstance(path_or_dict, dict) else yaml.safe_load(Path(path_or_dict).read_text())
+    unknown = sorted(set(grid) - set(GRID_KEYS))
+    if unknown:
+        raise ValueError(f"unknown grid key {unknown[0]!r}{did_you_mean(unknown[0], GRID_KEYS)}; "
+                         f"valid keys: {', '.join(GRID_KEYS)}")
+    for key in ("out", "algos", "tasks"):
+        if key not in grid:
+            raise ValueError(f"the grid needs {key!r}")
+    return grid
+
+
+def cells(grid: dict) -> list[tuple[str, str, str, dict]]:
+    """(algorithm, task, run directory, overrides) for every cell."""
+    sweep = grid.get("sweep", {}) or {}
+    out = []
+    for algo, task, seed in itertools.product(grid["algos"], grid["tasks"], grid.get("seeds", [0])):
+        for values in itertools.product(*sweep.values()):
+            chosen = dict(zip(sweep, values, strict=True))
+            suffix = "".join(f"-{k}={v}" for k, v in chosen.items())
+            run_dir = Path(grid["out"]) / canonical_name(algo) / task / f"seed{seed}{suffix}"
+            out.append((canonical_name(algo), task, str(run_dir), {**(grid.get("set") or {}), **chosen, "seed": seed}))
+    return out
+
+
+def run_cell(algo: str, task: str, run_dir: str, overrides: dict) -> dict:
+    """Train one cell; never raises: a failure comes back as its traceback."""
+    done = Path(run_dir) / "done.json"
+    if done.exists():
+        return {**json.loads(done.read_text()), "status": "skipped"}
+    try:
+        from alignbook.saferl.runs import train_run
+
+        log = train_run(algo, task, run_dir, **overrides)
+        last = log.iloc[-1]
+        result = {"algo": algo, "task": task, "run_dir": run_dir, "seed": overrides.get("seed", 0),
+                  "episode_return": float(last.episode_return), "episode_cost": float(last.episode_cost),
+                  "steps": int(last.steps)}
+        done.write_text(json.dumps(result))
+        return {**result, "status": "finished"}
+    except Exception:  # noqa: BLE001 -- the grid goes on; the cell's traceback is its result
+        return {"algo": algo, "task": task, "run_dir": run_dir, "status": "failed", "traceback": traceback.format_exc()}
+
+
+def check_ray_address(address: str, timeout: float = 3.0) -> None:
+    """Refuse within seconds an address where nothing answers (ray.init would otherwise wait a long time)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError) as error:
+        raise ValueError(f"the Ray address {address!r} does not answer ({error}); start a cluster with "
+                         "`ray start --head` and pass the address it prints, or leave --ray-address out "
+                         "to run the grid in local worker processes") from None
+
+
+def run_grid(grid, workers: int | None = None, ray_address: str | None = None) -> list[dict]:
+    """Run every cell (skipping finished ones); one result dict per cell, in the grid's order."""
+    grid = load_grid(grid)
+    jobs = cells(grid)
+    if ray_address is not None:
+        check_ray_address(ray_address)
+        import ray
+
+        # The workers import alignbook from where this process does (a shared file system or the same install).
+        lib = str(Path(__file__).resolve().parents[2])
+        ray.init(address=ray_address, ignore_reinit_error=True, log_to_driver=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": lib}})
+        remote = ray.remote(num_cpus=1)(run_cell)
+        return ray.get([remote.remote(*job) for job in jobs])
+    from alignbook.workers import map_in_workers
+
+    return map_in_workers("alignbook.saferl.grid:run_cell", jobs, workers or grid.get("workers", 2))

@@ -1,0 +1,60 @@
+"""Run directories and the CLI: the resolved config saved, the progress table, resuming from the last
+checkpoint to the same final numbers as an uninterrupted run, and bad input refused with what to do."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from alignbook.saferl import TOY_TASK
+from alignbook.saferl.runs import load_agent, load_run, train_run
+
+
+def test_an_interrupted_run_resumes_to_the_same_numbers(tmp_path):
+    whole = train_run("SACLag", TOY_TASK, tmp_path / "whole", total_steps=800)
+    train_run("SACLag", TOY_TASK, tmp_path / "cut", total_steps=800, stop_after_epoch=2)
+    assert len(pd.read_csv(tmp_path / "cut" / "progress.csv")) == 2
+    resumed = train_run("SACLag", TOY_TASK, tmp_path / "cut", total_steps=800)
+    columns = ["steps", "episode_return", "episode_cost", "lambda", "critic_loss"]
+    pd.testing.assert_frame_equal(whole[columns], resumed[columns])
+    spec, progress = load_run(tmp_path / "cut")
+    assert spec["algo"] == "sac_lag" and spec["config"]["start_learning_steps"] == 200  # the toy's section
+    assert spec["config"]["total_steps"] == 800 and len(progress) == 4
+
+
+def test_a_directory_of_another_run_is_refused(tmp_path):
+    train_run("td3", TOY_TASK, tmp_path, total_steps=200)
+    with pytest.raises(ValueError, match="holds a different run"):
+        train_run("td3", TOY_TASK, tmp_path, total_steps=400)
+    with pytest.raises(ValueError, match="is a run of 'td3', not 'sac_lag'"):
+        load_agent(tmp_path, "SACLag")
+    with pytest.raises(ValueError, match="not a run directory"):
+        load_run(tmp_path / "nothing")
+
+
+def _cli(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "lib")}
+    return subprocess.run([sys.executable, "-m", "alignbook.saferl", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_cli_trains_evaluates_and_plots(tmp_path):
+    done = _cli("train", "PPOLag", TOY_TASK, "--set", "total_steps=400", "--set", "steps_per_epoch=200",
+                "--set", "hidden=[8, 8]", "--dir", "r", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1])["steps"] == 400
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["config"]["hidden"] == [8, 8]
+    evaluated = _cli("eval", "r", "--episodes", "2", cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["episodes"] == 2
+    assert _cli("plot", "r", "--out", "c.png", cwd=tmp_path).returncode == 0 and (tmp_path / "c.png").exists()
+    typo = _cli("train", "PPOLag", TOY_TASK, "--set", "totl_steps=10", cwd=tmp_path)
+    assert typo.returncode == 2 and "did you mean 'total_steps'" in typo.stderr
+    unknown = _cli("train", "PPOLagg", TOY_TASK, cwd=tmp_path)
+    assert unknown.returncode == 2 and "did you mean 'ppo_lag'" in unknown.stderr
