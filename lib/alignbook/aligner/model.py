@@ -9,6 +9,7 @@ from one question to one answer), so the Aligner wraps a model whose weights nob
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -102,7 +103,9 @@ def cached_aligner(tokenizer, triples: list[dict], cfg: AlignerConfig):
     settings = {**asdict(cfg), "triples": triples, "world": world.fingerprint()}
 
     def build(folder: Path) -> None:
+        start = time.perf_counter()
         model, logs = train_aligner(tokenizer, triples, cfg)
+        logs["seconds"] = time.perf_counter() - start
         save_file(model.state_dict(), folder / "aligner.safetensors")
         (folder / "logs.json").write_text(json.dumps(logs))
 
