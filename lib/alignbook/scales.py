@@ -161,9 +161,9 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # a 20k-100k-parameter decoder needs a larger rate (as the previous chapter's SFT).
     "aligner": {
         "smoke": dict(
-            test_fraction=0.3, train_samples=1, hidden=32, layers=1, small_hidden=16, small_layers=1,
+            test_fraction=0.1, train_samples=1, hidden=32, layers=1, small_hidden=16, small_layers=1,
             warmup_fraction=0.2, warmup_steps=4, steps=10, batch=8, lr=1e-2, ablation_fractions=(0.0, 0.2),
-            ablation_steps=6, seeds=2, undertrained_steps=10, fixed_lambda=1.0, max_new=24, strong_hidden=48,
+            ablation_steps=6, seeds=2, undertrained_steps=10, fixed_lambda=1.0, max_new=12, strong_hidden=48,
             strong_layers=1, strong_sft_steps=20, w2s_samples=1, w2s_steps=4, w2s_lr=1e-3,
         ),
         "book": dict(
