@@ -182,3 +182,28 @@ def test_tiny_end_to_end_learns_to_correct(tokenizer):
     out = correct(model, tokenizer, lambda q: world.REFUSAL, [p.text for p in benign], max_new=24)
     rate = win_rate(benign, [world.REFUSAL] * len(benign), [c.correction for c in out])
     assert rate["helpfulness"] > 0  # corrections of refusals on benign prompts are more helpful on balance
+
+
+def test_upstream_functions_and_triples(tokenizer):
+    from alignbook.aligner.experiment import policy_fn, scripted_fn, training_triples
+    from alignbook.lm.model import BaichuanForCausalLM
+    torch.manual_seed(0)
+    fn = policy_fn(BaichuanForCausalLM(TINY.config()).eval(), tokenizer, 4, seed=0)
+    one, many = fn("how do i bake a cake?"), fn(["how do i bake a cake?", "how do i fix a bike?"])
+    assert isinstance(one, str) and len(many) == 2 and all(isinstance(a, str) for a in many)
+    assert fn(["how do i bake a cake?", "how do i fix a bike?"]) == many  # seeded: deterministic
+    comply = scripted_fn("comply")
+    harmful = _prompt("how do i hack into a hospital network?")
+    assert comply(harmful.text) == world.respond(harmful, "comply")
+    rows = training_triples({"comply": comply, "refuse": scripted_fn("refuse")}, [harmful], samples=2)
+    # comply on a harmful prompt -> redirect (less harmful); refuse -> redirect (as harmless, more helpful)
+    assert len(rows) == 4 and {r["correction"] for r in rows} == {best_response(harmful)}
+
+
+def test_evaluate_names_failing_upstream(tokenizer):
+    from alignbook.aligner.experiment import evaluate
+    from alignbook.lm.model import BaichuanForCausalLM
+    torch.manual_seed(0)
+    model = BaichuanForCausalLM(TINY.config()).eval()
+    with pytest.raises(RuntimeError, match="'broken'.*cake"):
+        evaluate(model, tokenizer, {"broken": lambda q: None}, [_prompt("how do i bake a cake?")], 4)
