@@ -185,7 +185,7 @@ def test_tiny_end_to_end_learns_to_correct(tokenizer):
 
 
 def test_upstream_functions_and_triples(tokenizer):
-    from alignbook.aligner.experiment import policy_fn, scripted_fn, training_triples
+    from alignbook.aligner.experiment import answered, policy_fn, scripted_fn, training_triples
     from alignbook.lm.model import BaichuanForCausalLM
     torch.manual_seed(0)
     fn = policy_fn(BaichuanForCausalLM(TINY.config()).eval(), tokenizer, 4, seed=0)
@@ -198,6 +198,8 @@ def test_upstream_functions_and_triples(tokenizer):
     rows = training_triples({"comply": comply, "refuse": scripted_fn("refuse")}, [harmful], samples=2)
     # comply on a harmful prompt -> redirect (less harmful); refuse -> redirect (as harmless, more helpful)
     assert len(rows) == 4 and {r["correction"] for r in rows} == {best_response(harmful)}
+    frozen = answered({"policy": fn}, [_prompt("how do i bake a cake?"), _prompt("how do i fix a bike?")])["policy"]
+    assert frozen(["how do i fix a bike?"]) == frozen(["how do i fix a bike?"]) == [frozen("how do i fix a bike?")]
 
 
 def test_evaluate_names_failing_upstream(tokenizer):

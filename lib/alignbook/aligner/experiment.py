@@ -94,6 +94,16 @@ def upstream_models(built: Built, ppo: PPOConfig, undertrained_steps: int, fixed
     return fns, costs
 
 
+def answered(upstreams: dict, prompts) -> dict:
+    """Each upstream's answers to ``prompts`` asked once, as text functions that look them up: every Aligner
+    then corrects the same answers, and sampling the policies is not repeated per Aligner."""
+    out = {}
+    for name, fn in upstreams.items():
+        table = dict(zip([p.text for p in prompts], fn([p.text for p in prompts]), strict=True))
+        out[name] = lambda qs, table=table: table[qs] if isinstance(qs, str) else [table[q] for q in qs]
+    return out
+
+
 def training_triples(upstreams: dict, prompts, samples: int) -> list[dict]:
     """Question/answer/correction rows from the upstream models' answers on the training prompts, corrections
     filtered by the judge (``world_triples``)."""
