@@ -169,8 +169,8 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         "book": dict(
             test_fraction=0.3, train_samples=2, hidden=64, layers=2, small_hidden=32, small_layers=1,
             warmup_fraction=0.2, warmup_steps=60, steps=300, batch=32, lr=1e-2,
-            ablation_fractions=(0.0, 0.02, 0.1, 0.2, 0.5), ablation_steps=120, seeds=2, undertrained_steps=40,
-            fixed_lambda=2.0, max_new=40, strong_hidden=96, strong_layers=2, strong_sft_steps=400, w2s_samples=4,
+            ablation_fractions=(0.0, 0.02, 0.1, 0.2, 0.5), ablation_steps=60, seeds=2, undertrained_steps=40,
+            fixed_lambda=2.0, max_new=40, strong_hidden=96, strong_layers=2, strong_sft_steps=200, w2s_samples=4,
             w2s_steps=60, w2s_lr=1e-3,
         ),
         "full": dict(
