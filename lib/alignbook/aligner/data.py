@@ -1,0 +1,82 @@
+"""Correction data: the released format (a list of ``{question, answer, correction}``, as aligner-20K and
+upstream's template-dataset.json) and triples built in the PKU-SafeRLHF world.
+
+The paper keeps a triple only when the correction is better than the answer; here the world's judge decides,
+harm first: the correction must be less harmful (lower severity), or as harmless and more helpful. (A filter
+asking for "no worse on both axes" would drop every safety correction in this world, where full compliance
+with a harmful request is by construction the most helpful answer.) Answers already as good as the world allows get the identity correction
+(the Aligner must learn to leave a good answer alone).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from alignbook.rlhf import world
+from alignbook.rlhf.world import Prompt
+
+COLUMNS = ("question", "answer", "correction")
+
+
+def load_corrections(files, split: str = "train"):
+    """Rows of question/answer/correction from local JSON, JSON-lines or parquet files, through ``datasets``
+    (the released Aligner data's format); a missing column or a non-string value is named with its row."""
+    import datasets
+
+    files = [str(f) for f in ([files] if isinstance(files, (str, Path)) else files)]
+    suffixes = {Path(f).suffix for f in files}
+    if suffixes <= {".json", ".jsonl"}:
+        data = datasets.load_dataset("json", data_files=files, split=split)
+    elif suffixes == {".parquet"}:
+        data = datasets.load_dataset("parquet", data_files=files, split=split)
+    else:
+        raise ValueError(f"unsupported file types {sorted(suffixes)}; use .json, .jsonl or .parquet")
+    missing = [c for c in COLUMNS if c not in data.column_names]
+    if missing:
+        raise ValueError(f"correction data lacks column(s) {missing}; has {data.column_names}")
+    for i, row in enumerate(data):
+        for c in COLUMNS:
+            if not isinstance(row[c], str):
+                raise ValueError(f"row {i}, field {c!r}: expected a string, got {type(row[c]).__name__}")
+    return data
+
+
+def best_response(prompt: Prompt) -> str:
+    """The response the judge rates highest among the harmless ones: full compliance for a benign request,
+    the safe redirection for a harmful one."""
+    return world.respond(prompt, "comply" if not prompt.harmful else "redirect")
+
+
+def better(prompt: Prompt, correction: str, answer: str) -> bool:
+    """The filter, judged by the truth: less harmful, or as harmless and more helpful."""
+    c, a = world.judge(prompt, correction), world.judge(prompt, answer)
+    return c.severity < a.severity or (c.severity == a.severity and c.helpfulness > a.helpfulness)
+
+
+def world_triples(prompts: list[Prompt], answers: list[str]) -> list[dict]:
+    """Question/answer/correction rows for upstream ``answers`` (one per prompt): the correction is the best
+    harmless response when the judge rates it better; an answer the judge rates the same as it keeps itself;
+    any other row is dropped."""
+    rows = []
+    for p, a in zip(prompts, answers, strict=True):
+        best = best_response(p)
+        if better(p, best, a):
+            rows.append({"question": p.text, "answer": a, "correction": best})
+        elif world.judge(p, a) == world.judge(p, best):
+            rows.append({"question": p.text, "answer": a, "correction": a})
+    return rows
+
+
+def split_prompts(test_fraction: float, seed: int) -> tuple[list[Prompt], list[Prompt]]:
+    """The world's prompts split into training and held-out prompts (stratified: harmful and benign apart)."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for harmful in (False, True):
+        group = [p for p in world.all_prompts() if p.harmful == harmful]
+        order = rng.permutation(len(group))
+        cut = round(len(group) * test_fraction)
+        test += [group[i] for i in order[:cut]]
+        train += [group[i] for i in order[cut:]]
+    return train, test

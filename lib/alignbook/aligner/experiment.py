@@ -1,0 +1,161 @@
+"""The Aligner chapter's experiment on the PKU-SafeRLHF world: upstream models of different quality and
+safety (each a plain text-in, text-out function), training triples from their answers, win rates of the
+corrected over the original answers, and the cost of one Aligner against per-model RLHF.
+
+Everything the previous chapter built is read through ``build_stack`` and ``sft_policy`` (built when the cache
+is empty); the PPO policies are cached here by their settings and code.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+
+from alignbook.aligner.data import world_triples
+from alignbook.aligner.model import ALIGNER_SOURCES, correct, win_rate
+from alignbook.cache import cached
+from alignbook.lm.model import BaichuanForCausalLM
+from alignbook.rlhf import world
+from alignbook.rlhf.pipeline import Built, run_ppo
+from alignbook.rlhf.policies import decode_response, encode_prompt, sample, sft_policy
+from alignbook.rlhf.ppo import PPOConfig
+
+_RLHF = Path(__file__).resolve().parents[1] / "rlhf"
+PPO_SOURCES = (*ALIGNER_SOURCES, *(_RLHF / n for n in ("models.py", "scoring.py", "pipeline.py", "ppo.py")))
+
+
+def parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def policy_fn(model, tokenizer, max_new: int, seed: int):
+    """A policy as a text-in, text-out function (batched: it takes the whole list of questions)."""
+    def answer(questions):
+        single = isinstance(questions, str)
+        qs = [questions] if single else list(questions)
+        generator = torch.Generator().manual_seed(seed)
+        ids = sample(model, [encode_prompt(tokenizer, q) for q in qs], max_new, generator)
+        out = [decode_response(tokenizer, r) for r in ids]
+        return out[0] if single else out
+    return answer
+
+
+def scripted_fn(style: str):
+    """An upstream that answers every question in one of the world's styles (e.g. always comply)."""
+    by_text = {p.text: p for p in world.all_prompts()}
+
+    def answer(questions):
+        if isinstance(questions, str):
+            return world.respond(by_text[questions], style)
+        return [world.respond(by_text[q], style) for q in questions]
+    return answer
+
+
+def ppo_policy(built: Built, cfg: PPOConfig) -> tuple[BaichuanForCausalLM, dict]:
+    """``run_ppo`` through the cache: the trained policy and {seconds, parameters trained}."""
+    settings = {"stack": asdict(built.stack), "ppo": asdict(cfg), "world": world.fingerprint()}
+
+    def build(folder: Path) -> None:
+        start = time.perf_counter()
+        _, _, policy = run_ppo(built, cfg, eval_samples=1)
+        seconds = time.perf_counter() - start
+        critics = 2 if cfg.method == "safe_rlhf" or cfg.method == "shaping" else 1
+        trained = parameters(policy) + critics * parameters(built.models["reward"])
+        save_file(policy.state_dict(), folder / "policy.safetensors")
+        (folder / "cost.json").write_text(json.dumps({"seconds": seconds, "trained_parameters": trained}))
+
+    folder = cached("aligner_upstream_ppo", settings, build, sources=PPO_SOURCES)
+    model = BaichuanForCausalLM(built.stack.sizes.config())
+    model.load_state_dict(load_file(folder / "policy.safetensors"))
+    return model.eval(), json.loads((folder / "cost.json").read_text())
+
+
+def upstream_models(built: Built, ppo: PPOConfig, undertrained_steps: int, fixed_lambda: float, seed: int):
+    """Seven upstream models, from the world's worst to its best: an under-trained SFT policy, the SFT policy,
+    RLHF, Safe RLHF, reward shaping at a fixed lambda, always-comply and refuse-everything functions.
+    Returns ({name: text function}, {name: RLHF cost})."""
+    max_new = built.stack.sizes.max_response
+    _, weak = sft_policy(built.stack.sizes, undertrained_steps, seed=built.stack.seed)
+    fns = {"SFT (under-trained)": policy_fn(weak, built.tokenizer, max_new, seed),
+           "SFT": policy_fn(built.policy, built.tokenizer, max_new, seed)}
+    costs = {}
+    for name, cfg in (("RLHF", replace(ppo, method="rlhf")), ("Safe RLHF", replace(ppo, method="safe_rlhf")),
+                      (f"shaping lambda={fixed_lambda:g}", replace(ppo, method="shaping", fixed_lambda=fixed_lambda))):
+        model, costs[name] = ppo_policy(built, cfg)
+        fns[name] = policy_fn(model, built.tokenizer, max_new, seed)
+    fns["always comply"] = scripted_fn("comply")
+    fns["refuse everything"] = scripted_fn("refuse")
+    return fns, costs
+
+
+def answered(upstreams: dict, prompts) -> dict:
+    """Each upstream's answers to ``prompts`` asked once, as text functions that look them up: every Aligner
+    then corrects the same answers, and sampling the policies is not repeated per Aligner."""
+    out = {}
+    for name, fn in upstreams.items():
+        table = dict(zip([p.text for p in prompts], fn([p.text for p in prompts]), strict=True))
+        out[name] = lambda qs, table=table: table[qs] if isinstance(qs, str) else [table[q] for q in qs]
+    return out
+
+
+def training_triples(upstreams: dict, prompts, samples: int) -> list[dict]:
+    """Question/answer/correction rows from the upstream models' answers on the training prompts, corrections
+    filtered by the judge (``world_triples``)."""
+    rows = []
+    asked = [p for p in prompts for _ in range(samples)]
+    for fn in upstreams.values():
+        rows += world_triples(asked, fn([p.text for p in asked]))
+    return rows
+
+
+def evaluate(aligner, tokenizer, upstreams: dict, prompts, max_new: int) -> tuple[pd.DataFrame, dict]:
+    """Per upstream model: the win rates of the corrected over the original answers on ``prompts``, and the
+    judge's mean helpfulness and harmful rate before and after. Also returns the corrections themselves."""
+    rows, texts = [], {}
+    questions = [p.text for p in prompts]
+    for name, fn in upstreams.items():
+        out = correct(aligner, tokenizer, fn, questions, max_new)
+        failed = [c.error for c in out if c.error]
+        if failed:
+            raise RuntimeError(f"upstream {name!r} failed: {failed[0]}")
+        answers, fixed = [c.answer for c in out], [c.correction for c in out]
+        before = [world.judge(p, a) for p, a in zip(prompts, answers, strict=True)]
+        after = [world.judge(p, c) for p, c in zip(prompts, fixed, strict=True)]
+        rows.append({"upstream": name, **win_rate(prompts, answers, fixed),
+                     "helpfulness before": sum(v.helpfulness for v in before) / len(prompts),
+                     "helpfulness after": sum(v.helpfulness for v in after) / len(prompts),
+                     "harmful before": sum(not v.safe for v in before) / len(prompts),
+                     "harmful after": sum(not v.safe for v in after) / len(prompts)})
+        texts[name] = list(zip(questions, answers, fixed, strict=True))
+    return pd.DataFrame(rows), texts
+
+
+def weak_to_strong(aligner, tokenizer, strong, prompts, samples: int, steps: int, lr: float, max_new: int,
+                   eval_samples: int, seed: int) -> dict[str, dict]:
+    """A stronger policy fine-tuned on the (weaker) Aligner's corrections of its own answers, against the same
+    policy fine-tuned on its own answers for the same steps; truth metrics of the three on all prompts."""
+    from alignbook.lm.train import TrainConfig
+    from alignbook.rlhf.policies import sft
+    from alignbook.rlhf.ppo import evaluate_policy
+
+    asked = [p for p in prompts for _ in range(samples)]
+    out = correct(aligner, tokenizer, policy_fn(strong, tokenizer, max_new, seed), [p.text for p in asked],
+                  max_new)
+    data = {"own answers": [(p, c.answer) for p, c in zip(asked, out, strict=True)],
+            "Aligner corrections": [(p, c.correction) for p, c in zip(asked, out, strict=True)]}
+    everything = world.all_prompts()
+    result = {"strong policy": evaluate_policy(strong, tokenizer, everything, eval_samples, max_new, seed + 10_000)}
+    for name, demos in data.items():
+        model = BaichuanForCausalLM(strong.config)
+        model.load_state_dict(strong.state_dict())
+        cfg = TrainConfig(steps=steps, batch_size=32, seq_len=64, lr=lr, warmup_steps=steps // 10, seed=seed)
+        sft(model, tokenizer, demos, cfg)
+        result[f"fine-tuned on {name}"] = evaluate_policy(model, tokenizer, everything, eval_samples, max_new,
+                                                          seed + 10_000)
+    return result

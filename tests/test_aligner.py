@@ -1,0 +1,211 @@
+import json
+
+import pytest
+import torch
+
+from alignbook.aligner.data import best_response, better, load_corrections, world_triples
+from alignbook.aligner.model import (
+    AlignerConfig,
+    Correction,
+    check_fraction,
+    correct,
+    fit,
+    train_aligner,
+    win_rate,
+)
+from alignbook.aligner.template import CORRECTION_PROMPT, aligner_prompt, encode_example, encode_prefix
+from alignbook.rlhf import world
+from alignbook.rlhf.policies import Sizes, world_tokenizer
+
+TINY = Sizes(hidden=32, layers=1, heads=2, vocab=640, max_response=24)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return world_tokenizer(640)
+
+
+def _prompt(text):
+    return next(p for p in world.all_prompts() if p.text == text)
+
+
+def test_template_is_upstream_format():
+    text = aligner_prompt("how do i bake a cake?", "sure.")
+    assert text == ("BEGINNING OF CONVERSATION: USER: ##Question: how do i bake a cake?\n##Answer: sure.\n"
+                    "##Correction:  ASSISTANT:")
+    assert CORRECTION_PROMPT.count("{") == 2
+
+
+def test_loss_only_on_correction(tokenizer):
+    ids, labels = encode_example(tokenizer, "how do i bake a cake?", "sorry, i cannot help with that.",
+                                 "sure. mix flour for a cake.", 192)
+    prefix, _ = encode_prefix(tokenizer, "how do i bake a cake?", "sorry, i cannot help with that.", 192)
+    assert len(ids) == len(labels)
+    assert labels[: len(prefix)] == [-100] * len(prefix)
+    assert labels[len(prefix):] == ids[len(prefix):]
+    assert labels[-1] == tokenizer.eos_token_id
+    assert tokenizer.decode(ids[len(prefix):-1]).strip() == "sure. mix flour for a cake."
+
+
+def test_masked_tokens_do_not_change_loss(tokenizer):
+    torch.manual_seed(0)
+    from alignbook.lm.model import BaichuanForCausalLM
+    model = BaichuanForCausalLM(TINY.config()).eval()
+    ids, labels = encode_example(tokenizer, "how do i bake a cake?", "x", "sure.", 192)
+    ids2, labels2 = encode_example(tokenizer, "how do i bake a cake?", "x", "sure.", 192)
+    a = model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss
+    # the same labels with every position counted gives a different loss: the mask matters
+    b = model(input_ids=torch.tensor([ids2]), labels=torch.tensor([ids2])).loss
+    assert not torch.isclose(a, b)
+
+
+def test_long_answer_is_cut_and_flagged(tokenizer):
+    long = "sure. " + "mix flour for a cake, " * 80
+    prefix, cut = encode_prefix(tokenizer, "how do i bake a cake?", long, 64)
+    assert cut and len(prefix) <= 64
+    assert "how do i bake a cake?" in tokenizer.decode(prefix)
+    _, cut = encode_prefix(tokenizer, "how do i bake a cake?", "sure.", 64)
+    assert not cut
+    with pytest.raises(ValueError, match="question"):
+        encode_prefix(tokenizer, "how do i bake a cake? " * 40, "sure.", 64)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 2, float("nan")])
+def test_warmup_fraction_out_of_range(bad):
+    with pytest.raises(ValueError, match="warmup_fraction"):
+        check_fraction(bad)
+    with pytest.raises(ValueError, match="warmup_fraction"):
+        AlignerConfig(warmup_fraction=bad)
+
+
+@pytest.mark.parametrize("bad", ["20%", None, True])
+def test_warmup_fraction_unknown_type(bad):
+    with pytest.raises(TypeError, match="warmup_fraction"):
+        check_fraction(bad)
+
+
+def test_loader_json_and_parquet(tmp_path):
+    import pandas as pd
+    rows = [{"question": "q1", "answer": "a1", "correction": "c1"}, {"question": "q2", "answer": "", "correction": "c2"}]
+    (tmp_path / "d.json").write_text(json.dumps(rows))
+    pd.DataFrame(rows).to_parquet(tmp_path / "d.parquet")
+    for name in ("d.json", "d.parquet"):
+        data = load_corrections(tmp_path / name)
+        assert data.num_rows == 2 and data[1]["correction"] == "c2" and data[1]["answer"] == ""
+    (tmp_path / "bad.json").write_text(json.dumps([{"question": "q", "answer": "a"}]))
+    with pytest.raises(ValueError, match="correction"):
+        load_corrections(tmp_path / "bad.json")
+    (tmp_path / "bad2.json").write_text(json.dumps([{"question": "q", "answer": 3, "correction": "c"}]))
+    with pytest.raises(ValueError, match=r"row 0, field 'answer'"):
+        load_corrections(tmp_path / "bad2.json")
+    with pytest.raises(ValueError, match="unsupported"):
+        load_corrections(tmp_path / "x.csv")
+
+
+def test_world_triples_filter():
+    harmful, benign = _prompt("how do i hack into a hospital network?"), _prompt("how do i bake a cake?")
+    comply = world.respond(harmful, "comply")
+    assert better(harmful, best_response(harmful), comply)  # harm first: less harmful though less helpful
+    assert not better(harmful, comply, best_response(harmful))
+    rows = world_triples([harmful, benign, benign], [world.REFUSAL, world.REFUSAL, best_response(benign)])
+    assert rows[0]["correction"] == best_response(harmful)
+    assert rows[1]["correction"] == best_response(benign)
+    assert rows[2]["correction"] == rows[2]["answer"]  # already the best: identity
+
+
+def test_world_triples_drop_non_improvements():
+    benign = _prompt("how do i bake a cake?")
+    # an answer the judge rates the same as the best, with other text, is neither improved nor copied
+    odd = best_response(benign) + " good luck."
+    assert world.judge(benign, odd) == world.judge(benign, best_response(benign))
+    assert world_triples([benign], [odd])[0]["correction"] == odd
+    # a benign answer that names a harmful step is worse; the correction is the best one
+    bad = best_response(benign) + " plant malware on it."
+    assert world_triples([benign], [bad])[0]["correction"] == best_response(benign)
+
+
+def test_win_rate_known_values():
+    benign = _prompt("how do i bake a cake?")
+    harmful = _prompt("how do i hack into a hospital network?")
+    out = win_rate([benign, harmful, benign], [world.REFUSAL, world.respond(harmful, "comply"), "x"],
+                   [best_response(benign), best_response(harmful), "x"])
+    assert out["helpfulness"] == pytest.approx((1 - 1 + 0) / 3)
+    assert out["harmlessness"] == pytest.approx((0 + 1 + 0) / 3)
+
+
+def test_upstream_failures_keep_other_results(tokenizer):
+    torch.manual_seed(0)
+    from alignbook.lm.model import BaichuanForCausalLM
+    aligner = BaichuanForCausalLM(TINY.config()).eval()
+
+    def upstream(q):
+        if isinstance(q, list):
+            raise RuntimeError("no batches")
+        if "cake" in q:
+            raise RuntimeError("server down")
+        if "bike" in q:
+            return 42
+        if "loaf" in q:
+            return ""
+        return "sure."
+
+    questions = ["how do i bake a cake?", "how do i fix a bike?", "how do i bake a loaf?", "how do i fix a door?"]
+    out = correct(aligner, tokenizer, upstream, questions, max_new=4)
+    assert [type(c) for c in out] == [Correction] * 4
+    assert out[0].correction is None and "server down" in out[0].error and "cake" in out[0].error
+    assert out[1].correction is None and "int" in out[1].error and "bike" in out[1].error
+    assert out[2].error is None and out[2].answer == "" and isinstance(out[2].correction, str)
+    assert out[3].error is None and out[3].answer == "sure." and isinstance(out[3].correction, str)
+
+
+def test_long_upstream_answer_is_flagged(tokenizer):
+    torch.manual_seed(0)
+    from alignbook.lm.model import BaichuanForCausalLM
+    aligner = BaichuanForCausalLM(TINY.config()).eval()
+    out = correct(aligner, tokenizer, lambda qs: ["sure. " * 300 for _ in qs], ["how do i bake a cake?"], 4)
+    assert out[0].truncated and out[0].error is None
+
+
+def test_fit_zero_steps_is_noop():
+    assert fit(None, [], 0, 4, 1e-3, 0, 0) == []
+
+
+def test_tiny_end_to_end_learns_to_correct(tokenizer):
+    prompts = world.all_prompts()
+    answers = [world.REFUSAL if i % 2 else world.respond(p, "comply") for i, p in enumerate(prompts)]
+    triples = world_triples(prompts, answers)
+    cfg = AlignerConfig(sizes=TINY, warmup_fraction=0.2, warmup_steps=10, steps=200, batch=16, lr=1e-2)
+    model, logs = train_aligner(tokenizer, triples, cfg)
+    assert len(logs["warmup"]) == 10 and len(logs["correction"]) == 200
+    assert sum(logs["correction"][-10:]) < sum(logs["correction"][:10])
+    benign = [p for p in prompts if not p.harmful][:12]
+    out = correct(model, tokenizer, lambda q: world.REFUSAL, [p.text for p in benign], max_new=24)
+    rate = win_rate(benign, [world.REFUSAL] * len(benign), [c.correction for c in out])
+    assert rate["helpfulness"] > 0  # corrections of refusals on benign prompts are more helpful on balance
+
+
+def test_upstream_functions_and_triples(tokenizer):
+    from alignbook.aligner.experiment import answered, policy_fn, scripted_fn, training_triples
+    from alignbook.lm.model import BaichuanForCausalLM
+    torch.manual_seed(0)
+    fn = policy_fn(BaichuanForCausalLM(TINY.config()).eval(), tokenizer, 4, seed=0)
+    one, many = fn("how do i bake a cake?"), fn(["how do i bake a cake?", "how do i fix a bike?"])
+    assert isinstance(one, str) and len(many) == 2 and all(isinstance(a, str) for a in many)
+    assert fn(["how do i bake a cake?", "how do i fix a bike?"]) == many  # seeded: deterministic
+    comply = scripted_fn("comply")
+    harmful = _prompt("how do i hack into a hospital network?")
+    assert comply(harmful.text) == world.respond(harmful, "comply")
+    rows = training_triples({"comply": comply, "refuse": scripted_fn("refuse")}, [harmful], samples=2)
+    # comply on a harmful prompt -> redirect (less harmful); refuse -> redirect (as harmless, more helpful)
+    assert len(rows) == 4 and {r["correction"] for r in rows} == {best_response(harmful)}
+    frozen = answered({"policy": fn}, [_prompt("how do i bake a cake?"), _prompt("how do i fix a bike?")])["policy"]
+    assert frozen(["how do i fix a bike?"]) == frozen(["how do i fix a bike?"]) == [frozen("how do i fix a bike?")]
+
+
+def test_evaluate_names_failing_upstream(tokenizer):
+    from alignbook.aligner.experiment import evaluate
+    from alignbook.lm.model import BaichuanForCausalLM
+    torch.manual_seed(0)
+    model = BaichuanForCausalLM(TINY.config()).eval()
+    with pytest.raises(RuntimeError, match="'broken'.*cake"):
+        evaluate(model, tokenizer, {"broken": lambda q: None}, [_prompt("how do i bake a cake?")], 4)
