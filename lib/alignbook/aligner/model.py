@@ -20,9 +20,9 @@ from safetensors.torch import load_file, save_file
 from alignbook.aligner.template import encode_example, encode_prefix
 from alignbook.cache import cached
 from alignbook.lm.model import BaichuanForCausalLM
-from alignbook.lm.train import TrainConfig, cpu_threads, learning_rate, optimiser
-from alignbook.rlhf import world
-from alignbook.rlhf.policies import SFT_SOURCES, Sizes, decode_response, right_pad, sample
+from alignbook.lm.train import TrainConfig, cpu_threads
+from alignbook.rlhf import policies, world
+from alignbook.rlhf.policies import SFT_SOURCES, Sizes, decode_response, sample
 
 _HERE = Path(__file__).resolve().parent
 ALIGNER_SOURCES = (*SFT_SOURCES, *(_HERE / n for n in ("template.py", "data.py", "model.py")))
@@ -61,24 +61,7 @@ def fit(model, examples: list[tuple[list[int], list[int]]], steps: int, batch: i
     if steps == 0 or not examples:
         return []
     cfg = TrainConfig(steps=steps, batch_size=batch, seq_len=256, lr=lr, warmup_steps=steps // 10, seed=seed)
-    generator = torch.Generator().manual_seed(seed)
-    opt = optimiser(model, cfg)
-    losses = []
-    model.train()
-    for step in range(steps):
-        chosen = [examples[i] for i in torch.randint(len(examples), (batch,), generator=generator)]
-        ids, _ = right_pad([x for x, _ in chosen], pad)
-        labels, _ = right_pad([y for _, y in chosen], -100)
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(step, cfg)
-        loss = model(input_ids=ids, labels=labels).loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
+    return policies.fit(model, examples, cfg, pad)
 
 
 def train_aligner(tokenizer, triples: list[dict], cfg: AlignerConfig, threads: int = 1):

@@ -120,20 +120,18 @@ def generate_text(model, tokenizer, prompts: list[Prompt], max_new: int, seed: i
     return [decode_response(tokenizer, r) for r in ids]
 
 
-def sft(model: BaichuanForCausalLM, tokenizer, demos: list[tuple[Prompt, str]], cfg: TrainConfig) -> list[float]:
-    """Supervised fine-tuning on (prompt, response) demonstrations; the loss counts response tokens only."""
-    rows = [(encode_prompt(tokenizer, p.text), encode_response(tokenizer, r)) for p, r in demos]
+def fit(model: BaichuanForCausalLM, examples: list[tuple[list[int], list[int]]], cfg: TrainConfig,
+        pad: int) -> list[float]:
+    """Supervised steps on (ids, labels) examples; a label of -100 carries no loss (prompt tokens, padding).
+    The Aligner's two training stages run through here too."""
     generator = torch.Generator().manual_seed(cfg.seed)
     opt = optimiser(model, cfg)
     losses = []
     model.train()
     for step in range(cfg.steps):
-        batch = [rows[i] for i in torch.randint(len(rows), (cfg.batch_size,), generator=generator)]
-        ids, lengths = right_pad([p + r for p, r in batch], tokenizer.pad_token_id)
-        labels = ids.clone()
-        for i, (p, _) in enumerate(batch):
-            labels[i, : len(p)] = -100
-            labels[i, lengths[i]:] = -100
+        chosen = [examples[i] for i in torch.randint(len(examples), (cfg.batch_size,), generator=generator)]
+        ids, _ = right_pad([x for x, _ in chosen], pad)
+        labels, _ = right_pad([y for _, y in chosen], -100)
         for group in opt.param_groups:
             group["lr"] = learning_rate(step, cfg)
         loss = model(input_ids=ids, labels=labels).loss
@@ -144,6 +142,15 @@ def sft(model: BaichuanForCausalLM, tokenizer, demos: list[tuple[Prompt, str]], 
         losses.append(loss.item())
     model.eval()
     return losses
+
+
+def sft(model: BaichuanForCausalLM, tokenizer, demos: list[tuple[Prompt, str]], cfg: TrainConfig) -> list[float]:
+    """Supervised fine-tuning on (prompt, response) demonstrations; the loss counts response tokens only."""
+    examples = []
+    for prompt, response in demos:
+        p, r = encode_prompt(tokenizer, prompt.text), encode_response(tokenizer, response)
+        examples.append((p + r, [-100] * len(p) + r))
+    return fit(model, examples, cfg, tokenizer.pad_token_id)
 
 
 def sft_policy(sizes: Sizes, steps: int, batch: int = 32, lr: float = 3e-3, demos_per_prompt: int = 8,
