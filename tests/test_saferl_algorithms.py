@@ -85,8 +85,8 @@ def test_training_is_deterministic_for_a_seed():
 
 
 def test_bad_input_is_refused_with_a_clear_message():
-    with pytest.raises(ValueError, match=r"unknown algorithm 'sac'; registered algorithms: cpo, cppo_pid"):
-        train("sac", TOY_TASK)
+    with pytest.raises(ValueError, match=r"unknown algorithm 'soc' \(did you mean 'sac'\?\); registered algorithms: cpo"):
+        train("soc", TOY_TASK)
     with pytest.raises(ValueError, match=r"unknown setting\(s\) 'costlimit'"):
         train("ppo_lag", TOY_TASK, costlimit=10.0)
     with pytest.raises(ValueError, match="cost_limit must be a non-negative number"):
