@@ -8,15 +8,18 @@ Where things live:
 - ``alignbook.cache``    atomic on-disk caches keyed by the values used and a digest of their code
 - ``alignbook.workers``  the one way to start a worker process (errors come back, workers die with the parent)
 - ``alignbook.checks``   argument checks shared by every package
-- ``alignbook.plotting`` the book's shared figure helpers (mean with a band over seeds)
+- ``alignbook.plotting`` the book's one figure style (column-width figures, seeds drawn honestly, one colour per method)
 - ``alignbook.book``     the runner: papermill, timings, staleness, the site build
 - ``alignbook.envs``     Safety-Gymnasium's tasks on MuJoCo 4 / Gymnasium 1.x (make, make_vec, list_tasks)
-- ``alignbook.saferl``   safe RL: Lagrange/PID multipliers, SafePO's twelve algorithms, train/evaluate
+- ``alignbook.saferl``   safe RL: Lagrange/PID multipliers, SafePO's single- and multi-agent algorithms, OmniSafe's
+                         off-policy family, Saute/Simmer, run directories, grids, a CLI; train/evaluate
 - ``alignbook.worldmodel`` Safe DreamerV3: world model with reward and cost heads, planners, imagination
 - ``alignbook.lm``       Baichuan 2 in miniature: tokenizer, decoder (a transformers model), training, scaling
-- ``alignbook.rlhf``     preference data and reward models (Bradley-Terry)
+- ``alignbook.rlhf``     PKU-SafeRLHF: its data and validator, a world with a hidden judge, reward/cost/moderation
+                         models, Safe RLHF (PPO-Lagrangian on the decoder)
+- ``alignbook.aligner``  the Aligner: a corrector trained on question-answer-correction triples, plug-and-play
 - ``alignbook.scattering`` Helmholtz solver, scatterer data sets, back-projection, EquiNet, diffusion model
-- ``alignbook.survey``   the survey chapter's demos (alignment cycle figure, goal misgeneralisation)
+- ``alignbook.survey``   the survey's demos (alignment cycle, goal misgeneralisation, DPO, REx/DRO, probing, debate)
 """
 
 __version__ = "0.1.0"
