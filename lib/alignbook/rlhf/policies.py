@@ -120,6 +120,17 @@ def generate_text(model, tokenizer, prompts: list[Prompt], max_new: int, seed: i
     return [decode_response(tokenizer, r) for r in ids]
 
 
+def descend(opt: torch.optim.Optimizer, model: torch.nn.Module, loss: torch.Tensor, step: int,
+            cfg: TrainConfig) -> None:
+    """One optimiser step on ``loss`` at the schedule's learning rate, gradients clipped as ``cfg`` says."""
+    for group in opt.param_groups:
+        group["lr"] = learning_rate(step, cfg)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    opt.step()
+
+
 def fit(model: BaichuanForCausalLM, examples: list[tuple[list[int], list[int]]], cfg: TrainConfig,
         pad: int) -> list[float]:
     """Supervised steps on (ids, labels) examples; a label of -100 carries no loss (prompt tokens, padding).
@@ -132,13 +143,8 @@ def fit(model: BaichuanForCausalLM, examples: list[tuple[list[int], list[int]]],
         chosen = [examples[i] for i in torch.randint(len(examples), (cfg.batch_size,), generator=generator)]
         ids, _ = right_pad([x for x, _ in chosen], pad)
         labels, _ = right_pad([y for _, y in chosen], -100)
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(step, cfg)
         loss = model(input_ids=ids, labels=labels).loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
+        descend(opt, model, loss, step, cfg)
         losses.append(loss.item())
     model.eval()
     return losses

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from alignbook.lm.train import TrainConfig, cpu_threads, learning_rate, optimiser
+from alignbook.lm.train import TrainConfig, cpu_threads, optimiser
 from alignbook.rlhf.data import HARM_CATEGORIES, SEVERITY_LEVELS
 from alignbook.rlhf.models import (
     ScoreModel,
@@ -22,7 +22,7 @@ from alignbook.rlhf.models import (
     reward_loss,
     sign_accuracy,
 )
-from alignbook.rlhf.policies import encode_prompt, encode_response, right_pad
+from alignbook.rlhf.policies import descend, encode_prompt, encode_response, right_pad
 
 KINDS = {"reward": "better_response_id", "cost": "safer_response_id", "single": "single_preference_id"}
 
@@ -86,12 +86,7 @@ def train_score_model(model: ScoreModel, data: dict, kind: str, cfg: TrainConfig
                 loss = cost_loss(a, b, first_safe, second_safe, regularisation)
             else:
                 loss = reward_loss(a, b, regularisation)
-            for group in opt.param_groups:
-                group["lr"] = learning_rate(step, cfg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
+            descend(opt, model, loss, step, cfg)
             log.append({"step": step + 1, "loss": loss.item()})
     model.eval()
     return pd.DataFrame(log)
@@ -129,12 +124,7 @@ def train_moderation(model: ScoreModel, data: dict, cfg: TrainConfig) -> pd.Data
             seqs, categories, severity = _responses(data, rng.integers(len(data["seqs"]), size=cfg.batch_size))
             ids, lengths = right_pad(seqs, model.config.pad_token_id)
             loss = moderation_loss(model(ids, lengths=lengths)[1], categories, severity)
-            for group in opt.param_groups:
-                group["lr"] = learning_rate(step, cfg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
+            descend(opt, model, loss, step, cfg)
             log.append({"step": step + 1, "loss": loss.item()})
     model.eval()
     return pd.DataFrame(log)
