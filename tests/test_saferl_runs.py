@@ -9,10 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from alignbook.saferl import TOY_TASK
+from alignbook.saferl import TOY_TASK, TOY_TRAINING
 from alignbook.saferl.runs import load_agent, load_run, train_run
 
 
@@ -58,3 +59,31 @@ def test_the_cli_trains_evaluates_and_plots(tmp_path):
     assert typo.returncode == 2 and "did you mean 'total_steps'" in typo.stderr
     unknown = _cli("train", "PPOLagg", TOY_TASK, cwd=tmp_path)
     assert unknown.returncode == 2 and "did you mean 'ppo_lag'" in unknown.stderr
+
+
+ON_POLICY_COLUMNS = ["epoch", "steps", "episode_return", "episode_cost", "episodes", "lambda", "kl", "passes"]
+
+
+@pytest.mark.parametrize("algo, settings", [
+    # the NumPy engine (its own Adam state), epochs that end between episodes
+    ("PPOLag", dict(TOY_TRAINING, total_steps=1000)),
+    # two environments whose episodes run across the epoch boundary, and Simmer's budget state and controller
+    ("PPOSimmerPID", dict(TOY_TRAINING, total_steps=620, steps_per_epoch=124, num_envs=2)),
+    # the autograd engine (torch's optimisers)
+    ("TRPOLag", dict(TOY_TRAINING, total_steps=600, steps_per_epoch=150)),
+])
+def test_an_interrupted_on_policy_run_resumes_to_the_same_numbers(tmp_path, algo, settings):
+    whole = train_run(algo, TOY_TASK, tmp_path / "whole", **settings)
+    cut = train_run(algo, TOY_TASK, tmp_path / "cut", stop_after_epoch=2, **settings)
+    assert len(cut) == 2 and not (tmp_path / "cut" / "model.safetensors").exists()  # not finished yet
+    resumed = train_run(algo, TOY_TASK, tmp_path / "cut", **settings)
+    columns = [c for c in ON_POLICY_COLUMNS if c in whole.columns]
+    assert len(resumed) == len(whole) and len(whole) > 3
+    # exact: every float of every epoch, the two resumed epochs computed after the restart included
+    pd.testing.assert_frame_equal(whole[columns], resumed[columns], check_exact=True)
+    _, progress = load_run(tmp_path / "cut")
+    pd.testing.assert_frame_equal(progress[columns], whole[columns], check_exact=True)
+    _, agent = load_agent(tmp_path / "cut")
+    _, reference = load_agent(tmp_path / "whole")
+    obs = np.array([[1.0, 0.3] + [1.0] * (agent.algo.ac.actor.mean[0].in_features - 2)])
+    assert np.array_equal(agent.act(obs), reference.act(obs))

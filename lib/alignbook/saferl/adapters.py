@@ -96,6 +96,17 @@ class Saute:
     def end_epoch(self, mean_episode_cost: float) -> None:
         """Saute's budget is fixed; Simmer moves it here."""
 
+    def state_dict(self) -> dict:
+        """What a resumed run needs (JSON): the budget, each episode's z, and the task's own state when it
+        can give one (``None`` otherwise: a simulator restarts its episodes)."""
+        inner = self.env.state_dict() if hasattr(self.env, "state_dict") else None
+        return {"budget": self.budget, "z": self.z.tolist(), "task": inner}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.budget, self.z = float(state["budget"]), np.asarray(state["z"], np.float64)
+        if state["task"] is not None:
+            self.env.load_state_dict(state["task"])
+
     def close(self) -> None:
         self.env.close()
 
@@ -118,6 +129,14 @@ class Simmer(Saute):
         step = self.kp * self._error_ema + self.ki * sum(self._errors) + self.kd * (error - self._previous)
         self._previous = error
         self.budget = float(np.clip(self.budget + np.clip(step, -1.0, 1.0), 1e-6, self.upper_budget))
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "controller": [self._error_ema, self._previous, list(self._errors)]}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self._error_ema, self._previous, errors = state["controller"]
+        self._errors = deque(errors, maxlen=self._errors.maxlen)
 
 
 def adapt(env, algo_cls, cfg):

@@ -4,19 +4,21 @@
 ``train_run(algo, task, run_dir, **overrides)`` trains into ``run_dir``; called again on a directory that holds
 a checkpoint of the same algorithm, task and settings, it resumes from the last completed epoch.
 
-Resuming is exact for the off-policy family: the checkpoint (``checkpoint.safetensors``, written after every
-epoch) holds every network, both optimisers' moments, the replay buffer, the multiplier's state, the episode
-counters and the random generators, so a resumed run reaches the same numbers as an uninterrupted one --
-provided the epoch ended between episodes (the toy, whose epochs hold whole episodes): a simulator's
-mid-episode state is not saved, and the resumed run starts a fresh episode. The on-policy family writes the
-same config and progress table and a final ``model.safetensors``, and restarts from scratch (not resumed).
+Both families resume exactly: ``checkpoint.safetensors``, written after every epoch, holds every network, the
+optimisers' moments (torch's or the NumPy engine's), the multiplier's state, the observation normaliser, the
+episode counters, the current observation, the random generators (NumPy's, torch's global one and the
+minibatch order's), the off-policy replay buffer, and the environment's state where the environment can give
+it (``state_dict``: the toy's step counters, Saute's z and Simmer's controller). So a resumed run reaches the
+same numbers as an uninterrupted one. A simulator's mid-episode state (MuJoCo) is not saved: there the resumed
+run restarts the running episodes, and its numbers differ from that point on. The last checkpoint of a run
+also serves ``load_agent``; the on-policy family writes its final policy to ``model.safetensors`` as well.
+Tensors go to safetensors, everything else to its JSON metadata: loading a checkpoint executes nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -25,84 +27,89 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from alignbook.saferl.checkpoint import load_object_state, load_optimizer, object_state, optimizer_tensors
 from alignbook.saferl.config import algorithm_class, canonical_name, make_config
 from alignbook.saferl.offpolicy.base import Run
+from alignbook.saferl.train import Agent, OnPolicyRun, training_threads
 
 CONFIG, PROGRESS, CHECKPOINT, MODEL = "config.json", "progress.csv", "checkpoint.safetensors", "model.safetensors"
-SIMMER_STATE = ("budget", "_error_ema", "_previous", "_errors")  # what Simmer's controller carries across epochs
 
 
-def _jsonable(state: dict) -> dict:
-    return {k: list(v) if isinstance(v, deque) else v for k, v in state.items()}
+def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
 
 
-def _optimizer_tensors(prefix: str, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    out = {}
-    for index, state in optimizer.state_dict()["state"].items():
-        for key, value in state.items():
-            out[f"{prefix}.{index}.{key}"] = torch.as_tensor(value).clone()
-    return out
-
-
-def _load_optimizer(prefix: str, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
-    full = optimizer.state_dict()
-    state: dict[int, dict] = {}
-    for name, value in tensors.items():
-        if name.startswith(prefix + "."):
-            index, key = name[len(prefix) + 1:].split(".")
-            state.setdefault(int(index), {})[key] = value
-    full["state"] = state
-    optimizer.load_state_dict(full)
-
-
-def save_checkpoint(run: Run, path: Path) -> None:
+def _family_state(run) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """What only one family carries: (tensors, JSON metadata)."""
     algo = run.algo
-    tensors = {f"{name}.{k}": v.contiguous() for name, module in algo.modules().items()
-               for k, v in module.state_dict().items()}
-    tensors.update(_optimizer_tensors("opt.actor", algo.actor_optimizer))
-    tensors.update(_optimizer_tensors("opt.critic", algo.critic_optimizer))
-    tensors.update({f"buffer.{k}": v for k, v in run.buffer.state_dict().items()})
+    if isinstance(run, Run):
+        tensors = {f"{name}.{k}": v.contiguous() for name, module in algo.modules().items()
+                   for k, v in module.state_dict().items()}
+        tensors.update(optimizer_tensors("opt.actor", algo.actor_optimizer))
+        tensors.update(optimizer_tensors("opt.critic", algo.critic_optimizer))
+        tensors.update({f"buffer.{k}": v for k, v in run.buffer.state_dict().items()})
+        meta = {"steps": str(run.steps), "updates": str(algo.updates),
+                "episode": json.dumps([run.ep_return, run.ep_cost, run.ep_length, list(run.recent_costs)])}
+        return tensors, meta
+    tensors = {f"ac.{k}": v.contiguous() for k, v in algo.ac.state_dict().items()}
+    tensors.update({f"engine.{k}": v for k, v in run.engine.state_dict().items()})
+    tensors["rng.minibatch"] = algo.generator.get_state()
+    if run.agent.normaliser is not None:
+        tensors.update({f"norm.{k}": torch.as_tensor(v) for k, v in run.agent.normaliser.state_dict().items()})
+    for name in ("ep_return", "ep_cost", "ep_length"):
+        tensors[f"episode.{name}"] = torch.as_tensor(getattr(run, name))
+    meta = {"last_mean_cost": repr(run.last_mean_cost), "elapsed": repr(run.elapsed)}
+    return tensors, meta
+
+
+def save_checkpoint(run, path: Path) -> None:
+    """Everything ``run`` (an off-policy ``Run`` or an ``OnPolicyRun``) needs to continue, at an epoch boundary."""
+    tensors, meta = _family_state(run)
     tensors["rng.torch"] = torch.get_rng_state()
-    meta = {
-        "algo": algo.name, "task": run.task_id, "epoch": str(run.epoch), "steps": str(run.steps),
-        "updates": str(algo.updates), "obs": json.dumps(run.obs.tolist()),
-        "episode": json.dumps([run.ep_return, run.ep_cost, run.ep_length, list(run.recent_costs)]),
+    tensors["obs"] = torch.as_tensor(np.asarray(run.obs, np.float64))
+    meta.update({
+        "algo": run.algo.name, "task": run.task_id, "epoch": str(run.epoch),
         "rng.numpy": json.dumps(run.rng.bit_generator.state),
-        "multiplier": json.dumps(_jsonable(vars(algo.lagrange_multiplier)) if algo.lagrange_multiplier else None),
-        "env": json.dumps({k: _jsonable(vars(run.env))[k] for k in SIMMER_STATE if hasattr(run.env, k)}),
-    }
+        "multiplier": json.dumps(object_state(run.algo.lagrange_multiplier)),
+        "env": json.dumps(run.env.state_dict() if hasattr(run.env, "state_dict") else None),
+    })
     tmp = path.with_suffix(".tmp")
     save_file(tensors, str(tmp), metadata=meta)
     tmp.replace(path)  # a run killed while writing keeps its previous checkpoint
 
 
-def load_checkpoint(run: Run, path: Path) -> None:
+def load_checkpoint(run, path: Path) -> None:
     with safe_open(str(path), "pt") as f:
         meta = f.metadata()
     tensors = load_file(str(path))
     algo = run.algo
-    for name, module in algo.modules().items():
-        module.load_state_dict({k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")})
-    _load_optimizer("opt.actor", algo.actor_optimizer, tensors)
-    _load_optimizer("opt.critic", algo.critic_optimizer, tensors)
-    run.buffer.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("buffer.")})
+    if isinstance(run, Run):
+        for name, module in algo.modules().items():
+            module.load_state_dict(_prefixed(tensors, name))
+        load_optimizer("opt.actor", algo.actor_optimizer, tensors)
+        load_optimizer("opt.critic", algo.critic_optimizer, tensors)
+        run.buffer.load_state_dict(_prefixed(tensors, "buffer"))
+        run.steps, algo.updates = int(meta["steps"]), int(meta["updates"])
+        run.ep_return, run.ep_cost, run.ep_length, recent = json.loads(meta["episode"])
+        run.recent_costs.extend(recent)
+    else:
+        algo.ac.load_state_dict(_prefixed(tensors, "ac"))
+        algo.ac.actor.sync()
+        run.engine.load_state_dict(_prefixed(tensors, "engine"))
+        algo.generator.set_state(tensors["rng.minibatch"])
+        if run.agent.normaliser is not None:
+            run.agent.normaliser.load_state_dict({k: v.numpy() for k, v in _prefixed(tensors, "norm").items()})
+        for name in ("ep_return", "ep_cost", "ep_length"):
+            setattr(run, name, tensors[f"episode.{name}"].numpy().copy())
+        run.last_mean_cost, run.elapsed = float(meta["last_mean_cost"]), float(meta["elapsed"])
     torch.set_rng_state(tensors["rng.torch"])
     run.rng.bit_generator.state = json.loads(meta["rng.numpy"])
-    run.epoch, run.steps, algo.updates = int(meta["epoch"]), int(meta["steps"]), int(meta["updates"])
-    run.obs = np.asarray(json.loads(meta["obs"]))
-    run.ep_return, run.ep_cost, run.ep_length, recent = json.loads(meta["episode"])
-    run.recent_costs.extend(recent)
-    multiplier = json.loads(meta["multiplier"])
-    if multiplier is not None:
-        for key, value in multiplier.items():
-            current = getattr(algo.lagrange_multiplier, key)
-            setattr(algo.lagrange_multiplier, key, deque(value, maxlen=current.maxlen)
-                    if isinstance(current, deque) else value)
+    run.epoch = int(meta["epoch"])
+    run.obs = tensors["obs"].numpy().copy()
+    load_object_state(algo.lagrange_multiplier, json.loads(meta["multiplier"]))
     env_state = json.loads(meta["env"])
-    if env_state:
-        for key, value in env_state.items():
-            current = getattr(run.env, key)
-            setattr(run.env, key, deque(value, maxlen=current.maxlen) if isinstance(current, deque) else value)
+    if env_state is not None:
+        run.env.load_state_dict(env_state)
 
 
 def resolved(algo: str, task: str, overrides: dict) -> dict:
@@ -128,26 +135,22 @@ def train_run(algo: str, task: str, run_dir: str | Path, callback=None, stop_aft
     config_path.write_text(json.dumps(spec, indent=1))
     cls = algorithm_class(spec["algo"])
     cfg = make_config(spec["algo"], task, **overrides)
-    if cls.family != "off-policy":
-        from alignbook.saferl.train import train
-
-        agent, log = train(spec["algo"], task, callback=callback, **overrides)
-        log.to_csv(run_dir / PROGRESS, index=False)
-        agent.save(run_dir / MODEL)
-        return log
-    torch.set_num_threads(cfg.threads)
-    run = Run(cls, task, cfg)
-    progress = run_dir / PROGRESS
-    if (run_dir / CHECKPOINT).exists():
-        load_checkpoint(run, run_dir / CHECKPOINT)
-        run.rows = pd.read_csv(progress).head(run.epoch).to_dict("records")
-    while run.epoch < run.epochs and (stop_after_epoch is None or run.epoch < stop_after_epoch):
-        row = run.run_epoch()
-        pd.DataFrame(run.rows).to_csv(progress, index=False)
-        save_checkpoint(run, run_dir / CHECKPOINT)
-        if callback is not None:
-            callback(row)
-    run.env.close()
+    with training_threads(cfg.threads):
+        run = Run(cls, task, cfg) if cls.family == "off-policy" else OnPolicyRun(spec["algo"], task, cfg)
+        progress = run_dir / PROGRESS
+        if (run_dir / CHECKPOINT).exists():
+            load_checkpoint(run, run_dir / CHECKPOINT)
+            done = pd.read_csv(progress).head(run.epoch)  # pandas >= 3 reads floats back exactly
+            run.rows = done.drop(columns="algo", errors="ignore").to_dict("records")
+        while run.epoch < run.epochs and (stop_after_epoch is None or run.epoch < stop_after_epoch):
+            row = run.run_epoch()
+            run.log().to_csv(progress, index=False)
+            save_checkpoint(run, run_dir / CHECKPOINT)
+            if callback is not None:
+                callback(row)
+        run.env.close()
+        if isinstance(run, OnPolicyRun) and run.epoch == run.epochs:
+            run.agent.save(run_dir / MODEL)
     return run.log()
 
 
@@ -160,8 +163,6 @@ def load_agent(run_dir: str | Path, algo: str | None = None):
     run_dir = Path(run_dir)
     cls = algorithm_class(spec["algo"])
     if cls.family != "off-policy":
-        from alignbook.saferl.train import Agent
-
         return spec, Agent.load(run_dir / MODEL)
     run = Run(cls, spec["task"], make_config(spec["algo"], spec["task"], **spec["overrides"]))
     load_checkpoint(run, run_dir / CHECKPOINT)

@@ -70,6 +70,13 @@ class ToyConstraint:
             self._t[truncated] = 0
         return self._obs(), reward, cost, terminated, truncated, info
 
+    def state_dict(self) -> dict:
+        """Where each episode stands (the whole state: the toy draws no random numbers), for resuming a run."""
+        return {"t": self._t.tolist()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._t[:] = state["t"]
+
     def close(self) -> None:
         pass
 

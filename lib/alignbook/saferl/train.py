@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -84,6 +85,19 @@ class Agent:
         return cls(algo, normaliser, tensors["action.low"].numpy(), tensors["action.high"].numpy())
 
 
+@contextmanager
+def training_threads(threads: int):
+    """torch and NumPy's BLAS limited to ``threads`` while training: with matrices this small, extra threads
+    only add synchronisation."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train(algo: str, task_id: str, *, engine: str | None = None, callback: Callable[[dict], None] | None = None,
           **overrides) -> tuple[Agent, pd.DataFrame]:
     """Train ``algo`` (a name in ``ALGORITHMS``) on ``task_id`` with its defaults and ``overrides``.
@@ -92,50 +106,63 @@ def train(algo: str, task_id: str, *, engine: str | None = None, callback: Calla
     own loss), "numpy" (an accelerator for the minibatch family), or None for the fastest that supports ``algo``.
 
     Returns the agent and a per-epoch log with columns epoch, steps, episode_return, episode_cost,
-    episode_length, episodes, lambda, kl, wall_time (s since the start) and algorithm-specific statistics.
+    episode_length, episodes, lambda, kl, wall_time (seconds spent in the epochs so far) and algorithm-specific
+    statistics.
     ``callback(row)`` is called after each epoch (progress bars).
     """
     algo = canonical_name(algo)
     cfg = make_config(algo, task_id, **overrides)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
-    try:
-        # NumPy's BLAS too: with matrices this small, extra threads only add synchronisation.
-        with threadpool_limits(cfg.threads):
-            cls = ALGORITHMS[algo]
-            if cls.family == "off-policy":  # its own loop: a replay buffer, one update per step
-                from alignbook.saferl.offpolicy.base import train_off_policy
+    with training_threads(cfg.threads):
+        cls = ALGORITHMS[algo]
+        if cls.family == "off-policy":  # its own loop: a replay buffer, one update per step
+            from alignbook.saferl.offpolicy.base import train_off_policy
 
-                return train_off_policy(cls, task_id, cfg, callback)
-            return _train(algo, task_id, cfg, engine, callback)
-    finally:
-        torch.set_num_threads(threads)
+            return train_off_policy(cls, task_id, cfg, callback)
+        run = OnPolicyRun(algo, task_id, cfg, engine)
+        while run.epoch < run.epochs:
+            row = run.run_epoch()
+            if callback is not None:
+                callback(row)
+        run.env.close()
+        return run.agent, run.log()
 
 
-def _train(algo_name: str, task_id: str, cfg, engine_name: str | None, callback) -> tuple[Agent, pd.DataFrame]:
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    env = adapt(make_vec(task_id, cfg.num_envs), algorithm_class(algo_name), cfg)
-    obs_dim = int(np.prod(env.single_observation_space.shape))
-    act_dim = int(np.prod(env.single_action_space.shape))
-    algo = algorithm_class(algo_name)(obs_dim, act_dim, cfg)
-    engine = make_engine(algo, engine_name)
-    normaliser = RunningNormaliser((obs_dim,)) if cfg.normalise_obs else None
-    agent = Agent(algo, normaliser, env.single_action_space.low, env.single_action_space.high)
+class OnPolicyRun:
+    """The on-policy loop's state between epochs, so that a run can stop at an epoch boundary and resume
+    (``alignbook.saferl.runs`` saves and restores every attribute that changes)."""
 
-    n, per_env = cfg.num_envs, cfg.steps_per_epoch // cfg.num_envs
-    epochs = max(1, -(-cfg.total_steps // cfg.steps_per_epoch))  # ceil: never train on less than asked
-    raw, _ = env.reset(seed=cfg.seed)
-    obs = agent.normalise(raw, update=True)
-    ep_return, ep_cost, ep_length = np.zeros(n), np.zeros(n), np.zeros(n, dtype=int)
-    last_mean_cost = 0.0
-    rows, start = [], time.perf_counter()
-    for epoch in range(epochs):
-        algo.set_progress(epoch / epochs)
-        buffer = RolloutBuffer(per_env, n, obs_dim, act_dim)
+    def __init__(self, algo_name: str, task_id: str, cfg, engine_name: str | None = None):
+        torch.manual_seed(cfg.seed)
+        self.algo_name, self.task_id, self.cfg = algo_name, task_id, cfg
+        self.rng = np.random.default_rng(cfg.seed)
+        self.env = adapt(make_vec(task_id, cfg.num_envs), algorithm_class(algo_name), cfg)
+        self.obs_dim = int(np.prod(self.env.single_observation_space.shape))
+        self.act_dim = int(np.prod(self.env.single_action_space.shape))
+        self.algo = algorithm_class(algo_name)(self.obs_dim, self.act_dim, cfg)
+        self.engine = make_engine(self.algo, engine_name)
+        normaliser = RunningNormaliser((self.obs_dim,)) if cfg.normalise_obs else None
+        space = self.env.single_action_space
+        self.agent = Agent(self.algo, normaliser, space.low, space.high)
+        n = cfg.num_envs
+        self.per_env = cfg.steps_per_epoch // n
+        self.epochs = max(1, -(-cfg.total_steps // cfg.steps_per_epoch))  # ceil: never train on less than asked
+        raw, _ = self.env.reset(seed=cfg.seed)
+        self.obs = self.agent.normalise(raw, update=True)
+        self.ep_return, self.ep_cost, self.ep_length = np.zeros(n), np.zeros(n), np.zeros(n, dtype=int)
+        self.last_mean_cost = 0.0
+        self.epoch, self.rows, self.elapsed = 0, [], 0.0  # elapsed: wall time of the epochs run so far
+
+    def run_epoch(self) -> dict:
+        """Collect ``steps_per_epoch`` steps, update the multiplier and the networks; the epoch's log row."""
+        cfg, algo, agent, env = self.cfg, self.algo, self.agent, self.env
+        start = time.perf_counter()
+        n, obs = cfg.num_envs, self.obs
+        ep_return, ep_cost, ep_length = self.ep_return, self.ep_cost, self.ep_length
+        algo.set_progress(self.epoch / self.epochs)
+        buffer = RolloutBuffer(self.per_env, n, self.obs_dim, self.act_dim)
         finished_returns, finished_costs, finished_lengths = [], [], []
-        for _ in range(per_env):
-            action = algo.ac.actor.act(obs, rng)
+        for _ in range(self.per_env):
+            action = algo.ac.actor.act(obs, self.rng)
             raw, reward, cost, terminated, truncated, info = env.step(agent.env_action(action))
             next_obs = agent.normalise(raw, update=True)
             buffer.add(obs, action, reward, cost, terminated, truncated)
@@ -154,34 +181,36 @@ def _train(algo_name: str, task_id: str, cfg, engine_name: str | None, callback)
                     finished_lengths.append(ep_length[i])
                 ep_return[ended], ep_cost[ended], ep_length[ended] = 0.0, 0.0, 0
             obs = next_obs
+        self.obs = obs
         if finished_costs:
             mean_cost = float(np.mean(finished_costs))
         elif ep_length.max() > 0:
             # No episode ended this epoch (budgets below one episode): extrapolate the running ones' cost rate.
             mean_cost = float(np.mean(ep_cost / np.maximum(ep_length, 1)) * env.max_episode_steps)
         else:
-            mean_cost = last_mean_cost
-        last_mean_cost = mean_cost
+            mean_cost = self.last_mean_cost
+        self.last_mean_cost = mean_cost
         if hasattr(env, "end_epoch"):  # Simmer moves its budget once per epoch
             env.end_epoch(mean_cost)
         batch = buffer.finish(algo.ac, obs, cfg.gamma, cfg.lam, cfg.lam_c)
-        stats = engine.update(batch, mean_cost)
-        steps = (epoch + 1) * cfg.steps_per_epoch
+        stats = self.engine.update(batch, mean_cost)
+        self.elapsed += time.perf_counter() - start
         row = {
-            "epoch": epoch, "steps": steps,
+            "epoch": self.epoch, "steps": (self.epoch + 1) * cfg.steps_per_epoch,
             "episode_return": float(np.mean(finished_returns)) if finished_returns else np.nan,
             "episode_cost": float(np.mean(finished_costs)) if finished_costs else np.nan,
             "episode_length": float(np.mean(finished_lengths)) if finished_lengths else np.nan,
             "episodes": len(finished_returns), **stats,
-            "wall_time": time.perf_counter() - start,
+            "wall_time": self.elapsed,
         }
-        rows.append(row)
-        if callback is not None:
-            callback(row)
-    env.close()
-    log = pd.DataFrame(rows)
-    log.insert(0, "algo", algo_name)
-    return agent, log
+        self.rows.append(row)
+        self.epoch += 1
+        return row
+
+    def log(self) -> pd.DataFrame:
+        log = pd.DataFrame(self.rows)
+        log.insert(0, "algo", self.algo_name)
+        return log
 
 
 def evaluate(agent: Agent, task_id: str, episodes: int = 10, seed: int = 0) -> pd.DataFrame:

@@ -301,6 +301,20 @@ class NumpyEngine(Engine):
             actor_worker()
         self.pull()
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Adam's moments and step count of both stacks (the parameters are pulled from torch each update)."""
+        out = {}
+        for side, stack in (("actor", self.actor.stack), ("critics", self.critics.stack)):
+            flat, m, v, t = stack.state()
+            out.update({f"{side}.m": torch.from_numpy(m.copy()), f"{side}.v": torch.from_numpy(v.copy()),
+                        f"{side}.t": torch.tensor(t)})
+        return out
+
+    def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
+        for side, stack in (("actor", self.actor.stack), ("critics", self.critics.stack)):
+            stack.m[...], stack.v[...] = tensors[f"{side}.m"].numpy(), tensors[f"{side}.v"].numpy()
+            stack.t = int(tensors[f"{side}.t"])
+
     def update_networks(self, batch: Batch, mean_episode_cost: float) -> dict[str, float]:
         algo = self.algo
         adv = algo.advantage(batch)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import torch
+
 from alignbook.saferl.buffer import Batch
+from alignbook.saferl.checkpoint import load_optimizer, optimizer_tensors
 
 
 class Engine:
@@ -28,6 +31,13 @@ class Engine:
     def update_networks(self, batch: Batch, mean_episode_cost: float) -> dict[str, float]:
         raise NotImplementedError
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The optimiser state this engine carries between epochs (the networks themselves live in torch)."""
+        raise NotImplementedError
+
+    def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
+        raise NotImplementedError
+
 
 class Autograd(Engine):
     """The reference: the algorithm file's own update, with torch's autograd."""
@@ -40,3 +50,11 @@ class Autograd(Engine):
 
     def update_networks(self, batch: Batch, mean_episode_cost: float) -> dict[str, float]:
         return self.algo.update_networks(batch, mean_episode_cost)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {**optimizer_tensors("actor", self.algo.actor_optimizer),
+                **optimizer_tensors("critic", self.algo.critic_optimizer)}
+
+    def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
+        load_optimizer("actor", self.algo.actor_optimizer, tensors)
+        load_optimizer("critic", self.algo.critic_optimizer, tensors)
