@@ -126,3 +126,84 @@ def test_cli_exit_codes_and_messages(tiny_book):
 
 def test_the_real_book_is_found_from_a_subfolder():
     assert chapters.find_root(ROOT / "lib" / "alignbook") == ROOT
+
+
+def _outputs(path):
+    """What a reader sees of an executed notebook: each cell's source and outputs (papermill's timings aside)."""
+    notebook = nbformat.read(path, as_version=4)
+    return [(c.source, c.get("outputs", [])) for c in notebook.cells]
+
+
+def _filed(book, names):
+    """Each chapter's outputs and record, less what differs between two executions (times, memory)."""
+    return {name: (_outputs(runner.executed_path(book, name, "smoke")),
+                   {k: v for k, v in vars(runner.load_record(book, name, "smoke")).items()
+                    if k not in ("wall_s", "peak_rss_mb", "finished")})
+            for name in names}
+
+
+def _two_books(book, tmp_path_factory):
+    """The tiny book with a second quick chapter in place of the broken one, and a copy of it."""
+    import shutil
+
+    write_notebook(book / "notebooks" / "again.ipynb", [
+        ("code", 'scale = "book"\nseed = 0\ndevice = "auto"', ["parameters"]),
+        ("code", "print(sum(range(seed + 10)), scale)", []),
+    ])
+    (book / "notebooks" / "broken.ipynb").unlink()
+    copy = tmp_path_factory.mktemp("copy") / "book"
+    shutil.copytree(book, copy)
+    return book, copy
+
+
+def _quick(book):
+    return chapters.select(book, ["again", "hello"])
+
+
+def test_side_by_side_chapters_are_filed_as_one_by_one(tiny_book, tmp_path_factory):
+    one, two = _two_books(tiny_book, tmp_path_factory)
+    serial = runner.run(one, _quick(one), "smoke", log=lambda _: None)
+    parallel = runner.run(two, _quick(two), "smoke", jobs=2, log=lambda _: None)
+    assert [r.chapter for r in parallel] == [r.chapter for r in serial] == ["again", "hello"]
+    assert _filed(two, ["again", "hello"]) == _filed(one, ["again", "hello"])
+    assert "45 smoke" in str(_outputs(runner.executed_path(two, "again", "smoke")))
+    assert set(runner.load_history(two)) == {"again", "hello"}  # both run times kept (no lost update)
+    assert all(r.wall_s > 0 and r.peak_rss_mb > 10 for r in parallel)
+
+
+def test_side_by_side_a_failure_leaves_the_other_chapters_filed(tiny_book):
+    with pytest.raises(runner.ChapterFailed, match="chapter 'broken' failed in cell"):
+        runner.run(tiny_book, chapters.select(tiny_book, []), "smoke", jobs=2, log=lambda _: None)
+    assert runner.failed_path(tiny_book, "broken", "smoke").exists()
+    assert runner.stale_reason(tiny_book, chapters.select(tiny_book, ["hello"])[0], "smoke", 0, "auto") is None
+
+
+def test_bad_jobs_and_dead_ray_addresses_are_refused_quickly(tiny_book):
+    import time
+
+    hello = chapters.select(tiny_book, ["hello"])
+    with pytest.raises(BookError, match="jobs must be a positive integer, got 0"):
+        runner.run(tiny_book, hello, "smoke", jobs=0)
+    start = time.perf_counter()
+    with pytest.raises(BookError, match="does not answer"):
+        runner.run(tiny_book, hello, "smoke", ray_address="127.0.0.1:9", log=lambda _: None)
+    assert time.perf_counter() - start < 10
+    assert not runner.executed_path(tiny_book, "hello", "smoke").exists()
+
+
+def test_chapters_run_as_ray_tasks_are_filed_as_local_ones(tiny_book, tmp_path_factory):
+    """A local Ray instance (2 CPUs) started here; its address given to the build as a cluster's would be."""
+    ray = pytest.importorskip("ray")
+    one, two = _two_books(tiny_book, tmp_path_factory)
+    runner.run(one, _quick(one), "smoke", log=lambda _: None)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT / "lib")}})
+    try:
+        address = ray.get_runtime_context().gcs_address
+        on_ray = runner.run(two, _quick(two), "smoke", ray_address=address, log=lambda _: None)
+        with pytest.raises(BookError, match="asks for 1 GPU but the Ray cluster"):  # would wait for ever
+            runner.run(two, _quick(two), "full", ray_address=address, log=lambda _: None)
+    finally:
+        ray.shutdown()
+    assert [r.chapter for r in on_ray] == ["again", "hello"]
+    assert _filed(two, ["again", "hello"]) == _filed(one, ["again", "hello"])

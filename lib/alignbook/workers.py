@@ -24,7 +24,7 @@ import subprocess
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 
@@ -141,7 +141,9 @@ def serve_calls(channel: Channel, target: str) -> None:
 
 
 def map_in_workers(target: str, jobs: Sequence[tuple], workers: int) -> list[Any]:
-    """``[target(*job) for job in jobs]`` over ``workers`` worker processes, in the order of ``jobs``."""
+    """``[target(*job) for job in jobs]`` over ``workers`` worker processes, in the order of ``jobs``. A worker
+    that replies gets the next job at once, whatever the others are doing (jobs of very different lengths,
+    such as chapters, keep every worker busy)."""
     pool = [Worker("alignbook.workers:serve_calls", target) for _ in range(min(workers, len(jobs)))]
     try:
         results: list[Any] = [None] * len(jobs)
@@ -152,7 +154,8 @@ def map_in_workers(target: str, jobs: Sequence[tuple], workers: int) -> list[Any
             pool[w].send(job)
             busy[w] = index
         while busy:
-            for w in list(busy):  # round robin: each worker's reply in turn
+            ready = wait([pool[w].channel.incoming for w in busy])
+            for w in [w for w in busy if pool[w].channel.incoming in ready]:
                 results[busy.pop(w)] = pool[w].recv()
                 if pending:
                     index, job = pending.pop(0)

@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--scale", type=_scale, default="book", help=f"one of {', '.join(scales.SCALES)}")
         sub.add_argument("--seed", type=int, default=0)
         sub.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+        sub.add_argument("--jobs", type=int, default=1, help="chapters executed side by side (worker processes)")
+        sub.add_argument("--ray-address", default=None,
+                         help="execute the chapters as Ray tasks on this cluster (HOST:PORT), one chapter a task")
     run.add_argument("--stale", action="store_true", help="skip chapters already executed with these inputs")
 
     benchmark = commands.add_parser("bench", help="run benchmarks/*.py and record their JSON results")
@@ -58,11 +61,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "run":
             chapters = select(root, args.chapters)
-            runner.run(root, chapters, args.scale, args.seed, args.device, only_stale=args.stale)
+            runner.run(root, chapters, args.scale, args.seed, args.device, only_stale=args.stale, jobs=args.jobs,
+                       ray_address=args.ray_address)
             return 0
         if args.command == "build":
             chapters = all_chapters(root)
-            runner.run(root, chapters, args.scale, args.seed, args.device, only_stale=True)
+            runner.run(root, chapters, args.scale, args.seed, args.device, only_stale=True, jobs=args.jobs,
+                       ray_address=args.ray_address)
             site.build(root, args.scale)
             return 0
         if args.command == "bench":

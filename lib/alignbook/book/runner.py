@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -137,10 +138,9 @@ def validate(chapters: list[Chapter], scale: str, seed: int, device: str) -> Non
         parameters_cell(chapter.path)
 
 
-def _failure_message(name: str, failure: Path, kept: Path, root: Path) -> str:
-    if not failure.exists():
+def _failure_message(name: str, info: dict | None, kept: Path, root: Path) -> str:
+    if info is None:
         return f"chapter {name!r} failed before papermill could report a cell (see the output above)"
-    info = json.loads(failure.read_text(encoding="utf-8"))
     where = (
         f"in cell {info['cell_index']} (execution count {info['execution_count']})"
         if info["cell_index"] is not None
@@ -159,14 +159,13 @@ def machine_label() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"
 
 
-def run_chapter(root: Path, chapter: Chapter, scale: str, seed: int = 0, device: str = "auto") -> Record:
-    """Execute one chapter; returns its record, or raises ChapterFailed with the failing cell's traceback."""
-    destination = executed_path(root, chapter.name, scale)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    kept = failed_path(root, chapter.name, scale)
-    kept.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"alignbook-{chapter.name}-"))
-    partial, failure = work / f"{chapter.name}.ipynb", work / "failure.json"
+def execute(root: str, source: str, name: str, scale: str, seed: int, device: str) -> dict:
+    """Execute the notebook ``source`` in a subprocess of its own and return what came of it: the executed (or
+    partly executed) notebook's text, the failure (None on success), wall time, peak memory and the machine.
+    Writes nothing under ``root``: the caller files the result (``file_result``), so that this can run in a
+    worker process or a Ray task on another machine."""
+    work = Path(tempfile.mkdtemp(prefix=f"alignbook-{name}-"))
+    partial, failure = work / f"{name}.ipynb", work / "failure.json"
     env = {
         **os.environ,
         RUNNER_ENV: "1",
@@ -178,20 +177,38 @@ def run_chapter(root: Path, chapter: Chapter, scale: str, seed: int = 0, device:
     }
     env.setdefault("MUJOCO_GL", "egl")
     params = json.dumps({"scale": scale, "seed": seed, "device": device})
-    command = [sys.executable, "-m", "alignbook.book.execute", str(chapter.path), str(partial), params, str(failure)]
+    command = [sys.executable, "-m", "alignbook.book.execute", source, str(partial), params, str(failure)]
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=root)
     # wait4 returns the peak resident memory of the subprocess and of the kernel it started and reaped.
     _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
-    if process.returncode != 0:
-        if partial.exists():
-            os.replace(partial, kept)
+    ok = os.waitstatus_to_exitcode(status) == 0
+    result = {
+        "ok": ok,
+        "notebook": partial.read_text(encoding="utf-8") if partial.exists() else None,
+        "failure": None if ok or not failure.exists() else json.loads(failure.read_text(encoding="utf-8")),
+        "wall_s": round(wall, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux reports kilobytes
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_label(),
+    }
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def file_result(root: Path, chapter: Chapter, scale: str, seed: int, device: str, result: dict) -> Record:
+    """Put an ``execute`` result where the book looks for it: the executed notebook and its record, or, after
+    a failure, the partly executed notebook (then raise ChapterFailed with the failing cell's traceback)."""
+    destination = executed_path(root, chapter.name, scale)
+    kept = failed_path(root, chapter.name, scale)
+    if not result["ok"]:
+        if result["notebook"] is not None:
+            write_atomic(kept, result["notebook"])
         destination.unlink(missing_ok=True)
         record_path(root, chapter.name, scale).unlink(missing_ok=True)
-        raise ChapterFailed(_failure_message(chapter.name, failure, kept, root))
-    os.replace(partial, destination)
+        raise ChapterFailed(_failure_message(chapter.name, result["failure"], kept, root))
+    write_atomic(destination, result["notebook"])
     kept.unlink(missing_ok=True)
     record = Record(
         chapter=chapter.name,
@@ -199,14 +216,20 @@ def run_chapter(root: Path, chapter: Chapter, scale: str, seed: int = 0, device:
         seed=seed,
         device=device,
         key=run_key(chapter, scale, seed, device),
-        wall_s=round(wall, 2),
-        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),  # Linux reports kilobytes
-        finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        machine=machine_label(),
+        wall_s=result["wall_s"],
+        peak_rss_mb=result["peak_rss_mb"],
+        finished=result["finished"],
+        machine=result["machine"],
     )
     write_atomic(record_path(root, chapter.name, scale), json.dumps(asdict(record), indent=1))
     _remember_runtime(root, record)
     return record
+
+
+def run_chapter(root: Path, chapter: Chapter, scale: str, seed: int = 0, device: str = "auto") -> Record:
+    """Execute one chapter; returns its record, or raises ChapterFailed with the failing cell's traceback."""
+    result = execute(str(root), str(chapter.path), chapter.name, scale, seed, device)
+    return file_result(root, chapter, scale, seed, device, result)
 
 
 def _remember_runtime(root: Path, record: Record) -> None:
@@ -234,18 +257,56 @@ def run(
     device: str = "auto",
     only_stale: bool = False,
     log=None,
+    jobs: int = 1,
+    ray_address: str | None = None,
 ) -> list[Record]:
-    """Run the chapters in order (skipping current ones when ``only_stale``); stop at the first failure."""
+    """Run the chapters (skipping current ones when ``only_stale``).
+
+    With ``jobs == 1`` and no ``ray_address``: one after another in this order, stopping at the first failure.
+    Otherwise side by side (chapters are independent): in ``jobs`` local worker processes, or as Ray tasks on
+    the cluster at ``ray_address`` (one chapter a task, with a GPU at scale "full"); every chapter runs, the
+    results are filed here exactly as a one-by-one run files them, then the first failure is raised."""
     log = log or (lambda message: print(message, flush=True))
     validate(chapters, scale, seed, device)
-    records = []
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise BookError(f"jobs must be a positive integer, got {jobs!r}")
+    todo = []
     for chapter in chapters:
         reason = stale_reason(root, chapter, scale, seed, device)
         if only_stale and reason is None:
             log(f"[alignbook] {chapter.name}: up to date at scale {scale!r}")
             continue
-        log(f"[alignbook] {chapter.name}: running at scale {scale!r}" + (f" ({reason})" if only_stale else ""))
-        record = run_chapter(root, chapter, scale, seed, device)
-        log(f"[alignbook] {chapter.name}: done in {record.wall_s:.1f} s, peak memory {record.peak_rss_mb:.0f} MB")
-        records.append(record)
+        todo.append((chapter, f"running at scale {scale!r}" + (f" ({reason})" if only_stale else "")))
+    if jobs == 1 and ray_address is None:
+        records = []
+        for chapter, doing in todo:
+            log(f"[alignbook] {chapter.name}: {doing}")
+            records.append(run_chapter(root, chapter, scale, seed, device))
+            _log_done(log, records[-1])
+        return records
+    from alignbook.backends import map_jobs
+
+    where = f"on the Ray cluster at {ray_address}" if ray_address else f"in {jobs} worker processes"
+    for chapter, doing in todo:
+        log(f"[alignbook] {chapter.name}: {doing}, {where}")
+    try:
+        results = map_jobs("alignbook.book.runner:execute",
+                           [(str(root), str(c.path), c.name, scale, seed, device) for c, _ in todo],
+                           workers=jobs, ray_address=ray_address, num_gpus=1 if scale == "full" else 0)
+    except ValueError as error:  # a Ray address that does not answer, a cluster without GPUs
+        raise BookError(str(error)) from None
+    records, failures = [], []
+    for (chapter, _), result in zip(todo, results, strict=True):
+        try:
+            records.append(file_result(root, chapter, scale, seed, device, result))
+            _log_done(log, records[-1])
+        except ChapterFailed as failure:
+            log(f"[alignbook] {chapter.name}: failed")
+            failures.append(failure)
+    if failures:
+        raise failures[0]
     return records
+
+
+def _log_done(log, record: Record) -> None:
+    log(f"[alignbook] {record.chapter}: done in {record.wall_s:.1f} s, peak memory {record.peak_rss_mb:.0f} MB")

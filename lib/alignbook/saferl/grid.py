@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import socket
 import traceback
 from pathlib import Path
 
 import yaml
 
+from alignbook.backends import check_ray_address, map_jobs  # noqa: F401 -- check_ray_address: public here too
 from alignbook.saferl.config import canonical_name, did_you_mean
 
 GRID_KEYS = ("out", "algos", "tasks", "seeds", "set", "sweep", "workers")
@@ -74,32 +74,7 @@ def run_cell(algo: str, task: str, run_dir: str, overrides: dict) -> dict:
         return {"algo": algo, "task": task, "run_dir": run_dir, "status": "failed", "traceback": traceback.format_exc()}
 
 
-def check_ray_address(address: str, timeout: float = 3.0) -> None:
-    """Refuse within seconds an address where nothing answers (ray.init would otherwise wait a long time)."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
-            pass
-    except (OSError, ValueError) as error:
-        raise ValueError(f"the Ray address {address!r} does not answer ({error}); start a cluster with "
-                         "`ray start --head` and pass the address it prints, or leave --ray-address out "
-                         "to run the grid in local worker processes") from None
-
-
 def run_grid(grid, workers: int | None = None, ray_address: str | None = None) -> list[dict]:
     """Run every cell (skipping finished ones); one result dict per cell, in the grid's order."""
     grid = load_grid(grid)
-    jobs = cells(grid)
-    if ray_address is not None:
-        check_ray_address(ray_address)
-        import ray
-
-        # The workers import alignbook from where this process does (a shared file system or the same install).
-        lib = str(Path(__file__).resolve().parents[2])
-        ray.init(address=ray_address, ignore_reinit_error=True, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": lib}})
-        remote = ray.remote(num_cpus=1)(run_cell)
-        return ray.get([remote.remote(*job) for job in jobs])
-    from alignbook.workers import map_in_workers
-
-    return map_in_workers("alignbook.saferl.grid:run_cell", jobs, workers or grid.get("workers", 2))
+    return map_jobs("alignbook.saferl.grid:run_cell", cells(grid), workers or grid.get("workers", 2), ray_address)
