@@ -122,6 +122,8 @@ def test_cli_exit_codes_and_messages(tiny_book):
     assert bad_scale.returncode == 2 and "valid scales are: smoke, book, full" in bad_scale.stderr
     failed = cli("run", "broken", "--scale", "smoke")
     assert failed.returncode == 1 and "chapter 'broken' failed in cell" in failed.stderr
+    no_jobs = cli("build", "--scale", "smoke", "--jobs", "0")
+    assert no_jobs.returncode == 2 and "jobs must be a positive integer, got 0" in no_jobs.stderr
 
 
 def test_the_real_book_is_found_from_a_subfolder():
