@@ -179,8 +179,9 @@ class OffPolicy:
         self.online = [*self.actor_parameters, *self.critic_parameters]
         self.targets = [*self.target_actor.parameters(), *self.target_critics.parameters(),
                         *self.target_cost_critic.parameters()]
-        self.actor_optimizer = torch.optim.Adam(self.actor_parameters, lr=cfg.actor_lr, foreach=True)
-        self.critic_optimizer = torch.optim.Adam(self.critic_parameters, lr=cfg.critic_lr, foreach=True)
+        # fused: one kernel for the whole Adam step (on CPU too) instead of a handful of ops per parameter.
+        self.actor_optimizer = torch.optim.Adam(self.actor_parameters, lr=cfg.actor_lr, fused=True)
+        self.critic_optimizer = torch.optim.Adam(self.critic_parameters, lr=cfg.critic_lr, fused=True)
         self.lagrange_multiplier = MULTIPLIERS[self.multiplier](cfg) if self.multiplier else None
         self.updates = 0
 
