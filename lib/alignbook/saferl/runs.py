@@ -10,8 +10,9 @@ episode counters, the current observation, the random generators (NumPy's, torch
 minibatch order's), the off-policy replay buffer, and the environment's state where the environment can give
 it (``state_dict``: the toy's step counters, Saute's z and Simmer's controller). So a resumed run reaches the
 same numbers as an uninterrupted one. A simulator's mid-episode state (MuJoCo) is not saved: there the resumed
-run restarts the running episodes, and its numbers differ from that point on. The last checkpoint of a run
-also serves ``load_agent``; the on-policy family writes its final policy to ``model.safetensors`` as well.
+run restarts the running episodes, and its numbers differ from that point on. ``load_agent`` reads the
+off-policy family's last checkpoint, and the on-policy family's ``model.safetensors`` (written when the run
+finishes).
 Tensors go to safetensors, everything else to its JSON metadata: loading a checkpoint executes nothing.
 """
 
