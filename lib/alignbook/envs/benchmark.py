@@ -88,7 +88,7 @@ def vision_rate(task_id: str, seconds: float, size: tuple[int, int] = (64, 64)) 
 
 def multi_agent_rate(task_id: str, seconds: float, seed: int = 0) -> float:
     """Joint random-action steps per second of a multi-agent task (every agent acts once per joint step)."""
-    from alignbook.envs.multi_velocity import make_multi_agent
+    from alignbook.envs.registry import make_multi_agent
 
     env = make_multi_agent(task_id)
     env.reset(seed=seed)

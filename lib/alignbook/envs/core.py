@@ -98,3 +98,26 @@ class SafeEnv:
 
     def _render(self) -> np.ndarray:
         raise NotImplementedError
+
+
+def scatter_actions(task_id: str, agents: list[str], partition, actions, size: int) -> np.ndarray:
+    """The multi-agent tasks' input check: ``actions`` must be a dict with exactly the ``agents``' keys, agent
+    i's entry a finite numeric array of shape ``(len(partition[i]),)``; returns the joint action vector
+    (``size`` entries) with agent i's action at the indices ``partition[i]``. Refuses bad input with a
+    ``ValueError`` that names the agent."""
+    if not isinstance(actions, dict) or set(actions) != set(agents):
+        got = sorted(map(str, actions)) if isinstance(actions, dict) else type(actions).__name__
+        raise ValueError(f"{task_id}: actions must be a dict with keys {agents}, got {got}")
+    joint = np.zeros(size)
+    for agent, part in zip(agents, partition, strict=True):
+        try:
+            a = np.asarray(actions[agent], dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{task_id}: actions[{agent!r}] must be numeric") from error
+        if a.shape != (len(part),):
+            raise ValueError(f"{task_id}: actions[{agent!r}] must have shape {(len(part),)}, got {a.shape}")
+        joint[part] = a
+    if not np.isfinite(joint).all():  # one check for all agents; find the culprit only when it fails
+        agent = next(a for a, p in zip(agents, partition, strict=True) if not np.isfinite(joint[p]).all())
+        raise ValueError(f"{task_id}: actions[{agent!r}] contains NaN or inf: {actions[agent]}")
+    return joint

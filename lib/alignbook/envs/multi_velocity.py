@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from alignbook.envs.core import scatter_actions
 from alignbook.envs.velocity import VelocityEnv
 
 # id -> (robot, partition into the robot's action indices, speed threshold)
@@ -108,23 +109,8 @@ class MultiAgentVelocityEnv:
 
     def joint_action(self, actions: dict) -> np.ndarray:
         """Check the agents' actions and scatter them into the robot's action vector."""
-        if not isinstance(actions, dict) or set(actions) != set(self.agents):
-            got = sorted(actions) if isinstance(actions, dict) else type(actions).__name__
-            raise ValueError(f"{self.task_id}: actions must be a dict with keys {self.agents}, got {got}")
-        joint = np.zeros(self.robot_env.action_space.shape)
-        for agent, part in zip(self.agents, self.partition, strict=True):
-            try:
-                a = np.asarray(actions[agent], dtype=np.float64)
-            except (TypeError, ValueError) as error:
-                raise ValueError(f"{self.task_id}: actions[{agent!r}] must be numeric") from error
-            if a.shape != (len(part),):
-                raise ValueError(f"{self.task_id}: actions[{agent!r}] must have shape {(len(part),)}, "
-                                 f"got {a.shape}")
-            joint[part] = a
-        if not np.isfinite(joint).all():  # one check for all agents; find the culprit only when it fails
-            agent = next(a for a, p in zip(self.agents, self.partition, strict=True) if not np.isfinite(joint[p]).all())
-            raise ValueError(f"{self.task_id}: actions[{agent!r}] contains NaN or inf: {actions[agent]}")
-        return joint
+        return scatter_actions(self.task_id, self.agents, self.partition, actions,
+                               self.robot_env.action_space.shape[0])
 
     def step(self, actions: dict):
         obs, reward, _, terminated, truncated, info = self.robot_env.step(self.joint_action(actions))
@@ -143,12 +129,3 @@ class MultiAgentVelocityEnv:
 
     def __repr__(self) -> str:
         return f"<MultiAgentVelocityEnv {self.task_id}>"
-
-
-def list_multi_agent_tasks() -> list[str]:
-    return list(MULTI_VELOCITY_TASKS)
-
-
-def make_multi_agent(task_id: str, **options: Any) -> MultiAgentVelocityEnv:
-    """A multi-agent task by id (see the module docstring); ``options`` go to the robot (``render_mode``...)."""
-    return MultiAgentVelocityEnv(task_id, **options)
