@@ -35,7 +35,7 @@ STATE = {"Ant": 27, "HalfCheetah": 17, "Hopper": 11, "Walker2d": 17, "Swimmer": 
 
 
 def test_the_eight_safepo_ids():
-    assert sorted(list_multi_agent_tasks()) == sorted(PARTITIONS)
+    assert sorted(list_multi_agent_tasks("velocity")) == sorted(PARTITIONS)
 
 
 @pytest.mark.parametrize("task_id", list(PARTITIONS))
