@@ -61,7 +61,7 @@ import numpy as np
 from gymnasium import spaces
 
 from alignbook.envs.agents import AGENTS, renamed
-from alignbook.envs.core import scatter_actions
+from alignbook.envs.core import ActionBox, ActionScatter
 from alignbook.envs.layout import ResamplingError, sample_layout, sample_one
 from alignbook.envs.lidar import PseudoLidar
 from alignbook.envs.navigation import (
@@ -151,7 +151,8 @@ class MultiGoalEnv:
         self.partition = [list(range(i * n_act, (i + 1) * n_act)) for i in range(len(self.agents))]
         self.action_spaces = {a: spaces.Box(ctrl[p, 0], ctrl[p, 1], dtype=np.float64)
                               for a, p in zip(self.agents, self.partition, strict=True)}
-        self._ctrl_low, self._ctrl_high = ctrl[:, 0], ctrl[:, 1]
+        self._box = ActionBox(ctrl[:, 0], ctrl[:, 1])
+        self._scatter = ActionScatter(task_id, self.agents, self.partition, model.nu)
 
         # Costs.
         self._hazards, self._vases = spec.get("hazards"), spec.get("vases")
@@ -233,9 +234,11 @@ class MultiGoalEnv:
         if self._done:
             raise RuntimeError(f"{self.task_id}: the episode has ended (terminated or truncated); "
                                "call reset() before step()")
-        joint = scatter_actions(self.task_id, self.agents, self.partition, actions, self.model.nu)
+        joint = self._box(self._scatter(actions))  # clipped as upstream, or None when it holds NaN or inf
+        if joint is None:
+            raise self._scatter.nonfinite(actions)
         model, data = self.model, self.data
-        data.ctrl[:] = np.minimum(np.maximum(joint, self._ctrl_low), self._ctrl_high)
+        data.ctrl[:] = joint
         mujoco.mj_step(model, data, nstep=SUBSTEPS)
         mujoco.mj_forward(model, data)  # positions, contacts and sensors of the state we report
         self._steps += 1

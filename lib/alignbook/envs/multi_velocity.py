@@ -13,7 +13,9 @@ PettingZoo's parallel API, dicts keyed ``agent_0`` ... ``agent_{n-1}``:
   exactly the agents' keys, each an array of that agent's action shape; wrong keys, shapes, NaN or inf are
   refused with ``ValueError`` before the physics runs;
 - ``env.agents``, ``env.observation_spaces``, ``env.action_spaces``, ``env.state()`` (the robot's
-  single-agent observation), ``env.partition`` (each agent's indices into the robot's action vector).
+  single-agent observation), ``env.partition`` (each agent's indices into the robot's action vector);
+- every agent's observation is the same read-only array and every agent's info the same dict (as MaMuJoCo's
+  own environment shares one info): copy before changing them.
 
 The robot is the single-agent task's (``alignbook.envs.velocity``, Gymnasium's ``-v5`` models), so both
 families share one simulation; each agent's actions are scattered into the robot's action vector by the
@@ -35,12 +37,13 @@ Swimmer 8. The local views (MaMuJoCo v0: e.g. Ant 2x4 21 per agent, v1: 63) are 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
-from alignbook.envs.core import scatter_actions
+from alignbook.envs.core import ActionScatter
 from alignbook.envs.velocity import VelocityEnv
 
 # id -> (robot, partition into the robot's action indices, speed threshold)
@@ -64,7 +67,7 @@ def multi_agent_speed(robot: str, info: dict[str, Any]) -> float:
     """Upstream's multi-agent speed: sqrt(vx^2 + vy^2) with vy = 0 when absent; the Swimmer's signed vx."""
     if robot == "Swimmer":
         return float(info["x_velocity"])
-    return float(np.hypot(info["x_velocity"], info.get("y_velocity", 0.0)))
+    return math.hypot(info["x_velocity"], info.get("y_velocity", 0.0))  # math: NumPy's scalar path is slower
 
 
 class MultiAgentVelocityEnv:
@@ -86,6 +89,7 @@ class MultiAgentVelocityEnv:
                               for a, p in zip(self.agents, partition, strict=True)}
         self.observation_spaces = {a: self.robot_env.observation_space for a in self.agents}
         self.state_space = self.robot_env.observation_space
+        self._scatter = ActionScatter(task_id, self.agents, partition, box.shape[0])
         self._state: np.ndarray | None = None
 
     def observation_space(self, agent: str) -> spaces.Space:
@@ -99,27 +103,33 @@ class MultiAgentVelocityEnv:
             raise RuntimeError(f"{self.task_id}: call reset() first")
         return self._state.copy()
 
-    def _per_agent(self, value):
-        return {a: value for a in self.agents}
+    def _per_agent(self, value) -> dict:
+        return dict.fromkeys(self.agents, value)
+
+    def _observe(self, obs) -> dict[str, np.ndarray]:
+        # Every agent observes the same state: one read-only array serves them all (no copy per agent).
+        self._state = np.asarray(obs, dtype=np.float64)
+        self._state.flags.writeable = False
+        return dict.fromkeys(self.agents, self._state)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.robot_env.reset(seed=seed, options=options)
-        self._state = np.asarray(obs, dtype=np.float64)
-        return {a: self._state.copy() for a in self.agents}, {a: dict(info) for a in self.agents}
+        return self._observe(obs), self._per_agent(info)
 
     def joint_action(self, actions: dict) -> np.ndarray:
         """Check the agents' actions and scatter them into the robot's action vector."""
-        return scatter_actions(self.task_id, self.agents, self.partition, actions,
-                               self.robot_env.action_space.shape[0])
+        return self._scatter(actions)
 
     def step(self, actions: dict):
-        obs, reward, _, terminated, truncated, info = self.robot_env.step(self.joint_action(actions))
+        joint = self.joint_action(actions)
+        try:  # the robot refuses NaN and inf (one check for all agents); name the agent when it does
+            obs, reward, _, terminated, truncated, info = self.robot_env.step(joint)
+        except ValueError as error:
+            raise (self._scatter.nonfinite(actions) or error) from None
         cost = float(multi_agent_speed(self.robot, info) > self.velocity_threshold)
         info["cost_velocity"] = info["cost_sum"] = cost
-        self._state = np.asarray(obs, dtype=np.float64)
-        return ({a: self._state.copy() for a in self.agents}, self._per_agent(float(reward)),
-                self._per_agent(cost), self._per_agent(bool(terminated)), self._per_agent(bool(truncated)),
-                {a: dict(info) for a in self.agents})
+        return (self._observe(obs), self._per_agent(reward), self._per_agent(cost), self._per_agent(terminated),
+                self._per_agent(truncated), self._per_agent(info))
 
     def render(self):
         return self.robot_env.render()
