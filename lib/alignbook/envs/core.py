@@ -134,32 +134,36 @@ class ActionScatter:
     action); ``nonfinite`` then names the agent."""
 
     def __init__(self, task_id: str, agents: list[str], partition, size: int):
-        if sorted(i for p in partition for i in p) != list(range(size)):
+        order = [i for p in partition for i in p]  # the joint index of each entry of the agents' actions, in turn
+        if sorted(order) != list(range(size)):
             raise ValueError(f"{task_id}: the partition must use each of the {size} action indices once")
-        self.task_id, self.agents, self.size = task_id, list(agents), size
+        self.task_id, self.agents = task_id, list(agents)
         self._keys = set(agents)
-        # A run of consecutive indices becomes a slice: cheaper to assign into than a list of indices.
-        self._index = [slice(p[0], p[-1] + 1) if list(p) == list(range(p[0], p[-1] + 1)) else list(p)
-                       for p in partition]
         self._shapes = [(len(p),) for p in partition]
+        # The agents' actions are concatenated in turn, then put in joint order (when that differs).
+        self._gather = None if order == list(range(size)) else np.argsort(order)
 
     def __call__(self, actions) -> np.ndarray:
         task_id = self.task_id
         if not isinstance(actions, dict) or actions.keys() != self._keys:
             got = sorted(map(str, actions)) if isinstance(actions, dict) else type(actions).__name__
             raise ValueError(f"{task_id}: actions must be a dict with keys {self.agents}, got {got}")
-        joint = np.empty(self.size)
-        for agent, index, shape in zip(self.agents, self._index, self._shapes, strict=True):
-            a = actions[agent]
-            if type(a) is not np.ndarray or a.dtype.kind != "f" or a.shape != shape:  # common case: no conversion
-                try:
-                    a = np.asarray(a, dtype=np.float64)
-                except (TypeError, ValueError) as error:
-                    raise ValueError(f"{task_id}: actions[{agent!r}] must be numeric") from error
-                if a.shape != shape:
-                    raise ValueError(f"{task_id}: actions[{agent!r}] must have shape {shape}, got {a.shape}")
-            joint[index] = a
-        return joint
+        parts = [actions[agent] for agent in self.agents]
+        try:  # the common case: float arrays of the right shapes, joined in one NumPy call
+            if [a.shape for a in parts] == self._shapes:
+                joint = np.concatenate(parts, dtype=np.float64, casting="safe")
+                return joint if self._gather is None else joint[self._gather]
+        except (AttributeError, TypeError, ValueError):
+            pass  # not arrays, or not numeric: converted one by one below, the error naming the agent
+        for i, (agent, shape) in enumerate(zip(self.agents, self._shapes, strict=True)):
+            try:
+                a = parts[i] = np.asarray(parts[i], dtype=np.float64)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"{task_id}: actions[{agent!r}] must be numeric") from error
+            if a.shape != shape:
+                raise ValueError(f"{task_id}: actions[{agent!r}] must have shape {shape}, got {a.shape}")
+        joint = np.concatenate(parts)
+        return joint if self._gather is None else joint[self._gather]
 
     def nonfinite(self, actions: dict) -> ValueError | None:
         """The error naming the first agent whose action holds NaN or inf, or None when there is none."""

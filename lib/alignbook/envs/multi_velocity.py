@@ -103,9 +103,6 @@ class MultiAgentVelocityEnv:
             raise RuntimeError(f"{self.task_id}: call reset() first")
         return self._state.copy()
 
-    def _per_agent(self, value) -> dict:
-        return dict.fromkeys(self.agents, value)
-
     def _observe(self, obs) -> dict[str, np.ndarray]:
         # Every agent observes the same state: one read-only array serves them all (no copy per agent).
         self._state = np.asarray(obs, dtype=np.float64)
@@ -114,22 +111,19 @@ class MultiAgentVelocityEnv:
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.robot_env.reset(seed=seed, options=options)
-        return self._observe(obs), self._per_agent(info)
-
-    def joint_action(self, actions: dict) -> np.ndarray:
-        """Check the agents' actions and scatter them into the robot's action vector."""
-        return self._scatter(actions)
+        return self._observe(obs), dict.fromkeys(self.agents, info)
 
     def step(self, actions: dict):
-        joint = self.joint_action(actions)
+        joint = self._scatter(actions)  # keys and shapes checked, scattered into the robot's action vector
         try:  # the robot refuses NaN and inf (one check for all agents); name the agent when it does
             obs, reward, _, terminated, truncated, info = self.robot_env.step(joint)
         except ValueError as error:
             raise (self._scatter.nonfinite(actions) or error) from None
         cost = float(multi_agent_speed(self.robot, info) > self.velocity_threshold)
         info["cost_velocity"] = info["cost_sum"] = cost
-        return (self._observe(obs), self._per_agent(reward), self._per_agent(cost), self._per_agent(terminated),
-                self._per_agent(truncated), self._per_agent(info))
+        every = self.agents  # shared reward, cost, ends and info: the same value for every agent
+        return (self._observe(obs), dict.fromkeys(every, reward), dict.fromkeys(every, cost),
+                dict.fromkeys(every, terminated), dict.fromkeys(every, truncated), dict.fromkeys(every, info))
 
     def render(self):
         return self.robot_env.render()
