@@ -45,13 +45,17 @@ class SafeEnv:
         return self._reset(self._rng, options or {})
 
     def step(self, action) -> tuple[Any, float, float, bool, bool, dict]:
+        if self._box is None:
+            self._box = ActionBox(self.action_space.low, self.action_space.high)
+        return self.advance(self._check_action(action))
+
+    def advance(self, action: np.ndarray) -> tuple[Any, float, float, bool, bool, dict]:
+        """``step`` for an action already checked and clipped to the action space: the multi-agent velocity
+        tasks check their agents' actions themselves and drive the robot through this."""
         if self._done:
             raise RuntimeError(
                 f"{self.task_id}: the episode has ended (terminated or truncated); " + self._needs_reset_message
             )
-        if self._box is None:
-            self._box = ActionBox(self.action_space.low, self.action_space.high)
-        action = self._check_action(action)
         obs, reward, cost, terminated, truncated, info = self._step(action)
         self._steps += 1
         if self._steps >= self.max_episode_steps:

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from alignbook.envs.core import ActionScatter
+from alignbook.envs.core import ActionBox, ActionScatter
 from alignbook.envs.velocity import VelocityEnv
 
 # id -> (robot, partition into the robot's action indices, speed threshold)
@@ -90,6 +90,7 @@ class MultiAgentVelocityEnv:
         self.observation_spaces = {a: self.robot_env.observation_space for a in self.agents}
         self.state_space = self.robot_env.observation_space
         self._scatter = ActionScatter(task_id, self.agents, partition, box.shape[0])
+        self._box = ActionBox(box.low, box.high)
         self._state: np.ndarray | None = None
 
     def observation_space(self, agent: str) -> spaces.Space:
@@ -114,11 +115,10 @@ class MultiAgentVelocityEnv:
         return self._observe(obs), dict.fromkeys(self.agents, info)
 
     def step(self, actions: dict):
-        joint = self._scatter(actions)  # keys and shapes checked, scattered into the robot's action vector
-        try:  # the robot refuses NaN and inf (one check for all agents); name the agent when it does
-            obs, reward, _, terminated, truncated, info = self.robot_env.step(joint)
-        except ValueError as error:
-            raise (self._scatter.nonfinite(actions) or error) from None
+        joint = self._box(self._scatter(actions))  # keys and shapes checked, joined, clipped as upstream
+        if joint is None:  # one NaN/inf check for all agents; find the culprit only when it fails
+            raise self._scatter.nonfinite(actions)
+        obs, reward, _, terminated, truncated, info = self.robot_env.advance(joint)
         cost = float(multi_agent_speed(self.robot, info) > self.velocity_threshold)
         info["cost_velocity"] = info["cost_sum"] = cost
         every = self.agents  # shared reward, cost, ends and info: the same value for every agent
