@@ -117,6 +117,14 @@ def test_vase_costs_go_to_the_robot_that_touched_it():
     env.data.qvel[dof] = 0.5  # the vase now slides: charged to its last toucher, agent_1
     terms = env.cost_terms_now()
     assert terms[1]["cost_vases_velocity"] == pytest.approx(0.5) and terms[0]["cost_vases_velocity"] == 0.0
+    env.data.qvel[dof] = 0.0
+    other = env.scene.free_dof["vases"][1]
+    env.data.qvel[other] = 0.3  # a vase no robot touched (set moving by another vase): the last toucher pays
+    terms = env.cost_terms_now()
+    assert terms[1]["cost_vases_velocity"] == pytest.approx(0.3) and terms[0]["cost_vases_velocity"] == 0.0
+    env.reset(seed=4)
+    env.data.qvel[other] = 0.3  # no robot has touched any vase this episode: both pay
+    assert [t["cost_vases_velocity"] for t in env.cost_terms_now()] == pytest.approx([0.3, 0.3])
     level1 = make_multi_agent("SafetyPointMultiGoal1-v0")  # level 1's vase costs nothing
     level1.reset(seed=4)
     _put(level1, 1, level1.positions("vases")[0] + (0.18, 0.0))
