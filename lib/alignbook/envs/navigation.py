@@ -59,7 +59,7 @@ VASE_VELOCITY_THRESHOLD = 1e-4
 BUTTON_DELAY = 10
 CIRCLE_REWARD_FACTOR = 0.1
 BAD_STATE = np.array([int(mujoco.mjtWarning.mjWARN_BADQPOS), int(mujoco.mjtWarning.mjWARN_BADQVEL),
-                       int(mujoco.mjtWarning.mjWARN_BADQACC)])
+                      int(mujoco.mjtWarning.mjWARN_BADQACC)])
 
 
 class NavigationEnv(SafeEnv):
