@@ -105,7 +105,7 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         "book": dict(
             task="Safety2x1SwimmerVelocity-v0", seeds=3, total_steps=32000, steps_per_epoch=4000, num_envs=4,
             hidden=(64, 64), batch_size=1000, update_iters=5, tour_steps=200, toy_steps=12000, toy_epoch=200,
-            goal_task="SafetyPointMultiGoal1-v0", goal_total_steps=12000, goal_steps_per_epoch=4000,
+            goal_task="SafetyPointMultiGoal1-v0", goal_total_steps=24000, goal_steps_per_epoch=4000,
         ),
         "full": dict(
             task="Safety2x1SwimmerVelocity-v0", seeds=3, total_steps=10_000_000, steps_per_epoch=10000, num_envs=10,
