@@ -8,8 +8,11 @@ Prints human-readable lines, then one JSON object as the last line:
 ``mujoco_steps_per_s`` is the same compiled model stepped by MuJoCo alone (ten physics steps per environment
 step, no Python around it): the ceiling any wrapper can reach. ``--vision`` also measures the Vision variant
 with a 64x64 image rendered every step (MUJOCO_GL=egl on a headless machine). ``--multi-agent TASK`` also
-measures a multi-agent velocity task (joint steps per second, and agent steps = joint steps x agents) beside
-the single-agent velocity task on the same robot and Gymnasium's own ``-v5`` environment, all in this run.
+measures a multi-agent velocity task (joint steps per second, and agent steps = joint steps x agents), then
+steps its robot side by side in this run: Gymnasium's own ``-v5`` environment (the class, and as
+``gymnasium.make`` builds it), the single-agent velocity task and the multi-agent task take turns step by step
+from the same states with the same random actions, and their median per-step times are printed as fractions of
+Gymnasium's speed (the velocity tasks' target: within 10%).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from alignbook.envs.benchmark import (
     gymnasium_rate,
     mujoco_rate,
     multi_agent_rate,
+    velocity_side_by_side,
     vision_rate,
 )
 
@@ -59,21 +63,36 @@ def main() -> None:
 
 
 def compare_multi_agent(task_id: str, seconds: float) -> dict:
-    """The multi-agent task, the single-agent velocity task on its robot, and Gymnasium's own environment."""
+    """The multi-agent task's throughput, then its robot side by side: Gymnasium's own environment, the
+    single-agent velocity task and the multi-agent task, stepped in turns on the same physics (see
+    ``velocity_side_by_side``), each as a per-step time and as a fraction of Gymnasium's speed."""
     from alignbook.envs.multi_velocity import MULTI_VELOCITY_TASKS
 
     robot, partition, _ = MULTI_VELOCITY_TASKS[task_id]
     joint = multi_agent_rate(task_id, seconds)
-    single = env_rate(f"Safety{robot}Velocity-v1", seconds)
-    gym = gymnasium_rate(robot, seconds)
     print(f"{task_id}: {joint:,.0f} joint steps/s = {joint * len(partition):,.0f} agent steps/s "
           f"({len(partition)} agents)")
-    print(f"Safety{robot}Velocity-v1 (single agent, same robot): {single:,.0f} steps/s")
-    print(f"Gymnasium {robot}-v5 alone: {gym:,.0f} steps/s -> single-agent task at {single / gym:.2f}x, "
-          f"multi-agent at {joint / gym:.2f}x of it")
+    # About ``seconds`` of side-by-side stepping: four environments per step, ~1000 steps per episode.
+    episodes = max(1, round(seconds / (4 * 1000 * 1e-6 * gymnasium_step_us(robot))))
+    side = velocity_side_by_side(task_id, episodes=episodes)
+    reference = side[f"Gymnasium {robot}-v5 (the class)"]["median_us"]
+    print(f"side by side, {robot}, same physics, median per-step time ({episodes} episode(s); means include the "
+          "pauses of a shared machine):")
+    for name, t in side.items():
+        print(f"  {name:<42} {t['median_us']:8.1f} us (mean {t['mean_us']:7.1f})  "
+              f"{reference / t['median_us']:.2f}x Gymnasium's speed")
+    single, multi = side[f"Safety{robot}Velocity-v1"]["median_us"], side[task_id]["median_us"]
     return {"multi_agent_task": task_id, "multi_agent_joint_steps_per_s": round(joint, 1),
             "multi_agent_agent_steps_per_s": round(joint * len(partition), 1),
-            "single_agent_steps_per_s": round(single, 1), "gymnasium_steps_per_s": round(gym, 1)}
+            "gymnasium_step_us": round(reference, 2), "single_agent_step_us": round(single, 2),
+            "multi_agent_step_us": round(multi, 2),
+            "single_agent_vs_gymnasium": round(reference / single, 3),
+            "multi_agent_vs_gymnasium": round(reference / multi, 3)}
+
+
+def gymnasium_step_us(robot: str) -> float:
+    """A rough per-step time of Gymnasium's robot, to size the side-by-side run."""
+    return 1e6 / gymnasium_rate(robot, 0.2)
 
 
 if __name__ == "__main__":

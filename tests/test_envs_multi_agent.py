@@ -35,7 +35,7 @@ STATE = {"Ant": 27, "HalfCheetah": 17, "Hopper": 11, "Walker2d": 17, "Swimmer": 
 
 
 def test_the_eight_safepo_ids():
-    assert sorted(list_multi_agent_tasks()) == sorted(PARTITIONS)
+    assert sorted(list_multi_agent_tasks("velocity")) == sorted(PARTITIONS)
 
 
 @pytest.mark.parametrize("task_id", list(PARTITIONS))
@@ -136,3 +136,46 @@ def test_throughput_helpers_measure_the_multi_agent_task_and_gymnasiums_robot():
 
     assert multi_agent_rate("Safety2x1SwimmerVelocity-v0", 0.05) > 0
     assert gymnasium_rate("Swimmer", 0.05) > 0
+
+
+def test_action_box_clips_and_refuses_nan_and_inf():
+    from alignbook.envs.core import ActionBox
+
+    box = ActionBox(np.full(3, -1.0, dtype=np.float32), np.ones(3, dtype=np.float32))
+    inside = np.array([0.5, -1.0, 1.0])
+    assert box(inside) is inside  # nothing to clip: the action itself, no copy
+    assert np.array_equal(box(np.array([2.0, -3.0, 0.25])), [1.0, -1.0, 0.25])
+    assert np.array_equal(box(np.array([1e300, 1e300, 0.0])), [1.0, 1.0, 0.0])  # the sum overflows: still finite
+    for bad in ([np.nan, 0.0, 0.0], [0.0, np.inf, 0.0], [np.inf, -np.inf, 0.0]):
+        assert box(np.array(bad)) is None
+    uneven = ActionBox(np.array([-20.0, -0.5]), np.array([20.0, 0.5]))  # different bounds per axis
+    assert np.array_equal(uneven(np.array([10.0, 0.75])), [10.0, 0.5])
+
+
+@pytest.mark.parametrize("task_id", list(PARTITIONS))
+def test_each_agents_action_lands_on_its_actuators(task_id):
+    env = make_multi_agent(task_id)
+    n = env.robot_env.action_space.shape[0]
+    joint = np.linspace(-0.3, 0.3, n)
+    actions = {a: joint[p] for a, p in zip(env.agents, env.partition, strict=True)}
+    assert np.array_equal(env._scatter(actions), joint)
+    as_lists = {a: list(v) for a, v in actions.items()}  # plain lists take the converting path: same result
+    assert np.array_equal(env._scatter(as_lists), joint)
+
+
+def test_every_agent_shares_one_read_only_observation():
+    env = make_multi_agent("Safety2x3HalfCheetahVelocity-v0")
+    obs, _ = env.reset(seed=0)
+    assert obs["agent_0"] is obs["agent_1"] and not obs["agent_0"].flags.writeable
+    state = env.state()
+    state[0] += 1.0  # state() is the caller's copy
+    assert not np.array_equal(state, obs["agent_0"])
+
+
+def test_side_by_side_measures_gymnasium_and_both_velocity_tasks_on_the_same_physics():
+    from alignbook.envs.benchmark import velocity_side_by_side
+
+    side = velocity_side_by_side("Safety2x1SwimmerVelocity-v0", episodes=1)
+    assert list(side) == ["Gymnasium Swimmer-v5 (the class)", "gymnasium.make('Swimmer-v5')",
+                          "SafetySwimmerVelocity-v1", "Safety2x1SwimmerVelocity-v0"]
+    assert all(t["steps"] == 999 and t["median_us"] > 0 for t in side.values())

@@ -146,3 +146,20 @@ def test_unconstrained_methods_violate_the_limit(algo):
     _, log = _run(algo, total_steps=6_000)
     tail = log.tail(10)
     assert tail.episode_cost.mean() > 1.5 * OPT_COST and tail.episode_return.mean() > OPT_RETURN
+
+
+def test_each_agent_multiplier_follows_its_own_cost():
+    """MultiGoal: each agent has its own cost; MAPPO-Lag's agent i moves its multiplier by its own J_c - d."""
+    cfg = make_config("mappo_lag", hidden=(8,), update_iters=1, batch_size=64, lambda_lr=0.05, cost_limit=25.0)
+    algo = ALGORITHMS["mappo_lag"]([3, 3], [1, 1], cfg)
+    algo.update([_batch(algo, 0), _batch(algo, 1)], [100.0, 0.0])
+    assert algo.penalties[0] > 0.78 > algo.penalties[1]
+    with pytest.raises(ValueError, match="one mean episode cost per agent"):
+        algo.update([_batch(algo, 0), _batch(algo, 1)], [1.0, 2.0, 3.0])
+
+
+def test_trains_on_a_multigoal_task_with_each_agents_reward():
+    _, log = train_multi("mappo_lag", "SafetyPointMultiGoal1-v0", seed=0, total_steps=1000, steps_per_epoch=500,
+                         num_envs=1, hidden=(8,), batch_size=250, update_iters=1)
+    assert list(log.epoch) == [0, 1] and log.episodes.tolist() == [0, 1]  # one 1000-step episode, ended in epoch 1
+    assert np.isfinite(log.episode_return.iloc[1]) and log.episode_cost.iloc[1] >= 0

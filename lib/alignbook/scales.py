@@ -100,14 +100,17 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         "smoke": dict(
             task="Safety2x1SwimmerVelocity-v0", seeds=2, total_steps=2000, steps_per_epoch=1000, num_envs=1,
             hidden=(16, 16), batch_size=500, update_iters=2, tour_steps=20, toy_steps=400, toy_epoch=200,
+            goal_task="SafetyPointMultiGoal1-v0", goal_total_steps=1000, goal_steps_per_epoch=500,
         ),
         "book": dict(
             task="Safety2x1SwimmerVelocity-v0", seeds=3, total_steps=32000, steps_per_epoch=4000, num_envs=4,
             hidden=(64, 64), batch_size=1000, update_iters=5, tour_steps=200, toy_steps=12000, toy_epoch=200,
+            goal_task="SafetyPointMultiGoal1-v0", goal_total_steps=24000, goal_steps_per_epoch=4000,
         ),
         "full": dict(
             task="Safety2x1SwimmerVelocity-v0", seeds=3, total_steps=10_000_000, steps_per_epoch=10000, num_envs=10,
             hidden=(128, 128), batch_size=10000, update_iters=5, tour_steps=1000, toy_steps=30000, toy_epoch=200,
+            goal_task="SafetyPointMultiGoal1-v0", goal_total_steps=10_000_000, goal_steps_per_epoch=10000,
         ),
     },
     "safepo": {

@@ -38,9 +38,10 @@ upstream); ``step`` after the episode ended and before ``reset`` raises ``Runtim
 
 Tasks: Safety{Point,Car,Doggo,Racecar,Ant}{Goal,Button,Push,Circle}{0,1,2}-v0 and their ``Vision`` variants
 (``alignbook.envs.navigation``), Safety{HalfCheetah,Hopper,Swimmer,Walker2d,Ant,Humanoid}Velocity-v1
-(``alignbook.envs.velocity``); the multi-agent velocity tasks of SafePO (``make_multi_agent(task_id)``,
-PettingZoo's parallel API with a cost per agent, ``alignbook.envs.multi_velocity``). Where the semantics differ from upstream safety-gymnasium 1.0.0, the module
-docstrings of those two modules say how.
+(``alignbook.envs.velocity``); the multi-agent velocity tasks of SafePO and the two-robot
+Safety{Point,Ant}MultiGoal{0,1,2}-v0 tasks (``make_multi_agent(task_id)``, PettingZoo's parallel API with a cost
+per agent, ``alignbook.envs.multi_velocity`` and ``alignbook.envs.multi_goal``). Where the semantics differ
+from upstream safety-gymnasium 1.0.0, the module docstrings say how.
 """
 
 from __future__ import annotations
@@ -74,8 +75,14 @@ mujoco.set_mju_user_warning(_route_mujoco_warning)
 warnings.filterwarnings("ignore", message=".*settotalmass.*", category=MuJoCoWarning)
 
 from alignbook.envs.core import SafeEnv  # noqa: E402
-from alignbook.envs.multi_velocity import list_multi_agent_tasks, make_multi_agent  # noqa: E402
-from alignbook.envs.registry import list_tasks, make, random_actions, register_all  # noqa: E402
+from alignbook.envs.registry import (  # noqa: E402
+    list_multi_agent_tasks,
+    list_tasks,
+    make,
+    make_multi_agent,
+    random_actions,
+    register_all,
+)
 from alignbook.envs.vector import ProcessVectorEnv, SafeVectorEnv  # noqa: E402
 
 # Tasks written natively as a batch (the same API as ``SafeVectorEnv``), registered by the module that defines

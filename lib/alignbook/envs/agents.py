@@ -28,7 +28,8 @@ Deviations from upstream's robot files:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -64,6 +65,30 @@ class AgentSpec:
     # The cameras' near clipping distance in metres, where the robot's own parts sit right in front of its
     # vision camera (None: MuJoCo's default, 1% of the scene's extent).
     vision_near: float | None = None
+    # Appended to every MJCF name of the robot; several copies of one robot share a scene (multi-agent tasks).
+    suffix: str = ""
+
+
+# MJCF attributes that name an element or refer to one by name.
+_NAME_ATTRIBUTES = re.compile(r'\b(name|joint|site|objname|body1|body2|geom1|geom2)="([^"]+)"')
+
+
+def renamed(spec: AgentSpec, suffix: str) -> AgentSpec:
+    """A copy of ``spec`` whose every element name (bodies, geoms, joints, sites, sensors, actuators, cameras)
+    ends with ``suffix``, so that several robots can live in one model without a name clash."""
+    if spec.suffix:
+        raise ValueError(f"{spec.name} is renamed already (suffix {spec.suffix!r})")
+
+    def mjcf(text: str) -> str:
+        return _NAME_ATTRIBUTES.sub(lambda m: f'{m[1]}="{m[2]}{suffix}"', text)
+
+    return replace(
+        spec, body=mjcf(spec.body), actuators=mjcf(spec.actuators), joint_sensors=mjcf(spec.joint_sensors),
+        extra=mjcf(spec.extra), suffix=suffix,
+        extra_obs=tuple((name, sensor + suffix, kind) for name, sensor, kind in spec.extra_obs),
+        geom_names=tuple(g + suffix for g in spec.geom_names),
+        reset_pose=tuple((j + suffix, angle) for j, angle in spec.reset_pose),
+    )
 
 
 POINT = AgentSpec(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import time
 
 import mujoco
@@ -88,7 +89,7 @@ def vision_rate(task_id: str, seconds: float, size: tuple[int, int] = (64, 64)) 
 
 def multi_agent_rate(task_id: str, seconds: float, seed: int = 0) -> float:
     """Joint random-action steps per second of a multi-agent task (every agent acts once per joint step)."""
-    from alignbook.envs.multi_velocity import make_multi_agent
+    from alignbook.envs.registry import make_multi_agent
 
     env = make_multi_agent(task_id)
     env.reset(seed=seed)
@@ -108,8 +109,6 @@ def multi_agent_rate(task_id: str, seconds: float, seed: int = 0) -> float:
 def gymnasium_rate(robot: str, seconds: float, seed: int = 0) -> float:
     """Random-action steps per second of Gymnasium's own ``<robot>-v5`` (with the options the velocity task
     passes it), stepped the same way as ``env_rate``: the reference for the velocity robots' overhead."""
-    import importlib
-
     from alignbook.envs.velocity import VELOCITY_TASKS
 
     module, cls, options, _, _ = VELOCITY_TASKS[robot]
@@ -126,3 +125,64 @@ def gymnasium_rate(robot: str, seconds: float, seed: int = 0) -> float:
         steps += 128
     env.close()
     return steps / (time.perf_counter() - start)
+
+
+def velocity_side_by_side(multi_task: str, episodes: int = 4, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Microseconds per step of Gymnasium's own ``<robot>-v5`` -- the class itself and as ``gymnasium.make``
+    builds it (with its standard wrappers) --, the single-agent velocity task on that robot, and the multi-agent
+    task ``multi_task``, measured side by side in one run.
+
+    The four take turns step by step (the order rotating), start each episode from the same state and get the
+    same pre-drawn random actions, so they simulate the same physics, and whatever else loads the machine loads
+    all four alike. Each episode runs until the time limit (1000 steps) or the robot's termination. Returns,
+    per contender, the median and the mean per-step time: the median is the figure to compare on a shared
+    machine (the mean carries every pause of the process)."""
+    import gymnasium
+
+    from alignbook.envs.multi_velocity import MULTI_VELOCITY_TASKS
+    from alignbook.envs.registry import make_multi_agent
+    from alignbook.envs.velocity import EPISODE_STEPS, VELOCITY_TASKS
+
+    robot, _, _ = MULTI_VELOCITY_TASKS[multi_task]
+    module, cls, options, _, _ = VELOCITY_TASKS[robot]
+    raw = getattr(importlib.import_module(f"gymnasium.envs.mujoco.{module}"), cls)(**options)
+    wrapped = gymnasium.make(f"{robot}-v5", **options)
+    single = make(f"Safety{robot}Velocity-v1")
+    multi = make_multi_agent(multi_task)
+    rng = np.random.default_rng(seed)
+    actions = rng.uniform(raw.action_space.low, raw.action_space.high, size=(EPISODE_STEPS, *raw.action_space.shape))
+    per_agent = [{a: np.ascontiguousarray(row[p]) for a, p in zip(multi.agents, multi.partition, strict=True)}
+                 for row in actions]
+    contenders = {
+        f"Gymnasium {robot}-v5 (the class)": lambda k: raw.step(actions[k])[2],
+        f"gymnasium.make('{robot}-v5')": lambda k: wrapped.step(actions[k])[2],
+        f"Safety{robot}Velocity-v1": lambda k: single.step(actions[k])[3],
+        multi_task: lambda k: multi.step(per_agent[k])[3]["agent_0"],
+    }
+    names = list(contenders)
+    times: dict[str, list[int]] = {name: [] for name in names}
+    clock = time.perf_counter_ns
+    for episode in range(episodes):
+        single.reset(seed=seed + episode)
+        multi.reset(seed=seed + episode)
+        raw.reset(seed=seed + episode)
+        wrapped.reset(seed=seed + episode)
+        qpos, qvel = single.inner.data.qpos.copy(), single.inner.data.qvel.copy()
+        for env in (raw, wrapped.unwrapped, multi.robot_env.inner):
+            env.set_state(qpos, qvel)
+        for k in range(EPISODE_STEPS - 1):  # the last step would end the safe tasks' episodes by truncation
+            ended = False
+            for j in range(len(names)):
+                name = names[(j + k) % len(names)]
+                start = clock()
+                ended |= bool(contenders[name](k))
+                times[name].append(clock() - start)
+            if ended:  # the same physics everywhere: the robot fell in all four
+                break
+        states = [env.data.qpos for env in (raw, wrapped.unwrapped, single.inner, multi.robot_env.inner)]
+        if not all(np.array_equal(states[0], q) for q in states[1:]):
+            raise RuntimeError(f"{multi_task}: the side-by-side environments drifted apart; the timing is void")
+    for env in (raw, wrapped, single, multi):
+        env.close()
+    return {name: {"median_us": float(np.median(t)) / 1e3, "mean_us": float(np.mean(t)) / 1e3, "steps": len(t)}
+            for name, t in times.items()}

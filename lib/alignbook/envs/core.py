@@ -8,6 +8,7 @@ episode length into truncation.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ class SafeEnv:
         self._steps = 0
         self._done = True  # a fresh environment must be reset first
         self._needs_reset_message = "call reset() before step()"
-        self._action_low = self._action_high = None  # cached on the first step (subclasses set the space later)
+        self._box: ActionBox | None = None  # made on the first step (subclasses set the space later)
 
     # -- the public API ---------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
@@ -44,13 +45,17 @@ class SafeEnv:
         return self._reset(self._rng, options or {})
 
     def step(self, action) -> tuple[Any, float, float, bool, bool, dict]:
+        if self._box is None:
+            self._box = ActionBox(self.action_space.low, self.action_space.high)
+        return self.advance(self._check_action(action))
+
+    def advance(self, action: np.ndarray) -> tuple[Any, float, float, bool, bool, dict]:
+        """``step`` for an action already checked and clipped to the action space: the multi-agent velocity
+        tasks check their agents' actions themselves and drive the robot through this."""
         if self._done:
             raise RuntimeError(
                 f"{self.task_id}: the episode has ended (terminated or truncated); " + self._needs_reset_message
             )
-        if self._action_low is None:
-            self._action_low, self._action_high = self.action_space.low, self.action_space.high
-        action = self._check_action(action)
         obs, reward, cost, terminated, truncated, info = self._step(action)
         self._steps += 1
         if self._steps >= self.max_episode_steps:
@@ -79,15 +84,15 @@ class SafeEnv:
             array = np.asarray(action, dtype=np.float64)
         except (TypeError, ValueError) as error:
             raise ValueError(f"{self.task_id}: the action must be numeric, got {action!r}") from error
-        shape = self.action_space.shape
+        shape = self._box.shape
         if array.shape != shape:
             raise ValueError(
                 f"{self.task_id}: the action must have shape {shape}, got shape {array.shape}"
             )
-        if not np.isfinite(array).all():
+        clipped = self._box(array)  # upstream clips to the actuators' control range without complaint; so do we
+        if clipped is None:
             raise ValueError(f"{self.task_id}: the action contains NaN or inf: {array}")
-        # Upstream clips to the actuators' control range without complaint; so do we.
-        return np.minimum(np.maximum(array, self._action_low), self._action_high)
+        return clipped
 
     # -- for subclasses ---------------------------------------------------------------------------------------
     def _reset(self, rng: np.random.Generator, options: dict) -> tuple[Any, dict]:
@@ -98,3 +103,75 @@ class SafeEnv:
 
     def _render(self) -> np.ndarray:
         raise NotImplementedError
+
+
+class ActionBox:
+    """Clip an action to the box [low, high], refusing NaN and inf. This runs on every step of every task, so
+    the common case -- a finite action already inside a box with the same bounds on every axis -- costs a few
+    Python operations on the action's values and no NumPy call; anything else takes the exact NumPy path."""
+
+    def __init__(self, low, high):
+        # float64 bounds: clipping float64 actions against Gymnasium's float32 ones is NumPy's slow mixed path.
+        self.low, self.high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+        self.shape = self.low.shape
+        uniform = self.low.size > 0 and (self.low == self.low.flat[0]).all() and (self.high == self.high.flat[0]).all()
+        self._bounds = (float(self.low.flat[0]), float(self.high.flat[0])) if uniform else None
+
+    def __call__(self, array: np.ndarray) -> np.ndarray | None:
+        """``array`` (float64, the box's shape) clipped to the box -- itself when it is inside -- or None when it
+        holds NaN or inf."""
+        values = array.ravel().tolist()
+        if math.isfinite(sum(values)):  # NaN or inf when an entry is (or when the sum overflows: see below)
+            bounds = self._bounds
+            if bounds is not None and bounds[0] <= min(values) and max(values) <= bounds[1]:
+                return array
+        elif not np.isfinite(array).all():
+            return None
+        return np.minimum(np.maximum(array, self.low), self.high)
+
+
+class ActionScatter:
+    """The multi-agent tasks' joint action: ``actions`` must be a dict with exactly the ``agents``' keys, agent
+    i's entry a numeric array of shape ``(len(partition[i]),)``; calling returns the joint action vector
+    (``size`` entries) with agent i's action at the indices ``partition[i]``, and refuses bad input with a
+    ``ValueError`` that names the agent. NaN and inf are the caller's check (``ActionBox``, once on the joint
+    action); ``nonfinite`` then names the agent."""
+
+    def __init__(self, task_id: str, agents: list[str], partition, size: int):
+        order = [i for p in partition for i in p]  # the joint index of each entry of the agents' actions, in turn
+        if sorted(order) != list(range(size)):
+            raise ValueError(f"{task_id}: the partition must use each of the {size} action indices once")
+        self.task_id, self.agents = task_id, list(agents)
+        self._keys = set(agents)
+        self._shapes = [(len(p),) for p in partition]
+        # The agents' actions are concatenated in turn, then put in joint order (when that differs).
+        self._gather = None if order == list(range(size)) else np.argsort(order)
+
+    def __call__(self, actions) -> np.ndarray:
+        task_id = self.task_id
+        if not isinstance(actions, dict) or actions.keys() != self._keys:
+            got = sorted(map(str, actions)) if isinstance(actions, dict) else type(actions).__name__
+            raise ValueError(f"{task_id}: actions must be a dict with keys {self.agents}, got {got}")
+        parts = [actions[agent] for agent in self.agents]
+        try:  # the common case: float arrays of the right shapes, joined in one NumPy call
+            if [a.shape for a in parts] == self._shapes:
+                joint = np.concatenate(parts, dtype=np.float64, casting="safe")
+                return joint if self._gather is None else joint[self._gather]
+        except (AttributeError, TypeError, ValueError):
+            pass  # not arrays, or not numeric: converted one by one below, the error naming the agent
+        for i, (agent, shape) in enumerate(zip(self.agents, self._shapes, strict=True)):
+            try:
+                a = parts[i] = np.asarray(parts[i], dtype=np.float64)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"{task_id}: actions[{agent!r}] must be numeric") from error
+            if a.shape != shape:
+                raise ValueError(f"{task_id}: actions[{agent!r}] must have shape {shape}, got {a.shape}")
+        joint = np.concatenate(parts)
+        return joint if self._gather is None else joint[self._gather]
+
+    def nonfinite(self, actions: dict) -> ValueError | None:
+        """The error naming the first agent whose action holds NaN or inf, or None when there is none."""
+        for agent in self.agents:
+            if not np.isfinite(np.asarray(actions[agent], dtype=np.float64)).all():
+                return ValueError(f"{self.task_id}: actions[{agent!r}] contains NaN or inf: {actions[agent]}")
+        return None

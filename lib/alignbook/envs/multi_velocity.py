@@ -13,7 +13,9 @@ PettingZoo's parallel API, dicts keyed ``agent_0`` ... ``agent_{n-1}``:
   exactly the agents' keys, each an array of that agent's action shape; wrong keys, shapes, NaN or inf are
   refused with ``ValueError`` before the physics runs;
 - ``env.agents``, ``env.observation_spaces``, ``env.action_spaces``, ``env.state()`` (the robot's
-  single-agent observation), ``env.partition`` (each agent's indices into the robot's action vector).
+  single-agent observation), ``env.partition`` (each agent's indices into the robot's action vector);
+- every agent's observation is the same read-only array and every agent's info the same dict (as MaMuJoCo's
+  own environment shares one info): copy before changing them.
 
 The robot is the single-agent task's (``alignbook.envs.velocity``, Gymnasium's ``-v5`` models), so both
 families share one simulation; each agent's actions are scattered into the robot's action vector by the
@@ -35,11 +37,13 @@ Swimmer 8. The local views (MaMuJoCo v0: e.g. Ant 2x4 21 per agent, v1: 63) are 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
+from alignbook.envs.core import ActionBox, ActionScatter
 from alignbook.envs.velocity import VelocityEnv
 
 # id -> (robot, partition into the robot's action indices, speed threshold)
@@ -63,7 +67,7 @@ def multi_agent_speed(robot: str, info: dict[str, Any]) -> float:
     """Upstream's multi-agent speed: sqrt(vx^2 + vy^2) with vy = 0 when absent; the Swimmer's signed vx."""
     if robot == "Swimmer":
         return float(info["x_velocity"])
-    return float(np.hypot(info["x_velocity"], info.get("y_velocity", 0.0)))
+    return math.hypot(info["x_velocity"], info.get("y_velocity", 0.0))  # math: NumPy's scalar path is slower
 
 
 class MultiAgentVelocityEnv:
@@ -85,6 +89,8 @@ class MultiAgentVelocityEnv:
                               for a, p in zip(self.agents, partition, strict=True)}
         self.observation_spaces = {a: self.robot_env.observation_space for a in self.agents}
         self.state_space = self.robot_env.observation_space
+        self._scatter = ActionScatter(task_id, self.agents, partition, box.shape[0])
+        self._box = ActionBox(box.low, box.high)
         self._state: np.ndarray | None = None
 
     def observation_space(self, agent: str) -> spaces.Space:
@@ -98,42 +104,26 @@ class MultiAgentVelocityEnv:
             raise RuntimeError(f"{self.task_id}: call reset() first")
         return self._state.copy()
 
-    def _per_agent(self, value):
-        return {a: value for a in self.agents}
+    def _observe(self, obs) -> dict[str, np.ndarray]:
+        # Every agent observes the same state: one read-only array serves them all (no copy per agent).
+        self._state = np.asarray(obs, dtype=np.float64)
+        self._state.flags.writeable = False
+        return dict.fromkeys(self.agents, self._state)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.robot_env.reset(seed=seed, options=options)
-        self._state = np.asarray(obs, dtype=np.float64)
-        return {a: self._state.copy() for a in self.agents}, {a: dict(info) for a in self.agents}
-
-    def joint_action(self, actions: dict) -> np.ndarray:
-        """Check the agents' actions and scatter them into the robot's action vector."""
-        if not isinstance(actions, dict) or set(actions) != set(self.agents):
-            got = sorted(actions) if isinstance(actions, dict) else type(actions).__name__
-            raise ValueError(f"{self.task_id}: actions must be a dict with keys {self.agents}, got {got}")
-        joint = np.zeros(self.robot_env.action_space.shape)
-        for agent, part in zip(self.agents, self.partition, strict=True):
-            try:
-                a = np.asarray(actions[agent], dtype=np.float64)
-            except (TypeError, ValueError) as error:
-                raise ValueError(f"{self.task_id}: actions[{agent!r}] must be numeric") from error
-            if a.shape != (len(part),):
-                raise ValueError(f"{self.task_id}: actions[{agent!r}] must have shape {(len(part),)}, "
-                                 f"got {a.shape}")
-            joint[part] = a
-        if not np.isfinite(joint).all():  # one check for all agents; find the culprit only when it fails
-            agent = next(a for a, p in zip(self.agents, self.partition, strict=True) if not np.isfinite(joint[p]).all())
-            raise ValueError(f"{self.task_id}: actions[{agent!r}] contains NaN or inf: {actions[agent]}")
-        return joint
+        return self._observe(obs), dict.fromkeys(self.agents, info)
 
     def step(self, actions: dict):
-        obs, reward, _, terminated, truncated, info = self.robot_env.step(self.joint_action(actions))
+        joint = self._box(self._scatter(actions))  # keys and shapes checked, joined, clipped as upstream
+        if joint is None:  # one NaN/inf check for all agents; find the culprit only when it fails
+            raise self._scatter.nonfinite(actions)
+        obs, reward, _, terminated, truncated, info = self.robot_env.advance(joint)
         cost = float(multi_agent_speed(self.robot, info) > self.velocity_threshold)
         info["cost_velocity"] = info["cost_sum"] = cost
-        self._state = np.asarray(obs, dtype=np.float64)
-        return ({a: self._state.copy() for a in self.agents}, self._per_agent(float(reward)),
-                self._per_agent(cost), self._per_agent(bool(terminated)), self._per_agent(bool(truncated)),
-                {a: dict(info) for a in self.agents})
+        every = self.agents  # shared reward, cost, ends and info: the same value for every agent
+        return (self._observe(obs), dict.fromkeys(every, reward), dict.fromkeys(every, cost),
+                dict.fromkeys(every, terminated), dict.fromkeys(every, truncated), dict.fromkeys(every, info))
 
     def render(self):
         return self.robot_env.render()
@@ -143,12 +133,3 @@ class MultiAgentVelocityEnv:
 
     def __repr__(self) -> str:
         return f"<MultiAgentVelocityEnv {self.task_id}>"
-
-
-def list_multi_agent_tasks() -> list[str]:
-    return list(MULTI_VELOCITY_TASKS)
-
-
-def make_multi_agent(task_id: str, **options: Any) -> MultiAgentVelocityEnv:
-    """A multi-agent task by id (see the module docstring); ``options`` go to the robot (``render_mode``...)."""
-    return MultiAgentVelocityEnv(task_id, **options)

@@ -44,7 +44,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from alignbook.envs.agents import AGENTS, SITE_SENSORS
+from alignbook.envs.agents import AGENTS, SITE_SENSORS, AgentSpec
 from alignbook.envs.core import SafeEnv
 from alignbook.envs.layout import ResamplingError, sample_layout, sample_one
 from alignbook.envs.lidar import PseudoLidar
@@ -58,8 +58,8 @@ LIDAR_BINS = 16
 VASE_VELOCITY_THRESHOLD = 1e-4
 BUTTON_DELAY = 10
 CIRCLE_REWARD_FACTOR = 0.1
-_BAD_STATE = np.array([int(mujoco.mjtWarning.mjWARN_BADQPOS), int(mujoco.mjtWarning.mjWARN_BADQVEL),
-                       int(mujoco.mjtWarning.mjWARN_BADQACC)])
+BAD_STATE = np.array([int(mujoco.mjtWarning.mjWARN_BADQPOS), int(mujoco.mjtWarning.mjWARN_BADQVEL),
+                      int(mujoco.mjtWarning.mjWARN_BADQACC)])
 
 
 class NavigationEnv(SafeEnv):
@@ -85,8 +85,8 @@ class NavigationEnv(SafeEnv):
         self.task_id = task_id or f"Safety{agent}{task}{level}-v0"
         self.max_episode_steps = self.spec.episode_steps
         self.vision = vision
-        self.vision_size = _check_size(vision_size, "vision_size")
-        self.width, self.height = _check_size((width, height), "width/height")
+        self.vision_size = check_size(vision_size, "vision_size")
+        self.width, self.height = check_size((width, height), "width/height")
         offscreen = (max(self.width, self.vision_size[0], 640), max(self.height, self.vision_size[1], 480))
         self.scene = build_scene(self.agent_spec, self.spec, offscreen)
         self.model = self.scene.model
@@ -111,17 +111,10 @@ class NavigationEnv(SafeEnv):
         )
         self._lidar = PseudoLidar(self._lidar_groups, len(self.lidar_kinds), LIDAR_BINS, self.spec.lidar_max_dist)
         self._button_group = self.lidar_kinds.index("buttons") if "buttons" in self.lidar_kinds else None
-        # Sensors: the four site sensors are declared first, so they are the first 12 values of sensordata.
-        width = {"z": 1, "sincos": 2, "mat": 9}
-        self._extra_sensors = []
-        for name, sensor, kind in self.agent_spec.extra_obs:
-            sensor_id = model.sensor(sensor).id
-            size = width.get(kind, int(model.sensor_dim[sensor_id]))
-            self._extra_sensors.append((name, int(model.sensor_adr[sensor_id]), kind, size))
-        layout: list[tuple[str, int]] = [(s, 3) for s in SITE_SENSORS]
-        layout += [(name, size) for name, _, _, size in self._extra_sensors]
+        self._sensors = RobotSensors(model, self.agent_spec, scene.robots[0].sensor_adr)
+        layout = list(self._sensors.layout)
         self._reset_pose = [(int(model.joint(j).qposadr[0]), angle) for j, angle in self.agent_spec.reset_pose]
-        self._n_sensor = sum(size for _, size in layout)
+        self._n_sensor = self._sensors.size
         layout += [(f"{k}_lidar", LIDAR_BINS) for k in self.lidar_kinds]
         self.obs_layout: list[tuple[str, slice]] = []
         start = 0
@@ -210,13 +203,13 @@ class NavigationEnv(SafeEnv):
                 adr = scene.free_qpos[obj.kind]
                 data.qpos[adr] = pos[:, 0]
                 data.qpos[adr + 1] = pos[:, 1]
-                data.qpos[adr[:, None] + np.arange(3, 7)] = _yaw_quats(rots)
+                data.qpos[adr[:, None] + np.arange(3, 7)] = yaw_quats(rots)
             if obj.kind == "gremlins":
                 self._gremlin_centres = pos.copy()
                 data.mocap_pos[scene.mocap["gremlins"], :2] = pos
                 # The weld holds each gremlin at its driver's orientation: turn the driver too, so that the
                 # gremlin keeps its random heading (upstream welds it with the heading it was built with).
-                data.mocap_quat[scene.mocap["gremlins"]] = _yaw_quats(rots)
+                data.mocap_quat[scene.mocap["gremlins"]] = yaw_quats(rots)
         if self._hazards is not None:
             self._hazard_xy = xy[[i for i, o in enumerate(self._owners) if o[0] == "hazards"]]
             self._hazard_list = self._hazard_xy.tolist()
@@ -229,20 +222,14 @@ class NavigationEnv(SafeEnv):
             for adr, angle in self._reset_pose:
                 data.qpos[adr] = angle + rng.uniform(-0.1, 0.1)
             mujoco.mj_forward(model, data)
-        self._warnings = int(data.warning.number[_BAD_STATE].sum())
+        self._warnings = int(data.warning.number[BAD_STATE].sum())
         terms = self._cost_terms()
         if any(v > 0 for v in terms.values()):  # upstream asserts this too: a layout never starts in violation
             raise RuntimeError(f"{self.task_id}: the new layout starts with a cost: {terms}")
         return self._observation(), {}
 
     def _place_agent(self, xy: np.ndarray, rot: float) -> None:
-        adr = self.scene.agent_qpos
-        if self.agent_spec.free:
-            a = adr[0]
-            self.data.qpos[a: a + 3] = (xy[0], xy[1], self.agent_spec.z_height)
-            self.data.qpos[a + 3: a + 7] = _yaw_quats(np.array([rot]))[0]
-        else:
-            self.data.qpos[adr] = (xy[0], xy[1], rot)
+        place_robot(self.data, self.agent_spec, self.scene.agent_qpos, xy, rot)
 
     def _update_world(self, rng: np.random.Generator) -> None:
         """Draw a new goal (upstream's update_world): at reset and whenever the goal is reached."""
@@ -301,7 +288,7 @@ class NavigationEnv(SafeEnv):
         mujoco.mj_forward(model, data)  # positions, contacts and sensors of the state we report
         # MuJoCo resets a diverging simulation and counts a warning (bad qpos, qvel or qacc): upstream's
         # "MujocoException" case.
-        warnings = int(data.warning.number[_BAD_STATE].sum())
+        warnings = int(data.warning.number[BAD_STATE].sum())
         if warnings != self._warnings:
             self._warnings = warnings
             info = {"cost_exception": 1.0, "cost_sum": 1.0, **{t: 0.0 for t in self.cost_terms}}
@@ -396,11 +383,8 @@ class NavigationEnv(SafeEnv):
         if touching is None and self._needs_contacts:
             touching = self._agent_contacts()
         if self._hazards is not None and self._hazards.constrained:
-            ax, ay = self.data.xpos[self.scene.agent_body, :2].tolist()
-            size = self._hazards.size
-            # A Python loop: with at most ten hazards it is faster than NumPy's per-call overhead.
-            dists = [math.hypot(hx - ax, hy - ay) for hx, hy in self._hazard_list]
-            terms["cost_hazards"] = sum(size - d for d in dists if d <= size)
+            xy = self.data.xpos[self.scene.agent_body, :2].tolist()
+            terms["cost_hazards"] = hazard_cost(xy, self._hazard_list, self._hazards.size)
         if self._vases is not None and self._vases.constrained:
             terms["cost_vases_contact"] = float(np.count_nonzero(touching == ROLE_VASE))
             speed = np.linalg.norm(self.data.qvel[self._vase_dofs], axis=1)
@@ -431,21 +415,8 @@ class NavigationEnv(SafeEnv):
 
     def _observation(self) -> Any:
         obs = np.empty(self._obs_size)
-        sensordata = self.data.sensordata
-        obs[:12] = sensordata[:12]
-        start = 12
-        for _, adr, kind, size in self._extra_sensors:
-            if kind == "mat":
-                mat = np.empty(9)
-                mujoco.mju_quat2Mat(mat, sensordata[adr: adr + 4])
-                obs[start: start + 9] = mat
-            elif kind == "sincos":
-                obs[start: start + 2] = math.sin(sensordata[adr]), math.cos(sensordata[adr])
-            elif kind == "z":
-                obs[start] = sensordata[adr + 2]
-            else:
-                obs[start: start + size] = sensordata[adr: adr + size]
-            start += size
+        start = self._n_sensor
+        self._sensors.read(self.data.sensordata, obs[:start])
         obs[start:] = self._lidar_reading().ravel()
         if not self.vision:
             return obs
@@ -481,12 +452,65 @@ class NavigationEnv(SafeEnv):
         return self._layout.copy(), self._keepouts.copy()
 
 
-def _yaw_quats(angles: np.ndarray) -> np.ndarray:
+class RobotSensors:
+    """One robot's sensor entries of the observation: its four site sensors (3 values each), then the extra
+    entries its joint sensors give (``AgentSpec.extra_obs``), read from ``sensordata`` into a flat vector."""
+
+    WIDTH = {"z": 1, "sincos": 2, "mat": 9}
+
+    def __init__(self, model: mujoco.MjModel, spec: AgentSpec, first_adr: int):
+        self._first = first_adr  # the site sensors are the robot's first four, declared together
+        self._extra = []
+        for name, sensor, kind in spec.extra_obs:
+            sensor_id = model.sensor(sensor).id
+            size = self.WIDTH.get(kind, int(model.sensor_dim[sensor_id]))
+            self._extra.append((name, int(model.sensor_adr[sensor_id]), kind, size))
+        self.layout: list[tuple[str, int]] = [(s, 3) for s in SITE_SENSORS]
+        self.layout += [(name, size) for name, _, _, size in self._extra]
+        self.size = sum(size for _, size in self.layout)
+
+    def read(self, sensordata: np.ndarray, out: np.ndarray) -> None:
+        first = self._first
+        out[:12] = sensordata[first: first + 12]
+        start = 12
+        for _, adr, kind, size in self._extra:
+            if kind == "mat":
+                mat = np.empty(9)
+                mujoco.mju_quat2Mat(mat, sensordata[adr: adr + 4])
+                out[start: start + 9] = mat
+            elif kind == "sincos":
+                out[start: start + 2] = math.sin(sensordata[adr]), math.cos(sensordata[adr])
+            elif kind == "z":
+                out[start] = sensordata[adr + 2]
+            else:
+                out[start: start + size] = sensordata[adr: adr + size]
+            start += size
+
+
+def hazard_cost(xy: tuple[float, float], hazards: list, size: float) -> float:
+    """Upstream's hazard term: the sum over hazards of (size - d) where the XY distance d <= size."""
+    ax, ay = xy
+    # A Python loop: with at most ten hazards it is faster than NumPy's per-call overhead.
+    dists = [math.hypot(hx - ax, hy - ay) for hx, hy in hazards]
+    return sum(size - d for d in dists if d <= size)
+
+
+def place_robot(data: mujoco.MjData, spec: AgentSpec, qpos: np.ndarray, xy: np.ndarray, rot: float) -> None:
+    """Put a robot's root at ``xy`` (its spawn height) turned by ``rot`` about z."""
+    if spec.free:
+        a = qpos[0]
+        data.qpos[a: a + 3] = (xy[0], xy[1], spec.z_height)
+        data.qpos[a + 3: a + 7] = yaw_quats(np.array([rot]))[0]
+    else:
+        data.qpos[qpos] = (xy[0], xy[1], rot)
+
+
+def yaw_quats(angles: np.ndarray) -> np.ndarray:
     half = angles / 2.0
     return np.stack([np.cos(half), np.zeros_like(half), np.zeros_like(half), np.sin(half)], axis=1)
 
 
-def _check_size(size, name: str) -> tuple[int, int]:
+def check_size(size, name: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in size)
     except (TypeError, ValueError):

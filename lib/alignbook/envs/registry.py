@@ -134,3 +134,32 @@ def register_all() -> None:
 def random_actions(env: SafeEnv, rng: np.random.Generator) -> np.ndarray:
     """A uniformly random action in the task's action space (what "a random policy" means in this book)."""
     return rng.uniform(env.action_space.low, env.action_space.high)
+
+
+def list_multi_agent_tasks(kind: str = "all") -> list[str]:
+    """The multi-agent task ids: ``kind`` "all", "velocity" (SafePO's eight velocity tasks) or "goal" (the
+    MultiGoal tasks)."""
+    from alignbook.envs.multi_goal import multi_goal_ids
+    from alignbook.envs.multi_velocity import MULTI_VELOCITY_TASKS
+
+    groups = {"velocity": list(MULTI_VELOCITY_TASKS), "goal": multi_goal_ids()}
+    if kind not in ("all", *groups):
+        raise ValueError(f"unknown kind {kind!r}; valid kinds are: all, velocity, goal")
+    return groups["velocity"] + groups["goal"] if kind == "all" else groups[kind]
+
+
+def make_multi_agent(task_id: str, **options: Any):
+    """A multi-agent task by id (PettingZoo's parallel API with a cost per agent): a velocity task
+    (``alignbook.envs.multi_velocity``; ``options`` go to the robot) or a MultiGoal task
+    (``alignbook.envs.multi_goal``; ``render_mode``, ``width``, ``height``, ``camera``)."""
+    from alignbook.envs.multi_goal import MultiGoalEnv, multi_goal_ids
+    from alignbook.envs.multi_velocity import MULTI_VELOCITY_TASKS, MultiAgentVelocityEnv
+
+    if task_id in MULTI_VELOCITY_TASKS:
+        return MultiAgentVelocityEnv(task_id, **options)
+    if task_id in multi_goal_ids():
+        return MultiGoalEnv(task_id, **options)
+    ids = list_multi_agent_tasks()
+    close = difflib.get_close_matches(str(task_id), ids, n=3, cutoff=0.6)
+    hint = f"; closest: {', '.join(close)}" if close else ""
+    raise ValueError(f"unknown multi-agent task {task_id!r}{hint}; valid ids: {', '.join(ids)}")

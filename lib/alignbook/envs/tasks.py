@@ -99,3 +99,13 @@ def _levels() -> dict[tuple[str, int], TaskSpec]:
 
 
 TASK_SPECS: dict[tuple[str, int], TaskSpec] = _levels()
+
+# The two-agent MultiGoal levels (upstream's safe_multi_agent multi_goal): agent_0's red goal and agent_1's blue
+# goal, each with the Goal task's size and keepout, then the Goal levels' hazards and vases.
+GOAL_RED, GOAL_BLUE = replace(GOAL, kind="goal_red"), replace(GOAL, kind="goal_blue")
+MULTI_GOAL_SPECS: dict[int, TaskSpec] = {
+    0: TaskSpec("MultiGoal", 0, 1.0, (GOAL_RED, GOAL_BLUE)),
+    1: TaskSpec("MultiGoal", 1, 1.5, (GOAL_RED, GOAL_BLUE, GOAL_HAZARDS, VASES)),
+    2: TaskSpec("MultiGoal", 2, 2.0, (
+        GOAL_RED, GOAL_BLUE, replace(GOAL_HAZARDS, num=10), replace(VASES, num=10, constrained=True))),
+}

@@ -23,6 +23,7 @@ run underneath (the v4 classes are deprecated in Gymnasium 1.x). What changes:
 from __future__ import annotations
 
 import importlib
+import math
 from typing import Any
 
 import numpy as np
@@ -64,7 +65,7 @@ class VelocityEnv(SafeEnv):
 
     def speed(self, info: dict[str, Any]) -> float:
         if self.planar_speed:
-            return float(np.hypot(info["x_velocity"], info["y_velocity"]))
+            return math.hypot(info["x_velocity"], info["y_velocity"])  # math: NumPy's scalar path is slower
         return float(info["x_velocity"])
 
     def _reset(self, rng: np.random.Generator, options: dict) -> tuple[Any, dict]:

@@ -11,6 +11,7 @@ Collision bits keep the cheap things cheap: fixed obstacles (contype 2) collide 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import mujoco
@@ -24,7 +25,9 @@ COLOURS = {
     "goal": (0.0, 1.0, 0.0, 0.25), "hazards": (0.0, 0.0, 1.0, 0.25), "vases": (0.0, 1.0, 1.0, 1.0),
     "pillars": (0.5, 0.5, 1.0, 1.0), "buttons": (1.0, 0.5, 0.0, 1.0), "gremlins": (0.5, 0.0, 1.0, 1.0),
     "push_box": (1.0, 1.0, 0.0, 0.25), "circle": (0.0, 1.0, 0.0, 0.1), "sigwalls": (1.0, 1.0, 0.0, 0.1),
+    "goal_red": (1.0, 0.0, 0.0, 0.25), "goal_blue": (0.0, 0.0, 1.0, 0.25),  # the multi-agent goals
 }
+GOAL_KINDS = ("goal", "goal_red", "goal_blue")
 FLOOR_HALF_SIZE = 3.5
 # Vases rest on the floor; MuJoCo's soft contact lets them sink a little. Placing them at their resting height
 # keeps them still after a reset, so that the vase velocity cost (threshold 1e-4 m/s) does not fire by itself.
@@ -42,32 +45,57 @@ def _rgba(kind: str, alpha: float | None = None) -> str:
 
 
 @dataclass
+class Robot:
+    """Where one robot lives in the compiled model."""
+
+    body: int
+    qpos: np.ndarray  # qpos addresses of the robot's root joint(s)
+    dof: np.ndarray
+    sensor_adr: int  # where its sensors start in sensordata (the four site sensors first)
+
+
+@dataclass
 class Scene:
     """The compiled model and the indices a step needs, so that no name is looked up after construction."""
 
     model: mujoco.MjModel
     xml: str
-    agent_body: int
-    agent_qpos: np.ndarray  # qpos addresses of the agent's root joint(s)
-    agent_dof: np.ndarray
+    robots: list[Robot]  # one per agent (the navigation tasks have one)
     bodies: dict[str, np.ndarray]  # kind -> body ids (for gremlins: their free bodies)
     mocap: dict[str, np.ndarray]  # kind -> mocap ids (for gremlins: their drivers)
     free_qpos: dict[str, np.ndarray]  # kind -> qpos address of each free body's joint
     free_dof: dict[str, np.ndarray]
     geom_role: np.ndarray  # per geom: 0 other, 1 agent, 2 vase, 3 pillar, 4 gremlin, 10 + i button i
+    geom_agent: np.ndarray  # per geom: the index of the robot it belongs to, -1 for the rest of the world
+
+    # The single robot of the navigation tasks.
+    @property
+    def agent_body(self) -> int:
+        return self.robots[0].body
+
+    @property
+    def agent_qpos(self) -> np.ndarray:
+        return self.robots[0].qpos
+
+    @property
+    def agent_dof(self) -> np.ndarray:
+        return self.robots[0].dof
 
 
 ROLE_AGENT, ROLE_VASE, ROLE_PILLAR, ROLE_GREMLIN, ROLE_BUTTON = 1, 2, 3, 4, 10
 
 
-def scene_xml(agent: AgentSpec, spec: TaskSpec, offscreen: tuple[int, int] = (640, 480)) -> str:
-    """The MJCF document of one task; objects sit at the origin until a reset places them."""
+def scene_xml(agent: AgentSpec | Sequence[AgentSpec], spec: TaskSpec, offscreen: tuple[int, int] = (640, 480)) -> str:
+    """The MJCF document of one task; objects sit at the origin until a reset places them. ``agent``: one
+    robot, or several (renamed apart, see ``agents.renamed``) that share the scene."""
+    robots = (agent,) if isinstance(agent, AgentSpec) else tuple(agent)
+    agent = robots[0]  # the robots are copies of one: its physics settings are the scene's
     parts: list[str] = []
     for obj in spec.objects:
         colour = _rgba(obj.kind)
-        if obj.kind == "goal":
+        if obj.kind in GOAL_KINDS:
             parts.append(
-                f'<body name="goal" mocap="true" pos="0 0 {obj.size / 2 + 0.01}"><geom name="goal" '
+                f'<body name="{obj.kind}" mocap="true" pos="0 0 {obj.size / 2 + 0.01}"><geom name="{obj.kind}" '
                 f'type="cylinder" size="{obj.size} {obj.size / 2}" contype="0" conaffinity="0" rgba="{colour}"/>'
                 f"</body>"
             )
@@ -138,7 +166,11 @@ def scene_xml(agent: AgentSpec, spec: TaskSpec, offscreen: tuple[int, int] = (64
             ]
         else:
             raise ValueError(f"unknown object kind {obj.kind!r}")
-    sensors = "".join(f'<{s} site="agent" name="{s}"/>' for s in SITE_SENSORS)
+    # Each robot's sensors in one block: its four site sensors, then its joint sensors.
+    sensors = "".join(
+        "".join(f'<{s} site="agent{r.suffix}" name="{s}{r.suffix}"/>' for s in SITE_SENSORS) + r.joint_sensors
+        for r in robots)
+    bodies = "".join(r.body if SLEEP else r.body.replace(' sleep="never"', '') for r in robots)
     width, height = offscreen
     return f"""<mujoco model="alignbook-{agent.name}{spec.task}{spec.level}">
   <compiler angle="radian"/>
@@ -157,24 +189,28 @@ def scene_xml(agent: AgentSpec, spec: TaskSpec, offscreen: tuple[int, int] = (64
     <camera name="fixednear" pos="0 -2 2" zaxis="0 -1 1"/>
     <camera name="fixedfar" pos="0 -5 5" zaxis="0 -1 1"/>
     <camera name="overhead" pos="0 0 5.5" xyaxes="1 0 0 0 1 0" fovy="55"/>
-    {agent.body if SLEEP else agent.body.replace(' sleep="never"', '')}
+    {bodies}
     {"".join(parts)}
   </worldbody>
   {"<equality>" + "".join(
         f'<weld body1="gremlin{i}_driver" body2="gremlin{i}" solref="0.02 1.5"/>'
         for i in range(spec.get("gremlins").num)) + "</equality>" if spec.get("gremlins") else ""}
-  <sensor>{sensors}{agent.joint_sensors}</sensor>
-  <actuator>{agent.actuators}</actuator>{agent.extra}
+  <sensor>{sensors}</sensor>
+  <actuator>{"".join(r.actuators for r in robots)}</actuator>{"".join(r.extra for r in robots)}
 </mujoco>"""
 
 
-def build_scene(agent: AgentSpec, spec: TaskSpec, offscreen: tuple[int, int] = (640, 480)) -> Scene:
-    xml = scene_xml(agent, spec, offscreen)
+def build_scene(agent: AgentSpec | Sequence[AgentSpec], spec: TaskSpec,
+                offscreen: tuple[int, int] = (640, 480)) -> Scene:
+    robots = (agent,) if isinstance(agent, AgentSpec) else tuple(agent)
+    xml = scene_xml(robots, spec, offscreen)
     model = mujoco.MjModel.from_xml_string(xml)
-    if agent.vision_near is not None:  # MuJoCo's near plane is a fraction of the model's extent
-        model.vis.map.znear = agent.vision_near / model.stat.extent
-    # The agent's geoms collide with everything: floor (bit 1) and obstacles (bit 2).
-    agent_geoms = [model.geom(name).id for name in agent.geom_names]
+    if robots[0].vision_near is not None:  # MuJoCo's near plane is a fraction of the model's extent
+        model.vis.map.znear = robots[0].vision_near / model.stat.extent
+    # The robots' geoms collide with everything: floor (bit 1), obstacles (bit 2) and each other. They are
+    # found by name, each robot's own, never by position in the geom list (upstream's multi-agent Ant bug).
+    geoms_of = [[model.geom(name).id for name in r.geom_names] for r in robots]
+    agent_geoms = [g for geoms in geoms_of for g in geoms]
     model.geom_contype[agent_geoms] = 3
     model.geom_conaffinity[agent_geoms] = 3
     # The broad phase filters by the union of each body's geom bits, computed at compile time: update it too.
@@ -185,14 +221,14 @@ def build_scene(agent: AgentSpec, spec: TaskSpec, offscreen: tuple[int, int] = (
     def body_ids(fmt: str, n: int) -> np.ndarray:
         return np.array([model.body(fmt.format(i)).id for i in range(n)], dtype=np.int64)
 
-    names = {"goal": "goal", "hazards": "hazard{}", "vases": "vase{}", "pillars": "pillar{}",
+    names = {"goal": "goal", "goal_red": "goal_red", "goal_blue": "goal_blue", "hazards": "hazard{}", "vases": "vase{}", "pillars": "pillar{}",
              "buttons": "button{}", "gremlins": "gremlin{}", "push_box": "push_box", "circle": "circle",
              "sigwalls": "sigwall{}"}
     bodies, mocap, free_qpos, free_dof = {}, {}, {}, {}
     for obj in spec.objects:
         ids = body_ids(names[obj.kind], obj.num)
         bodies[obj.kind] = ids
-        if obj.kind in ("goal", "hazards", "pillars", "buttons"):
+        if obj.kind in GOAL_KINDS + ("hazards", "pillars", "buttons"):
             mocap[obj.kind] = model.body_mocapid[ids]
         if obj.kind == "gremlins":
             mocap[obj.kind] = model.body_mocapid[body_ids("gremlin{}_driver", obj.num)]
@@ -209,12 +245,18 @@ def build_scene(agent: AgentSpec, spec: TaskSpec, offscreen: tuple[int, int] = (
     for i, body in enumerate(bodies.get("buttons", ())):
         role[model.body_geomadr[body]] = ROLE_BUTTON + i
 
-    agent_body = model.body("agent").id
-    first_joint = model.body_jntadr[agent_body]
-    n_root = 1 if agent.free else 3
-    joints = np.arange(first_joint, first_joint + n_root)
+    owner = np.full(model.ngeom, -1, dtype=np.int64)
+    for k, geoms in enumerate(geoms_of):
+        owner[geoms] = k
+
+    def robot(r: AgentSpec) -> Robot:
+        body = model.body(f"agent{r.suffix}").id
+        first_joint = model.body_jntadr[body]
+        joints = np.arange(first_joint, first_joint + (1 if r.free else 3))
+        return Robot(body=body, qpos=model.jnt_qposadr[joints], dof=model.jnt_dofadr[joints],
+                     sensor_adr=int(model.sensor_adr[model.sensor(f"{SITE_SENSORS[0]}{r.suffix}").id]))
+
     return Scene(
-        model=model, xml=xml, agent_body=agent_body,
-        agent_qpos=model.jnt_qposadr[joints], agent_dof=model.jnt_dofadr[joints],
-        bodies=bodies, mocap=mocap, free_qpos=free_qpos, free_dof=free_dof, geom_role=role,
+        model=model, xml=xml, robots=[robot(r) for r in robots],
+        bodies=bodies, mocap=mocap, free_qpos=free_qpos, free_dof=free_dof, geom_role=role, geom_agent=owner,
     )

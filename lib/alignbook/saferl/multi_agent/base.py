@@ -16,7 +16,7 @@ reused unchanged. What is multi-agent is the order and the weighting of the agen
 
 A constrained learner's multiplier (declared as data on its class, ``multiplier = "lagrange"``) is the
 single-agent family's ``alignbook.saferl.lagrange.Lagrange``, updated once per epoch per agent from the epoch's
-mean episode cost, before the policy update, as in the single-agent family. Upstream's MAPPO-Lag instead moves
+mean episode cost (that agent's own when the agents have costs of their own, as in MultiGoal), before the policy update, as in the single-agent family. Upstream's MAPPO-Lag instead moves
 lambda by plain gradient steps of size 1e-5 per minibatch (anchor 2), a near-fixed penalty at 1e7 steps.
 """
 
@@ -76,18 +76,23 @@ class MultiAgent:
         n = len(self.agents)
         return torch.randperm(n, generator=self.generator).tolist() if self.sequential else list(range(n))
 
-    def update(self, batches: Sequence[Batch], mean_episode_cost: float) -> dict[str, float]:
-        """One epoch's update of every agent from its own batch (same steps, same length)."""
+    def update(self, batches: Sequence[Batch], mean_episode_cost: float | Sequence[float]) -> dict[str, float]:
+        """One epoch's update of every agent from its own batch (same steps, same length); the mean episode cost
+        is one number shared by all agents or one per agent."""
         if len(batches) != len(self.agents):
             raise ValueError(f"need one batch per agent ({len(self.agents)}), got {len(batches)}")
+        costs = [float(mean_episode_cost)] * len(self.agents) if np.ndim(mean_episode_cost) == 0 else list(
+            mean_episode_cost)
+        if len(costs) != len(self.agents):
+            raise ValueError(f"need one mean episode cost per agent ({len(self.agents)}), got {len(costs)}")
         factor = torch.ones(len(batches[0]))
         stats: dict[str, float] = {}
         for i in self.order():
             agent, batch = self.agents[i], batches[i]
-            agent.update_multiplier(mean_episode_cost)
+            agent.update_multiplier(costs[i])
             if self.sequential:
                 batch = dataclasses.replace(batch, adv_r=batch.adv_r * factor, adv_c=batch.adv_c * factor)
-            for key, value in agent.update_networks(batch, mean_episode_cost).items():
+            for key, value in agent.update_networks(batch, costs[i]).items():
                 stats[f"{key}_{i}"] = value
             agent.ac.actor.sync()
             if self.sequential:

@@ -2,9 +2,11 @@
 
 Each epoch collects ``steps_per_epoch`` joint steps from ``num_envs`` copies of the task (environment k seeded
 ``seed + k`` at the start). As in SafePO's wrappers, agent i's actor and critics see the running-normalised
-global state followed by a one-hot id of the agent. Per agent, both GAEs are computed from the shared reward
-and cost by the single-agent ``RolloutBuffer`` (bootstrapping on truncation); the epoch's mean episode cost
-then drives the multipliers, and ``MultiAgent.update`` the networks. The log has one row per epoch.
+global state followed by a one-hot id of the agent. Per agent, both GAEs are computed from that agent's reward
+and cost (shared by all agents in the velocity tasks, each robot's own in MultiGoal) by the single-agent
+``RolloutBuffer`` (bootstrapping on truncation); each agent's mean episode cost of the epoch then drives its
+multiplier, and ``MultiAgent.update`` the networks. The log has one row per epoch; its episode return and cost
+are the means over agents (for a shared reward and cost, the shared values).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pandas as pd
 import torch
 from threadpoolctl import threadpool_limits
 
-from alignbook.envs.multi_velocity import make_multi_agent
+from alignbook.envs.registry import make_multi_agent
 from alignbook.saferl.buffer import RolloutBuffer
 from alignbook.saferl.config import algorithm_class, make_config
 from alignbook.saferl.multi_agent.toy import MA_TOY_TASK, TwoAgentToy
@@ -67,27 +69,29 @@ def _train(cls, task_id: str, cfg):
     epochs = max(1, -(-cfg.total_steps // cfg.steps_per_epoch))
     states = np.stack([env.reset(seed=cfg.seed + k)[0][agents[0]] for k, env in enumerate(envs)])
     obs = observe(states, update=True)
-    ep_return, ep_cost, ep_length = np.zeros(n), np.zeros(n), np.zeros(n, dtype=int)
-    last_mean_cost, rows, start = 0.0, [], time.perf_counter()
+    ep_return, ep_cost = np.zeros((n, n_agents)), np.zeros((n, n_agents))
+    ep_length = np.zeros(n, dtype=int)
+    last_mean_cost, rows, start = np.zeros(n_agents), [], time.perf_counter()
     for epoch in range(epochs):
         buffers = [RolloutBuffer(per_env, n, obs_dim, d) for d in act_dims]
         returns, costs, lengths = [], [], []
         for _ in range(per_env):
             raw = [algo.agents[i].ac.actor.act(obs[i], rng) for i in range(n_agents)]
             scaled = [lows[i] + (raw[i] + 1.0) * 0.5 * (highs[i] - lows[i]) for i in range(n_agents)]
-            reward, cost = np.zeros(n), np.zeros(n)
+            reward, cost = np.zeros((n, n_agents)), np.zeros((n, n_agents))
             terminated, truncated = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
             next_states, finals = np.empty_like(states), {}
             for k, env in enumerate(envs):
                 out = env.step({a: scaled[i][k] for i, a in enumerate(agents)})
-                reward[k], cost[k] = out[1][agents[0]], out[2][agents[0]]
+                reward[k] = [out[1][a] for a in agents]
+                cost[k] = [out[2][a] for a in agents]
                 terminated[k], truncated[k] = out[3][agents[0]], out[4][agents[0]]
                 next_states[k] = out[0][agents[0]]
                 if terminated[k] or truncated[k]:
                     finals[k] = next_states[k].copy()
                     next_states[k] = env.reset()[0][agents[0]]
             for i in range(n_agents):
-                buffers[i].add(obs[i], raw[i], reward, cost, terminated, truncated)
+                buffers[i].add(obs[i], raw[i], reward[:, i], cost[:, i], terminated, truncated)
             ep_return += reward
             ep_cost += cost
             ep_length += 1
@@ -96,22 +100,22 @@ def _train(cls, task_id: str, cfg):
                     final_obs = observe(final[None], update=False)
                     for i in range(n_agents):
                         buffers[i].bootstrap_obs[buffers[i].t - 1, k] = final_obs[i][0]
-                returns.append(ep_return[k])
-                costs.append(ep_cost[k])
+                returns.append(ep_return[k].copy())
+                costs.append(ep_cost[k].copy())
                 lengths.append(ep_length[k])
                 ep_return[k] = ep_cost[k] = ep_length[k] = 0
             states = next_states
             obs = observe(states, update=True)
-        if costs:
-            mean_cost = float(np.mean(costs))
+        if costs:  # per agent
+            mean_cost = np.mean(costs, axis=0)
         elif ep_length.max() > 0:
-            mean_cost = float(np.mean(ep_cost / np.maximum(ep_length, 1)) * envs[0].max_episode_steps)
+            mean_cost = np.mean(ep_cost / np.maximum(ep_length, 1)[:, None], axis=0) * envs[0].max_episode_steps
         else:
             mean_cost = last_mean_cost
         last_mean_cost = mean_cost
         batches = [buffers[i].finish(algo.agents[i].ac, obs[i], cfg.gamma, cfg.lam, cfg.lam_c)
                    for i in range(n_agents)]
-        stats = algo.update(batches, mean_cost)
+        stats = algo.update(batches, mean_cost.tolist())
         rows.append({
             "epoch": epoch, "steps": (epoch + 1) * cfg.steps_per_epoch,
             "episode_return": float(np.mean(returns)) if returns else np.nan,
