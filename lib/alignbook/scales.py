@@ -125,6 +125,14 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             toy_steps=30000, toy_epoch=200,
         ),
     },
+    # OmniSafe: the framework's tour and four claims over seeds on the toy CMDP (runs of seconds): toy_steps for
+    # the multipliers and the adapters (epochs of 200 steps), race_steps the equal budget of the off-policy against
+    # on-policy comparison, return_threshold the return it asks for (optimum 0, a random policy about -18).
+    "omnisafe": {
+        "smoke": dict(seeds=2, toy_steps=400, race_steps=400, tour_steps=400, return_threshold=-2.0, workers=0),
+        "book": dict(seeds=5, toy_steps=12000, race_steps=2000, tour_steps=600, return_threshold=-2.0, workers=2),
+        "full": dict(seeds=10, toy_steps=30000, race_steps=6000, tour_steps=2000, return_threshold=-2.0, workers=8),
+    },
     # PKU-SafeRLHF / Safe RLHF in the embedded world: the decoder's sizes, the SFT and score-model budgets, and
     # PPO. The upstream settings scaled: kl_coeff, threshold, lambda_init/lr/max and the clips as in
     # scripts/ppo-lag.sh; the learning rates raised for a 100k-parameter model trained for tens of steps;

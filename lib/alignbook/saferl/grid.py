@@ -87,7 +87,8 @@ def check_ray_address(address: str, timeout: float = 3.0) -> None:
 
 
 def run_grid(grid, workers: int | None = None, ray_address: str | None = None) -> list[dict]:
-    """Run every cell (skipping finished ones); one result dict per cell, in the grid's order."""
+    """Run every cell (skipping finished ones); one result dict per cell, in the grid's order. ``workers``
+    (else the grid's ``workers``, else 2) local processes; 0 runs the cells one after another in this process."""
     grid = load_grid(grid)
     jobs = cells(grid)
     if ray_address is not None:
@@ -100,6 +101,11 @@ def run_grid(grid, workers: int | None = None, ray_address: str | None = None) -
                  runtime_env={"env_vars": {"PYTHONPATH": lib}})
         remote = ray.remote(num_cpus=1)(run_cell)
         return ray.get([remote.remote(*job) for job in jobs])
+    count = grid.get("workers", 2) if workers is None else workers
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise ValueError(f"workers must be a non-negative int (0: run the cells in this process), got {count!r}")
+    if count == 0:  # cells of seconds: starting fresh interpreters would cost more than it saves
+        return [run_cell(*job) for job in jobs]
     from alignbook.workers import map_in_workers
 
-    return map_in_workers("alignbook.saferl.grid:run_cell", jobs, workers or grid.get("workers", 2))
+    return map_in_workers("alignbook.saferl.grid:run_cell", jobs, count)
