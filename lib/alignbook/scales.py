@@ -131,7 +131,7 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     },
     # OmniSafe: the framework's tour and four claims over seeds on the toy CMDP (runs of seconds): toy_steps for
     # the multipliers and the adapters (epochs of 200 steps), race_steps the equal budget of the off-policy against
-    # on-policy comparison, return_threshold the return it asks for (optimum 0, a random policy about -18).
+    # on-policy comparison, return_threshold the return it asks for (optimum 0, a fresh policy about -20).
     "omnisafe": {
         "smoke": dict(seeds=2, toy_steps=400, race_steps=400, tour_steps=400, return_threshold=-2.0, workers=0),
         "book": dict(seeds=5, toy_steps=12000, race_steps=1200, tour_steps=600, return_threshold=-2.0, workers=2),
