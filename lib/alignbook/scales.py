@@ -115,12 +115,12 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     "safepo": {
         "smoke": dict(
             task="SafetyPointCircle1-v0", algos=("ppo", "ppo_lag", "cppo_pid", "cpo"), seeds=2, total_steps=1000,
-            steps_per_epoch=500, update_iters=2, num_envs=1, lambda_lr=0.2, eval_episodes=1, toy_steps=400,
+            steps_per_epoch=500, update_iters=2, num_envs=1, lambda_lr=0.5, eval_episodes=1, toy_steps=400,
             toy_epoch=200,
         ),
         "book": dict(
-            task="SafetyPointCircle1-v0", algos=("ppo", "ppo_lag", "cppo_pid", "cpo"), seeds=3, total_steps=48000,
-            steps_per_epoch=2000, update_iters=10, num_envs=4, lambda_lr=0.2, eval_episodes=2, toy_steps=12000,
+            task="SafetyPointCircle1-v0", algos=("ppo", "ppo_lag", "cppo_pid", "cpo"), seeds=3, total_steps=64000,
+            steps_per_epoch=2000, update_iters=10, num_envs=4, lambda_lr=0.5, eval_episodes=2, toy_steps=12000,
             toy_epoch=200,
         ),
         "full": dict(
