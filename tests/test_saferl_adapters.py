@@ -103,3 +103,15 @@ def test_adapted_algorithms_train_on_the_wrapped_task(algo):
     obs_dim = agent.algo.obs_dim if hasattr(agent.algo, "obs_dim") else agent.algo.ac.actor.mean[0].in_features
     assert obs_dim == 3  # the toy's two features and z
     assert (log.episode_return < -10).all()  # most of each episode's ten rewards are the unsafe -3
+
+
+def test_adapted_algorithms_keep_their_base_sections_and_add_the_toys():
+    """The toy's section sets an unsafe reward below the safe optimum's -1 a step (and Simmer's integral gain),
+    on top of the base algorithm's own section for the toy; elsewhere OmniSafe's defaults stay."""
+    from alignbook.saferl import make_config
+
+    sac_saute, sac = make_config("SACSaute", TOY_TASK), make_config("SAC", TOY_TASK)
+    assert sac_saute.unsafe_reward == -5.0 and sac_saute.start_learning_steps == sac.start_learning_steps == 200
+    assert make_config("PPOSimmerPID", TOY_TASK).simmer_ki == 5e-3
+    assert make_config("PPOSaute").unsafe_reward == -1.0 and make_config("PPOSimmerPID").simmer_ki == 1e-5
+    assert make_config("PPOSaute", TOY_TASK, unsafe_reward=-2.0).unsafe_reward == -2.0  # the user's word wins

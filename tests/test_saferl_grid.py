@@ -40,6 +40,8 @@ def test_a_failed_cell_is_reported_the_others_finish_and_a_rerun_skips_them(tmp_
 def test_bad_grids_and_dead_ray_addresses_are_refused(tmp_path):
     with pytest.raises(ValueError, match=r"unknown grid key 'seed' \(did you mean 'seeds'\?\)"):
         load_grid({"out": "x", "algos": ["ppo"], "tasks": [TOY_TASK], "seed": [0]})
+    with pytest.raises(ValueError, match="workers must be a non-negative int"):
+        run_grid(_grid(tmp_path), workers=-1)
     start = time.perf_counter()
     with pytest.raises(ValueError, match="does not answer"):
         run_grid(_grid(tmp_path), ray_address="127.0.0.1:9")
@@ -59,6 +61,8 @@ def test_the_ray_backend_gives_the_local_numbers(tmp_path):
     finally:
         ray.shutdown()
     local = run_grid(_grid(tmp_path / "local"), workers=2)
+    in_process = run_grid(_grid(tmp_path / "here"), workers=0)
     assert [r["status"] for r in on_ray] == ["finished", "finished"]
     assert [(r["episode_return"], r["episode_cost"]) for r in on_ray] == \
-        [(r["episode_return"], r["episode_cost"]) for r in local]
+        [(r["episode_return"], r["episode_cost"]) for r in local] == \
+        [(r["episode_return"], r["episode_cost"]) for r in in_process]

@@ -93,7 +93,9 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     },
     # SafePO (algorithms half of Safety-Gymnasium): the twelve algorithms on the closed-form toy problem, then a
     # benchmark on one task. Book scale trains on PointCircle1, where return and cost conflict within tens of
-    # thousands of steps; full runs the paper's protocol (PointGoal1, 1e7 steps, OmniSafe's defaults).
+    # thousands of steps, with short epochs of 4 vectorised episodes and a faster Adam multiplier (lambda_lr, for
+    # the algorithms that have one) so that the multiplier gets enough updates; the chapter says why. Full runs
+    # the paper's protocol (PointGoal1, 1e7 steps, OmniSafe's defaults).
     # SafePO's multi-agent algorithms on the multi-agent velocity tasks -- epochs of 4 episodes of 1000 steps
     # (upstream: 10), networks 64x64 (upstream 128x128), one two-agent toy run per algorithm.
     "safepo_multiagent": {
@@ -116,17 +118,27 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     "safepo": {
         "smoke": dict(
             task="SafetyPointCircle1-v0", algos=("ppo", "ppo_lag", "cppo_pid", "cpo"), seeds=2, total_steps=1000,
-            steps_per_epoch=500, update_iters=2, num_envs=1, eval_episodes=1, toy_steps=400, toy_epoch=200,
+            steps_per_epoch=500, update_iters=2, num_envs=1, lambda_lr=0.5, eval_episodes=1, toy_steps=400,
+            toy_epoch=200,
         ),
         "book": dict(
-            task="SafetyPointCircle1-v0", algos=("ppo", "ppo_lag", "cppo_pid", "cpo"), seeds=3, total_steps=36000,
-            steps_per_epoch=3000, update_iters=10, num_envs=1, eval_episodes=2, toy_steps=12000, toy_epoch=200,
+            task="SafetyPointCircle1-v0", algos=("ppo", "ppo_lag", "cppo_pid", "cpo"), seeds=3, total_steps=64000,
+            steps_per_epoch=2000, update_iters=10, num_envs=4, lambda_lr=0.5, eval_episodes=2, toy_steps=12000,
+            toy_epoch=200,
         ),
         "full": dict(
             task="SafetyPointGoal1-v0", algos=("ppo", "ppo_lag", "trpo_lag", "cppo_pid", "cpo", "pcpo", "focops", "cup"),
-            seeds=5, total_steps=10_000_000, steps_per_epoch=20000, update_iters=40, num_envs=1, eval_episodes=10,
-            toy_steps=30000, toy_epoch=200,
+            seeds=5, total_steps=10_000_000, steps_per_epoch=20000, update_iters=40, num_envs=1, lambda_lr=0.035,
+            eval_episodes=10, toy_steps=30000, toy_epoch=200,
         ),
+    },
+    # OmniSafe: the framework's tour and four claims over seeds on the toy CMDP (runs of seconds): toy_steps for
+    # the multipliers and the adapters (epochs of 200 steps), race_steps the equal budget of the off-policy against
+    # on-policy comparison, return_threshold the return it asks for (optimum 0, a fresh policy about -20).
+    "omnisafe": {
+        "smoke": dict(seeds=2, toy_steps=400, race_steps=400, tour_steps=400, return_threshold=-2.0, workers=0),
+        "book": dict(seeds=5, toy_steps=12000, race_steps=1200, tour_steps=600, return_threshold=-2.0, workers=2),
+        "full": dict(seeds=10, toy_steps=30000, race_steps=6000, tour_steps=2000, return_threshold=-2.0, workers=8),
     },
     # PKU-SafeRLHF / Safe RLHF in the embedded world: the decoder's sizes, the SFT and score-model budgets, and
     # PPO. The upstream settings scaled: kl_coeff, threshold, lambda_init/lr/max and the clips as in

@@ -75,6 +75,13 @@ def run_cell(algo: str, task: str, run_dir: str, overrides: dict) -> dict:
 
 
 def run_grid(grid, workers: int | None = None, ray_address: str | None = None) -> list[dict]:
-    """Run every cell (skipping finished ones); one result dict per cell, in the grid's order."""
+    """Run every cell (skipping finished ones); one result dict per cell, in the grid's order. ``workers``
+    (else the grid's ``workers``, else 2) local processes; 0 runs the cells one after another in this process."""
     grid = load_grid(grid)
-    return map_jobs("alignbook.saferl.grid:run_cell", cells(grid), workers or grid.get("workers", 2), ray_address)
+    jobs = cells(grid)
+    count = grid.get("workers", 2) if workers is None else workers
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise ValueError(f"workers must be a non-negative int (0: run the cells in this process), got {count!r}")
+    if count == 0 and ray_address is None:  # cells of seconds: fresh interpreters would cost more than they save
+        return [run_cell(*job) for job in jobs]
+    return map_jobs("alignbook.saferl.grid:run_cell", jobs, max(count, 1), ray_address)
