@@ -141,7 +141,7 @@ def train_run(algo: str, task: str, run_dir: str | Path, callback=None, stop_aft
         progress = run_dir / PROGRESS
         if (run_dir / CHECKPOINT).exists():
             load_checkpoint(run, run_dir / CHECKPOINT)
-            done = pd.read_csv(progress, float_precision="round_trip").head(run.epoch)  # exact floats on any pandas
+            done = pd.read_csv(progress).head(run.epoch)  # pandas >= 3 reads floats back exactly
             run.rows = done.drop(columns="algo", errors="ignore").to_dict("records")
         while run.epoch < run.epochs and (stop_after_epoch is None or run.epoch < stop_after_epoch):
             row = run.run_epoch()
