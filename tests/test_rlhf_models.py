@@ -122,3 +122,79 @@ def test_a_prompt_longer_than_the_limit_is_refused_with_the_limit_named():
     tokenizer = train_tokenizer(["how do i bake a cake?"], 300)
     with pytest.raises(ValueError, match="longer than the limit of 16"):
         encode_prompt(tokenizer, "how do i bake a cake? " * 10, limit=16)
+
+
+def test_gae_matches_the_recursion_on_responses_of_different_lengths():
+    torch.manual_seed(0)
+    rewards, values = torch.randn(6, 9), torch.randn(6, 9)
+    lengths = torch.tensor([1, 3, 9, 5, 2, 9])
+    mask = (torch.arange(9)[None] < lengths[:, None]).float()
+    advantages, returns = gae(rewards, values, mask, gamma=0.9, lam=0.8)
+    for i, n in enumerate(lengths.tolist()):
+        expected, running = torch.zeros(9), 0.0
+        for t in reversed(range(n)):  # delta_t = r_t + gamma V_{t+1} - V_t, with V = 0 after the last token
+            next_value = values[i, t + 1] if t + 1 < n else 0.0
+            running = rewards[i, t] + 0.9 * next_value - values[i, t] + 0.9 * 0.8 * running
+            expected[t] = running
+        assert torch.allclose(advantages[i], expected, atol=1e-5)
+    assert torch.allclose(returns, advantages + values)
+
+
+def test_draw_follows_the_probabilities_and_never_picks_a_token_without_mass():
+    from alignbook.rlhf.policies import draw
+
+    probs = torch.tensor([[0.0, 0.5, 0.0, 0.3, 0.2, 0.0]]).repeat(20_000, 1)
+    tokens = draw(probs, torch.Generator().manual_seed(0))
+    counts = torch.bincount(tokens, minlength=6).float() / len(tokens)
+    assert counts[[0, 2, 5]].sum() == 0
+    assert torch.allclose(counts, probs[0], atol=0.015)
+    again = draw(probs, torch.Generator().manual_seed(0))
+    assert torch.equal(tokens, again)
+
+
+def test_sampling_with_the_kv_buffer_matches_full_forwards():
+    """At a temperature near 0 sampling is greedy: the cached decode must pick what a full forward of the
+    whole (left-padded) sequence picks at every step."""
+    from alignbook.rlhf.policies import left_pad, sample
+
+    torch.manual_seed(0)
+    model = BaichuanForCausalLM(CONFIG).eval()
+    prompts = [[1, 5, 6, 7], [1, 9, 3], [1, 4, 4, 8, 12, 30]]
+    responses = sample(model, prompts, 6, torch.Generator().manual_seed(0), temperature=1e-4)
+    for prompt, response in zip(prompts, responses, strict=True):
+        seq = list(prompt)
+        for token in response:
+            with torch.no_grad():
+                logits = model(input_ids=torch.tensor([seq])).logits[0, -1]
+            assert token == int(logits.argmax())
+            seq.append(token)
+    ids, mask = left_pad(prompts, 0)  # the batch's padding must not change the first step's logits
+    with torch.no_grad():
+        batched = model(input_ids=ids, attention_mask=mask).logits[:, -1]
+        alone = model(input_ids=torch.tensor([prompts[1]])).logits[0, -1]
+    assert torch.allclose(batched[1], alone, atol=1e-5)
+
+
+def test_rollout_log_probs_and_values_read_each_response_token():
+    """The right-padded layout: log pi(y_t) from the trainer equals the log-softmax of a forward over that row
+    alone, for every response token, and the critic's value is its score one position earlier."""
+    from alignbook.lm.tokenizer import train_tokenizer
+    from alignbook.rlhf.ppo import Rollout, SafeRLHF
+
+    torch.manual_seed(0)
+    policy = BaichuanForCausalLM(CONFIG).eval()
+    tokenizer = train_tokenizer(["a b c"], 300)
+    trainer = SafeRLHF(policy, tokenizer, score_model(CONFIG), score_model(CONFIG), PPOConfig(batch=2, max_new=4))
+    prompts, responses = [[1, 5, 6], [1, 7, 8, 9, 10]], [[11, 12, 2], [13]]
+    batch = Rollout.of(prompts, responses, 0)
+    assert batch.mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+    with torch.no_grad():
+        logp = trainer.log_probs(trainer.reference, batch)
+        values = trainer.values(trainer.reward_critic, batch)
+        for i, (p, r) in enumerate(zip(prompts, responses, strict=True)):
+            seq = torch.tensor([p + r])
+            alone = torch.log_softmax(trainer.reference(input_ids=seq).logits[0], -1)
+            scores = trainer.reward_critic(seq)[0][0, :, 0]
+            for t, token in enumerate(r):
+                assert logp[i, t].item() == pytest.approx(alone[len(p) - 1 + t, token].item(), abs=1e-5)
+                assert values[i, t].item() == pytest.approx(scores[len(p) - 1 + t].item(), abs=1e-5)

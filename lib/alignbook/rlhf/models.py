@@ -26,6 +26,19 @@ from alignbook.rlhf.preferences import bradley_terry_loss
 MODERATION_OUTPUTS = len(HARM_CATEGORIES) + len(SEVERITY_LEVELS)  # 19 category logits, then 4 severity logits
 
 
+def final_hidden_states(decoder: BaichuanForCausalLM, input_ids: torch.Tensor,
+                        attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The decoder's final normed hidden states (batch, length, d), caught on their way to the LM head (which
+    then runs on one position only)."""
+    caught = []
+    hook = decoder.norm.register_forward_hook(lambda _m, _i, out: caught.append(out))
+    try:
+        decoder(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=1)
+    finally:
+        hook.remove()
+    return caught[0]
+
+
 class ScoreModel(PreTrainedModel):
     """The decoder with a linear score head of ``score_dim`` outputs (1 for reward and cost models)."""
 
@@ -44,14 +57,7 @@ class ScoreModel(PreTrainedModel):
             nn.init.zeros_(module.bias)
 
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """The decoder's final normed hidden states (batch, length, d), caught on their way to the LM head."""
-        caught = []
-        hook = self.decoder.norm.register_forward_hook(lambda _m, _i, out: caught.append(out))
-        try:
-            self.decoder(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=1)
-        finally:
-            hook.remove()
-        return caught[0]
+        return final_hidden_states(self.decoder, input_ids, attention_mask)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -87,26 +87,58 @@ def right_pad(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tens
     return torch.tensor([r + [pad] * (width - len(r)) for r in rows]), torch.tensor([len(r) for r in rows])
 
 
+class KVBuffer:
+    """A key-value cache written in place into buffers sized for the whole generation: no per-step
+    concatenation of the cache (``DynamicCache`` concatenates every layer's keys and values at every token).
+    It offers the two methods the model calls, ``get_seq_length`` and ``update``."""
+
+    def __init__(self, config, batch: int, length: int):
+        shape = (config.num_hidden_layers, batch, config.num_attention_heads, length, config.head_dim)
+        self.keys, self.values = torch.empty(shape), torch.empty(shape)
+        self.filled, self.last_layer = 0, config.num_hidden_layers - 1
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.filled
+
+    def update(self, keys: torch.Tensor, values: torch.Tensor, layer_idx: int, *_) -> tuple[torch.Tensor, torch.Tensor]:
+        end = self.filled + keys.shape[2]
+        self.keys[layer_idx, :, :, self.filled:end] = keys
+        self.values[layer_idx, :, :, self.filled:end] = values
+        if layer_idx == self.last_layer:  # the model asks for the length once per forward, before layer 0
+            self.filled = end
+        return self.keys[layer_idx, :, :, :end], self.values[layer_idx, :, :, :end]
+
+
+def draw(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One token per row of ``probs`` by inverting its cumulative distribution at a uniform draw: one random
+    number per row (``torch.multinomial`` draws one per vocabulary entry). The sum runs in float64 so that a
+    draw never lands past the last entry with mass; tokens of zero probability are never chosen."""
+    cdf = probs.double().cumsum(-1)
+    u = torch.rand(len(probs), 1, generator=generator, dtype=torch.float64) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u, right=True).squeeze(1).clamp(max=probs.shape[1] - 1)
+
+
 @torch.no_grad()
 def sample(model: BaichuanForCausalLM, prompts: list[list[int]], max_new: int, generator: torch.Generator,
            temperature: float = 1.0) -> list[list[int]]:
     """Sample one response per prompt (with the KV cache); each response ends with </s> or at ``max_new``."""
     eos, pad = model.config.eos_token_id, model.config.pad_token_id
-    ids, mask = left_pad(prompts, pad)
-    out = model(input_ids=ids, attention_mask=mask, use_cache=True, logits_to_keep=1)
+    ids, prompt_mask = left_pad(prompts, pad)
+    width = ids.shape[1]
+    mask = torch.cat([prompt_mask, torch.ones(len(prompts), max_new, dtype=prompt_mask.dtype)], dim=1)
+    cache = KVBuffer(model.config, len(prompts), width + max_new)
+    logits = model(input_ids=ids, attention_mask=prompt_mask, cache=cache, use_cache=True, logits_to_keep=1).logits
     done = torch.zeros(len(prompts), dtype=torch.bool)
     tokens = []
-    for _ in range(max_new):
-        probs = torch.softmax(out.logits[:, -1].float() / temperature, dim=-1)
-        token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+    for t in range(max_new):
+        token = draw(torch.softmax(logits[:, -1].float() / temperature, dim=-1), generator)
         token = torch.where(done, pad, token)
         tokens.append(token)
         done |= token == eos
-        if bool(done.all()):
+        if bool(done.all()) or t + 1 == max_new:
             break
-        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-        cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
-        out = model(input_ids=token[:, None], attention_mask=mask, cache=cache, use_cache=True)
+        logits = model(input_ids=token[:, None], attention_mask=mask[:, : width + t + 1], cache=cache,
+                       use_cache=True).logits
     stacked = torch.stack(tokens, dim=1).tolist()
     return [r[: r.index(eos) + 1] if eos in r else r for r in stacked]
 

@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from alignbook.lm.model import BaichuanForCausalLM
 from alignbook.lm.train import cpu_threads
 from alignbook.rlhf import world
-from alignbook.rlhf.models import ScoreModel
-from alignbook.rlhf.policies import encode_prompt, left_pad, right_pad, sample
+from alignbook.rlhf.models import ScoreModel, final_hidden_states
+from alignbook.rlhf.policies import encode_prompt, right_pad, sample
 from alignbook.saferl import Lagrange
 
 METHODS = ("safe_rlhf", "rlhf", "shaping")
@@ -75,20 +75,47 @@ class PPOConfig:
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float, lam: float
         ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Generalised advantage estimates and returns over the response tokens (mask 1); the value after the
-    last token is 0 (the episode ends)."""
-    advantages = torch.zeros_like(rewards)
-    last = torch.zeros(rewards.shape[0])
-    for t in reversed(range(rewards.shape[1])):
-        next_value = values[:, t + 1] * mask[:, t + 1] if t + 1 < rewards.shape[1] else torch.zeros_like(last)
-        delta = rewards[:, t] + gamma * next_value - values[:, t]
-        last = (delta + gamma * lam * last * (mask[:, t + 1] if t + 1 < rewards.shape[1] else 0)) * mask[:, t]
-        advantages[:, t] = last
+    """Generalised advantage estimates and returns over the response tokens (mask 1, a prefix of each row:
+    a response ends and never restarts); the value after the last token is 0 (the episode ends).
+
+    A_t = sum over k >= t of (gamma lam)^(k - t) delta_k, the sum running to the response's end: one product
+    of the deltas with an upper-triangular matrix of discounts instead of a loop over the tokens."""
+    next_values = F.pad((values * mask)[:, 1:], (0, 1))
+    deltas = (rewards + gamma * next_values - values) * mask
+    t = torch.arange(rewards.shape[1])
+    lag = t[:, None] - t[None, :]  # row k (the delta's token), column t (the advantage's token)
+    discounts = torch.where(lag >= 0, (gamma * lam) ** lag.clamp(min=0).to(rewards.dtype), 0.0)
+    advantages = (deltas @ discounts) * mask
     return advantages, advantages + values
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum() / mask.sum().clamp(min=1)
+
+
+@dataclass
+class Rollout:
+    """One batch of prompt + response sequences, laid out for every model at once.
+
+    The sequences are right-padded (``ids``, ``seq_lengths``): causal attention keeps the padding after a
+    sequence out of its tokens, so no model needs an attention mask. Response token t of row i sits at column
+    prompt_i + t and is predicted by the output at ``positions[i, t]`` = prompt_i - 1 + t."""
+
+    ids: torch.Tensor
+    seq_lengths: torch.Tensor
+    lengths: torch.Tensor  # response tokens per row
+    positions: torch.Tensor
+    mask: torch.Tensor  # 1 on response tokens
+
+    @classmethod
+    def of(cls, prompt_ids: list[list[int]], responses: list[list[int]], pad: int) -> Rollout:
+        ids, seq_lengths = right_pad([p + r for p, r in zip(prompt_ids, responses, strict=True)], pad)
+        lengths = torch.tensor([len(r) for r in responses])
+        steps = torch.arange(int(lengths.max()))
+        positions = (seq_lengths - lengths)[:, None] - 1 + steps[None]
+        # past a response's end the positions are padding, masked out; clamped so that they stay in the batch
+        return cls(ids, seq_lengths, lengths, positions.clamp(max=ids.shape[1] - 2),
+                   (steps[None] < lengths[:, None]).float())
 
 
 class SafeRLHF:
@@ -109,6 +136,7 @@ class SafeRLHF:
         self.multiplier = Lagrange(cfg.threshold, init=cfg.lambda_init, lr=cfg.lambda_lr,
                                    upper_bound=cfg.lambda_max, log_space=True) if cfg.method == "safe_rlhf" else None
         self.recent_costs: deque[float] = deque(maxlen=cfg.window)
+        self.prompt_ids: dict[str, list[int]] = {}
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
 
@@ -126,34 +154,50 @@ class SafeRLHF:
             return pd.DataFrame([self.step([prompts[i] for i in self.rng.integers(len(prompts), size=self.cfg.batch)])
                                  for _ in steps])
 
-    def _log_probs(self, model, ids, mask, prompt_width):
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, prompt_width - 1: -1].float()
-        return torch.log_softmax(logits, -1).gather(-1, ids[:, prompt_width:, None]).squeeze(-1)
+    def _encode(self, text: str) -> list[int]:
+        if text not in self.prompt_ids:  # the world's prompts recur: tokenise each once
+            self.prompt_ids[text] = encode_prompt(self.tokenizer, text)
+        return self.prompt_ids[text]
 
-    def _values(self, critic, ids, mask, prompt_width):
-        return critic(ids, attention_mask=mask)[0][:, prompt_width - 1: -1, 0]
+    def log_probs(self, model: BaichuanForCausalLM, batch: Rollout) -> torch.Tensor:
+        """log pi(y_t) of every response token: the LM head runs at the response positions only."""
+        hidden = final_hidden_states(model, batch.ids)
+        hidden = hidden.gather(1, batch.positions[..., None].expand(-1, -1, hidden.shape[-1]))
+        logits = model.lm_head(hidden).float()
+        targets = batch.ids.gather(1, batch.positions + 1)
+        return -F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+
+    @staticmethod
+    def values(critic: ScoreModel, batch: Rollout) -> torch.Tensor:
+        """V(s_t): the critic's score at the position whose output predicts response token t."""
+        return critic(batch.ids)[0][..., 0].gather(1, batch.positions)
+
+    def end_scores(self, batch: Rollout) -> tuple[torch.Tensor, torch.Tensor]:
+        """The reward and cost models' end scores, clipped (no gradient)."""
+        clip = self.cfg.score_clip
+        with torch.no_grad():
+            return tuple(model(batch.ids, lengths=batch.seq_lengths)[1][:, 0].clamp(-clip, clip)
+                         for model in (self.reward_model, self.cost_model))
+
+    def trained_passes(self, batch: Rollout) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The forwards that the update differentiates: the policy's log-probabilities and both critics' values."""
+        return (self.log_probs(self.policy, batch), self.values(self.reward_critic, batch),
+                self.values(self.cost_critic, batch))
+
+    def rollout(self, prompts: list[world.Prompt]) -> tuple[list[list[int]], Rollout]:
+        """(1) One sampled response per prompt, laid out with its prompt."""
+        prompt_ids = [self._encode(p.text) for p in prompts]
+        self.policy.eval()
+        responses = sample(self.policy, prompt_ids, self.cfg.max_new, self.generator)
+        return responses, Rollout.of(prompt_ids, responses, self.tokenizer.pad_token_id)
 
     def step(self, prompts: list[world.Prompt]) -> dict:
         cfg, start = self.cfg, time.perf_counter()
-        pad = self.tokenizer.pad_token_id
-        prompt_ids = [encode_prompt(self.tokenizer, p.text) for p in prompts]
-        self.policy.eval()
-        responses = sample(self.policy, prompt_ids, cfg.max_new, self.generator)
-        prompt_tensor, prompt_mask = left_pad(prompt_ids, pad)
-        response_tensor, lengths = right_pad(responses, pad)
-        width = prompt_tensor.shape[1]
-        ids = torch.cat([prompt_tensor, response_tensor], dim=1)
-        response_mask = (torch.arange(response_tensor.shape[1])[None] < lengths[:, None]).float()
-        mask = torch.cat([prompt_mask, response_mask.long()], dim=1)
-
+        responses, batch = self.rollout(prompts)
+        lengths, response_mask = batch.lengths, batch.mask
         with torch.no_grad():
-            old_logp = self._log_probs(self.policy, ids, mask, width)
-            ref_logp = self._log_probs(self.reference, ids, mask, width)
-            old_vr = self._values(self.reward_critic, ids, mask, width)
-            old_vc = self._values(self.cost_critic, ids, mask, width)
-            scored, scored_lengths = right_pad([p + r for p, r in zip(prompt_ids, responses, strict=True)], pad)
-            reward = self.reward_model(scored, lengths=scored_lengths)[1][:, 0].clamp(-cfg.score_clip, cfg.score_clip)
-            cost = self.cost_model(scored, lengths=scored_lengths)[1][:, 0].clamp(-cfg.score_clip, cfg.score_clip)
+            ref_logp = self.log_probs(self.reference, batch)
+        reward, cost = self.end_scores(batch)
 
         # (2) the multiplier moves first, on the episode costs of the recent window
         self.recent_costs.extend(cost.tolist())
@@ -161,9 +205,15 @@ class SafeRLHF:
             self.multiplier.update(float(np.mean(self.recent_costs)))
         lam = self.lam
 
+        # The first update's forward passes also give PPO's "old" log-probabilities and values: no parameter
+        # has moved since sampling, so a separate no-grad pass would compute the same numbers.
+        self.policy.train()
+        logp, v_r, v_c = self.trained_passes(batch)
+        old_logp, old_vr, old_vc = logp.detach(), v_r.detach(), v_c.detach()
+
         # (3) KL-shaped per-token reward and cost; the end scores land on each response's last token
         kl = (old_logp - ref_logp) * response_mask
-        last = F.one_hot(lengths - 1, response_tensor.shape[1]).float()
+        last = F.one_hot(lengths - 1, response_mask.shape[1]).float()
         token_reward = -0.5 * cfg.kl_coeff * kl + last * reward[:, None]
         token_cost = 0.5 * cfg.kl_coeff * kl + last * cost[:, None]
         # (4) GAE for each
@@ -174,10 +224,11 @@ class SafeRLHF:
         else:
             advantage = adv_r - lam * adv_c
 
-        self.policy.train()
-        for _ in range(cfg.update_epochs):
+        for epoch in range(cfg.update_epochs):
+            if epoch:  # later epochs see the parameters the earlier ones moved
+                logp, v_r, v_c = self.trained_passes(batch)
             # (5) actor: PPO-clip on the combined advantage
-            ratio = torch.exp(self._log_probs(self.policy, ids, mask, width) - old_logp)
+            ratio = torch.exp(logp - old_logp)
             surrogate = torch.min(ratio * advantage, ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * advantage)
             actor_loss = -masked_mean(surrogate, response_mask)
             self.actor_opt.zero_grad(set_to_none=True)
@@ -186,8 +237,7 @@ class SafeRLHF:
             self.actor_opt.step()
             # (6) critics: clipped value losses
             critic_loss = 0.0
-            for critic, old, ret in ((self.reward_critic, old_vr, ret_r), (self.cost_critic, old_vc, ret_c)):
-                values = self._values(critic, ids, mask, width)
+            for values, old, ret in ((v_r, old_vr, ret_r), (v_c, old_vc, ret_c)):
                 clipped = old + (values - old).clamp(-cfg.value_clip, cfg.value_clip)
                 critic_loss = critic_loss + 0.5 * masked_mean(
                     torch.max((values - ret).square(), (clipped - ret).square()), response_mask)
