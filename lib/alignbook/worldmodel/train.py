@@ -217,7 +217,14 @@ def make_agent_env(algo: str, task_id: str, cfg: Config):
         env.close()
         raise ValueError(f"encoder={cfg.encoder!r} does not fit task {task_id!r}: "
                          + ("a Vision task needs encoder='image'" if vision else "it has no image; use 'vector'"))
-    return ALGORITHMS[algo], env, encoder
+    spec = ALGORITHMS[algo]
+    decisions = min(cfg.episode_steps or env.max_episode_steps, env.max_episode_steps) / (cfg.action_repeat
+                                                                                         or spec.action_repeat)
+    if spec.plans and cfg.planner.horizon > decisions:
+        env.close()  # a plan longer than the episode prices cost the episode can never pay
+        raise ValueError(f"planner horizon ({cfg.planner.horizon} decisions) exceeds an episode of {task_id!r} "
+                         f"({decisions:g} decisions of action_repeat steps); shorten it")
+    return spec, env, encoder
 
 
 def train(algo: str, task_id: str, *, callback: Callable[[dict], None] | None = None,
