@@ -190,6 +190,18 @@ def test_training_is_deterministic_and_logs_episodes(algo):
     assert set(logs[0].algo) == {algo} and (logs[0].episode_cost >= 0).all()
 
 
+def test_runs_in_workers_match_runs_in_process():
+    from alignbook.worldmodel.train import train_in_workers
+
+    run = dict(SMALL_RUN, env_steps=80, episode_steps=40)
+    jobs = [("osrp", "SafetyPointCircle1-v0", dict(run, seed=s)) for s in (0, 1)]
+    here = [log.drop(columns="wall_time") for _, log in train_in_workers(jobs, workers=1)]
+    there = train_in_workers(jobs, workers=2)
+    assert all(a.equals(b.drop(columns="wall_time")) for a, (_, b) in zip(here, there, strict=True))
+    assert not here[0].equals(here[1])  # the seeds differ, so the order of the results is checked too
+    assert type(there[0][0].wm).__name__ == "WorldModel"  # the trained agent comes back from its worker
+
+
 @pytest.mark.parametrize("bad, message", [
     (dict(task="SafetyPointGoal0-v0"), "has no cost"),
     (dict(task="SafetyPointGoal1Vision-v0", encoder="vector"), "Vision task needs encoder='image'"),
