@@ -21,12 +21,11 @@ import time
 import torch
 from torch import nn
 
+import alignbook.envs
 from alignbook import scales
 from alignbook.worldmodel import WorldModel, WorldModelConfig
 from alignbook.worldmodel.behaviour import ActorCritic
 from alignbook.worldmodel.planner import ConstrainedCEM, PlannerConfig
-
-OBS_DIM, ACT_DIM = 28, 2  # SafetyPointCircle1: 12 sensors + the circle's 16-bin lidar; Point's two actuators
 
 
 def rate(fn, seconds: float) -> tuple[float, float]:
@@ -75,11 +74,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     cfg = scales.get("safedreamer", args.scale)
+    env = alignbook.envs.make(cfg.task)  # the book's task fixes the observation and action sizes
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    env.close()
     model = WorldModelConfig(**cfg.model)
-    wm = WorldModel(OBS_DIM, ACT_DIM, model)
+    wm = WorldModel(obs_dim, act_dim, model)
     ac = ActorCritic(wm, cfg.imag_horizon, 1 - 1 / cfg.discount_horizon, 0.95, 3e-5)
     opt = torch.optim.Adam(wm.parameters(), lr=1e-4)
-    batch = (torch.randn(cfg.batch, cfg.length, OBS_DIM), torch.rand(cfg.batch, cfg.length, ACT_DIM) * 2 - 1,
+    batch = (torch.randn(cfg.batch, cfg.length, obs_dim), torch.rand(cfg.batch, cfg.length, act_dim) * 2 - 1,
              torch.randn(cfg.batch, cfg.length), (torch.rand(cfg.batch, cfg.length) < 0.1).float())
     state = {}
 
@@ -101,7 +103,7 @@ def main() -> None:
     plan_rate, plan_cpu_rate = rate(lambda: planner(start_h, start_z), args.seconds)
     floor = matmul_floor(lambda: planner(start_h, start_z), [wm, ac])
     result = {
-        "scale": args.scale, "threads": args.threads, "model": cfg.model, "planner": cfg.planner,
+        "scale": args.scale, "task": cfg.task, "threads": args.threads, "model": cfg.model, "planner": cfg.planner,
         "batch": cfg.batch, "length": cfg.length, "imag_horizon": cfg.imag_horizon,
         "wm_train_steps_per_s": round(wm_rate, 2), "wm_train_steps_per_cpu_s": round(wm_cpu_rate, 2),
         "imagined_steps_per_s": round(ac_rate * imagined), "imagined_steps_per_cpu_s": round(ac_cpu_rate * imagined),
@@ -109,6 +111,7 @@ def main() -> None:
         "planner_imagined_steps_per_decision": planner_cfg.candidates * planner_cfg.horizon * planner_cfg.iterations,
         "planning_call_s": round(1 / plan_rate, 4), "planning_matmul_floor_s": round(floor, 4),
         "planning_floor_fraction": round(floor * plan_rate, 3), "goal_decisions_per_s": 20,
+        "goal_met": plan_rate >= 20, "goal_met_per_cpu_s": plan_cpu_rate >= 20,
     }
     print(json.dumps(result))
 

@@ -59,7 +59,7 @@ def test_unimix_and_straight_through():
     assert logp.exp()[0, 1].item() == pytest.approx(0.01 / 4)  # 1% spread uniformly over 4 classes
     assert logp.exp().sum().item() == pytest.approx(1.0)
     logits = torch.zeros(3, 4, requires_grad=True)
-    sample = sample_straight_through(unimix(logits))
+    sample = sample_straight_through(unimix(logits).exp())
     assert torch.equal(sample.detach().sum(-1), torch.ones(3)) and set(sample.detach().unique().tolist()) <= {0.0, 1.0}
     sample[:, 0].sum().backward()
     assert logits.grad.abs().sum() > 0  # the gradient reaches the logits through the probabilities
@@ -67,7 +67,7 @@ def test_unimix_and_straight_through():
     torch.manual_seed(0)
     logp = unimix(torch.tensor([2.0, 0.0, -1.0, 1.0])).expand(20000, 4)
     with torch.no_grad():
-        freq = sample_straight_through(logp).mean(0)
+        freq = sample_straight_through(logp.exp()).mean(0)
     assert torch.allclose(freq, logp[0].exp(), atol=0.01)
 
 
@@ -142,7 +142,7 @@ def test_world_model_learns_a_linear_system():
 
 def test_lambda_return_by_hand_and_percentile_scale():
     rewards = torch.tensor([[1.0], [0.0]])
-    values = torch.tensor([[0.0], [2.0], [4.0]])
+    values = torch.tensor([[2.0], [4.0]])  # of the states 1 and 2 (the start state's value is never used)
     g, lam = 0.5, 0.5
     r1 = 0.0 + g * 4.0
     r0 = 1.0 + g * ((1 - lam) * 2.0 + lam * r1)
@@ -190,12 +190,26 @@ def test_training_is_deterministic_and_logs_episodes(algo):
     assert set(logs[0].algo) == {algo} and (logs[0].episode_cost >= 0).all()
 
 
+def test_runs_in_workers_match_runs_in_process():
+    from alignbook.worldmodel.train import train_in_workers
+
+    run = dict(SMALL_RUN, env_steps=80, episode_steps=40)
+    jobs = [("osrp", "SafetyPointCircle1-v0", dict(run, seed=s)) for s in (0, 1)]
+    here = [log.drop(columns="wall_time") for _, log in train_in_workers(jobs, workers=1)]
+    there = train_in_workers(jobs, workers=2)
+    assert all(a.equals(b.drop(columns="wall_time")) for a, (_, b) in zip(here, there, strict=True))
+    assert not here[0].equals(here[1])  # the seeds differ, so the order of the results is checked too
+    assert type(there[0][0].wm).__name__ == "WorldModel"  # the trained agent comes back from its worker
+
+
 @pytest.mark.parametrize("bad, message", [
     (dict(task="SafetyPointGoal0-v0"), "has no cost"),
     (dict(task="SafetyPointGoal1Vision-v0", encoder="vector"), "Vision task needs encoder='image'"),
     (dict(planner=dict(candidates=4, elites=8)), "elites (8) must not exceed candidates (4)"),
     (dict(planner=dict(horizon=0)), "horizon must be a positive int"),
     (dict(imag_horizon=0), "imag_horizon must be a positive int"),
+    (dict(episode_steps=20, planner=dict(horizon=8, candidates=8, elites=2, iterations=2)),
+     "planner horizon (8 decisions) exceeds an episode"),
     (dict(algo="ppo"), "unknown algorithm 'ppo'"),
     (dict(bogus=1), "unknown setting(s) ['bogus']"),
 ])
@@ -207,10 +221,24 @@ def test_bad_input_refused_before_training(bad, message):
     assert message in str(err.value)
 
 
-def test_nan_observation_refused():
+def test_nan_observation_refused(monkeypatch):
     with pytest.raises(ValueError, match="NaN"):
         check_observation(np.array([0.0, np.nan]))
     assert check_observation(np.ones(3)).shape == (3,)
+    # A task whose first observation is NaN stops train() at the reset, before any update.
+    import alignbook.envs
+
+    make = alignbook.envs.make
+
+    def broken(task_id):
+        env = make(task_id)
+        reset = env.reset
+        env.reset = lambda **kw: (np.where(np.arange(len(reset(**kw)[0])) == 3, np.nan, 0.0), {})
+        return env
+
+    monkeypatch.setattr(alignbook.envs, "make", broken)
+    with pytest.raises(ValueError, match=r"NaN or inf at indices \[3\]"):
+        train("osrp", "SafetyPointCircle1-v0", **SMALL_RUN)
 
 
 def test_vision_task_trains_with_the_image_encoder():

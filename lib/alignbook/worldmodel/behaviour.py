@@ -26,10 +26,11 @@ from alignbook.worldmodel.model import WorldModel, mlp
 
 
 def lambda_return(rewards: torch.Tensor, values: torch.Tensor, discount: float, lam: float) -> torch.Tensor:
-    """rewards (H, N) received on entering states 1..H, values (H + 1, N) of states 0..H -> R (H, N)."""
+    """rewards (H, N) received on entering states 1..H, values (H, N) of those states 1..H -> R (H, N) of
+    states 0..H-1. (The start state's own value never enters its return, so it is not computed.)"""
     out, last = [], values[-1]
     for t in reversed(range(len(rewards))):
-        last = rewards[t] + discount * ((1 - lam) * values[t + 1] + lam * last)
+        last = rewards[t] + discount * ((1 - lam) * values[t] + lam * last)
         out.append(last)
     return torch.stack(out[::-1])
 
@@ -110,10 +111,10 @@ class ActorCritic(nn.Module):
 
     def reward_return(self, wm: WorldModel, feats: torch.Tensor) -> torch.Tensor:
         """The reward lambda-return (H, N) along imagined states feats (H + 1, N, F)."""
-        return lambda_return(wm.reward(feats[1:]), self.critic.value(feats), self.discount, self.lam)
+        return lambda_return(wm.reward(feats[1:]), self.critic.value(feats[1:]), self.discount, self.lam)
 
     def cost_return(self, wm: WorldModel, feats: torch.Tensor) -> torch.Tensor:
-        return lambda_return(wm.cost(feats[1:]), self.cost_critic.value(feats), self.discount, self.lam)
+        return lambda_return(wm.cost(feats[1:]), self.cost_critic.value(feats[1:]), self.discount, self.lam)
 
     def update(self, wm: WorldModel, h: torch.Tensor, z: torch.Tensor, constraint=None) -> dict[str, float]:
         """One step of actor and critics from start states (h, z); ``constraint`` (an ``AugmentedLagrange``)

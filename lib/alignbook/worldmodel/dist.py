@@ -46,26 +46,32 @@ class TwoHot(nn.Module):
         return F.one_hot(below, len(self.grid)) * (1 - w_hi)[..., None] + F.one_hot(above, len(self.grid)) * w_hi[..., None]
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
-        return symexp((logits.softmax(-1) * self.grid).sum(-1))
+        return symexp(logits.softmax(-1) @ self.grid)
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Cross-entropy of the predicted bins against the two-hot encoding of ``y`` (per element)."""
         return -(self.encode(y) * logits.log_softmax(-1)).sum(-1)
 
 
+def unimix_probs(logits: torch.Tensor, mix: float = UNIMIX) -> torch.Tensor:
+    """``(1 - mix) softmax(logits) + mix / classes`` over the last axis."""
+    # The softmax by hand: torch's CPU kernel is several times slower over a last axis as short as a latent's
+    # classes (8 at book scale), and this runs twice per imagined or observed step.
+    e = (logits - logits.detach().amax(-1, keepdim=True)).exp()
+    return (1 - mix) * e / e.sum(-1, keepdim=True) + mix / logits.shape[-1]
+
+
 def unimix(logits: torch.Tensor, mix: float = UNIMIX) -> torch.Tensor:
-    """Log-probabilities of ``(1 - mix) softmax(logits) + mix / classes`` (over the last axis)."""
-    probs = logits.softmax(-1)
-    return torch.log((1 - mix) * probs + mix / logits.shape[-1])
+    """Log-probabilities of ``unimix_probs``."""
+    return torch.log(unimix_probs(logits, mix))
 
 
-def sample_straight_through(log_probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A one-hot sample per categorical whose gradient is that of the probabilities."""
-    probs = log_probs.exp()
+def sample_straight_through(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A one-hot sample per categorical of probabilities ``probs`` whose gradient is that of the probabilities."""
     # Inverse-CDF sampling: the first class whose cumulative probability passes a uniform draw. Same law as
     # torch.multinomial, and several times faster for many small categoricals (no exponential draws).
     uniform = torch.rand(*probs.shape[:-1], 1, generator=generator, device=probs.device)
-    index = (probs.cumsum(-1) < uniform).sum(-1).clamp(max=probs.shape[-1] - 1)
+    index = (probs.detach().cumsum(-1) < uniform).sum(-1).clamp(max=probs.shape[-1] - 1)
     one_hot = F.one_hot(index, probs.shape[-1]).to(probs.dtype)
     if not torch.is_grad_enabled():  # planning: no gradient to pass, skip two operations per step
         return one_hot

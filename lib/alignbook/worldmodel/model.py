@@ -20,7 +20,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from alignbook.worldmodel.dist import TwoHot, kl_balance, sample_straight_through, symexp, symlog, unimix
+from alignbook.worldmodel.dist import (
+    TwoHot,
+    kl_balance,
+    sample_straight_through,
+    symexp,
+    symlog,
+    unimix_probs,
+)
 
 
 @dataclass(frozen=True)
@@ -133,20 +140,19 @@ class RSSM(nn.Module):
         return (torch.zeros(batch, self.cfg.deter, device=device),
                 torch.zeros(batch, self.cfg.stoch * self.cfg.classes, device=device))
 
-    def _log_probs(self, logits: torch.Tensor) -> torch.Tensor:
-        return unimix(logits.reshape(*logits.shape[:-1], self.cfg.stoch, self.cfg.classes))
+    def _probs(self, logits: torch.Tensor) -> torch.Tensor:
+        return unimix_probs(logits.reshape(*logits.shape[:-1], self.cfg.stoch, self.cfg.classes))
 
     def step(self, h: torch.Tensor, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """The sequence model: the next deterministic state."""
         return self.gru(self.img_in(torch.cat([z, action], -1)), h)
 
     def prior_log_probs(self, h: torch.Tensor) -> torch.Tensor:
-        return self._log_probs(self.prior_net(h))
+        return torch.log(self._probs(self.prior_net(h)))
 
-    def prior(self, h: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(log-probabilities, straight-through sample flattened) of the dynamics model."""
-        log_p = self.prior_log_probs(h)
-        return log_p, sample_straight_through(log_p, generator).flatten(-2)
+    def prior(self, h: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A straight-through sample of the dynamics model, flattened."""
+        return sample_straight_through(self._probs(self.prior_net(h)), generator).flatten(-2)
 
     def filter(self, h, z, action, embed):
         """One observed step: (h, z) of the previous step, the action taken, the new observation's embedding."""
@@ -154,8 +160,9 @@ class RSSM(nn.Module):
         return h, self.posterior(h, embed)[1]
 
     def posterior(self, h: torch.Tensor, embed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        log_q = self._log_probs(self.post_net(torch.cat([h, embed], -1)))
-        return log_q, sample_straight_through(log_q).flatten(-2)
+        """(log-probabilities, straight-through sample flattened) of the representation model."""
+        q = self._probs(self.post_net(torch.cat([h, embed], -1)))
+        return torch.log(q), sample_straight_through(q).flatten(-2)
 
 
 class WorldModel(nn.Module):
@@ -178,16 +185,16 @@ class WorldModel(nn.Module):
         B, T = prev_action.shape[:2]
         embed = self.coder.encode(obs)
         h, z = self.rssm.initial(B) if state is None else state
-        hs, zs, priors, posts = [], [], [], []
+        hs, zs, posts = [], [], []
         for t in range(T):
             h = self.rssm.step(h, z, prev_action[:, t])
             log_q, z = self.rssm.posterior(h, embed[:, t])
             hs.append(h)
             zs.append(z)
-            priors.append(self.rssm.prior_log_probs(h))  # for the KL only: no sample needed
             posts.append(log_q)
-        stack = lambda xs: torch.stack(xs, 1)  # noqa: E731
-        return stack(hs), stack(zs), stack(priors), stack(posts)
+        h = torch.stack(hs, 1)
+        # The prior is needed for the KL only (no sample): one call over all steps instead of one per step.
+        return h, torch.stack(zs, 1), self.rssm.prior_log_probs(h), torch.stack(posts, 1)
 
     def loss(self, obs, prev_action, reward, cost):
         """The world-model loss of a batch of sequences; returns (loss, metrics, (h, z) detached)."""
@@ -212,15 +219,18 @@ class WorldModel(nn.Module):
         return self.twohot.decode(self.cost_head(feat))
 
     def imagine(self, h: torch.Tensor, z: torch.Tensor, horizon: int, act, generator=None):
-        """Roll the prior forward ``horizon`` steps from (h, z) with actions ``act(t, feat)``.
+        """Roll the prior forward ``horizon`` steps from (h, z); ``act`` is either a function ``act(t, feat)``
+        (an actor, which sees each state) or a tensor of actions (horizon, N, act_dim) fixed in advance (a
+        planner's candidates: no per-step features to build).
 
         Returns feats (horizon + 1, N, feat) -- the start state first -- and actions (horizon, N, act_dim).
         Gradients flow through the actions into the dynamics (DreamerV3's continuous-action actor)."""
-        feats, actions = [torch.cat([h, z], -1)], []
+        hs, zs, actions = [h], [z], []
         for t in range(horizon):
-            action = act(t, feats[-1])
+            action = act(t, torch.cat([h, z], -1)) if callable(act) else act[t]
             h = self.rssm.step(h, z, action)
-            _, z = self.rssm.prior(h, generator)
-            feats.append(torch.cat([h, z], -1))
+            z = self.rssm.prior(h, generator)
+            hs.append(h)
+            zs.append(z)
             actions.append(action)
-        return torch.stack(feats), torch.stack(actions)
+        return torch.cat([torch.stack(hs), torch.stack(zs)], -1), torch.stack(actions)

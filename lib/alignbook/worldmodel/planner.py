@@ -68,24 +68,28 @@ class ConstrainedCEM:
         self.mean = torch.zeros(self.cfg.horizon, self.wm.act_dim, device=self.wm.rssm.gru.weight_hh.device)
         self.safe_fraction = 1.0
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def __call__(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The action (act_dim,) to take from the filtered state (h, z) of shape (1, ...)."""
         cfg = self.cfg
         n = cfg.candidates
+        # All candidates go through the world model as one batch: the filtered state is shared (expanded, not
+        # copied) and never recomputed; actions are drawn time-major (horizon, candidates, act_dim), the
+        # layout the rollout consumes step by step.
         h, z = h.expand(n, -1), z.expand(n, -1)
         mean, std = self.mean, torch.full_like(self.mean, cfg.init_std)
         lam = 0.0 if self.multiplier is None else float(self.multiplier.value)
         for _ in range(cfg.iterations):
-            actions = (mean + std * torch.randn(n, *mean.shape, device=mean.device)).clamp(-1, 1)
-            feats, _ = self.wm.imagine(h, z, cfg.horizon, lambda t, feat, a=actions: a[:, t])
+            noise = torch.randn(cfg.horizon, n, mean.shape[-1], device=mean.device)
+            actions = torch.addcmul(mean[:, None], std[:, None], noise).clamp_(-1, 1)
+            feats, _ = self.wm.imagine(h, z, cfg.horizon, actions)
             trajectory_cost = self.wm.cost(feats[1:]).sum(0) * self.cost_scale
             score = self.ac.reward_return(self.wm, feats)[0]
             if lam > 0:
                 score = score - lam * self.ac.cost_return(self.wm, feats)[0]
-            elite = actions[select_elites(score, trajectory_cost, self.cost_limit, cfg.elites)]
-            mean = cfg.momentum * mean + (1 - cfg.momentum) * elite.mean(0)
-            std = cfg.momentum * std + (1 - cfg.momentum) * elite.std(0, unbiased=False)
+            elite = actions[:, select_elites(score, trajectory_cost, self.cost_limit, cfg.elites)]
+            mean = cfg.momentum * mean + (1 - cfg.momentum) * elite.mean(1)
+            std = cfg.momentum * std + (1 - cfg.momentum) * elite.std(1, unbiased=False)
         self.safe_fraction = float((trajectory_cost < self.cost_limit).float().mean())
         self.mean = torch.cat([mean[1:], torch.zeros_like(mean[:1])])  # warm start for the next decision
         return mean[0].clamp(-1, 1)

@@ -10,6 +10,7 @@ actor-critic step in imagination from all of that batch's posterior states.
 
 from __future__ import annotations
 
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
@@ -217,7 +218,14 @@ def make_agent_env(algo: str, task_id: str, cfg: Config):
         env.close()
         raise ValueError(f"encoder={cfg.encoder!r} does not fit task {task_id!r}: "
                          + ("a Vision task needs encoder='image'" if vision else "it has no image; use 'vector'"))
-    return ALGORITHMS[algo], env, encoder
+    spec = ALGORITHMS[algo]
+    decisions = min(cfg.episode_steps or env.max_episode_steps, env.max_episode_steps) / (cfg.action_repeat
+                                                                                         or spec.action_repeat)
+    if spec.plans and cfg.planner.horizon > decisions:
+        env.close()  # a plan longer than the episode prices cost the episode can never pay
+        raise ValueError(f"planner horizon ({cfg.planner.horizon} decisions) exceeds an episode of {task_id!r} "
+                         f"({decisions:g} decisions of action_repeat steps); shorten it")
+    return spec, env, encoder
 
 
 def train(algo: str, task_id: str, *, callback: Callable[[dict], None] | None = None,
@@ -233,6 +241,24 @@ def train(algo: str, task_id: str, *, callback: Callable[[dict], None] | None = 
     finally:
         torch.set_num_threads(threads)
         env.close()
+
+
+def _train_job(algo: str, task_id: str, overrides: dict) -> bytes:
+    # Plain pickle bytes: the worker pipe's pickler would send tensors as shared-memory handles, which a
+    # worker started as its own interpreter cannot hand over.
+    return pickle.dumps(train(algo, task_id, **overrides))
+
+
+def train_in_workers(jobs: list[tuple[str, str, dict]], workers: int = 1) -> list[tuple[Agent, pd.DataFrame]]:
+    """``[train(algo, task_id, **overrides) for algo, task_id, overrides in jobs]``, over ``workers`` processes.
+    Each run is seeded and single-threaded, so its result does not depend on where it runs; on a CPU machine
+    independent runs in parallel use the cores far better than threads inside networks this small."""
+    if workers <= 1:
+        return [train(algo, task_id, **overrides) for algo, task_id, overrides in jobs]
+    from alignbook.workers import map_in_workers
+
+    return [pickle.loads(result) for result in map_in_workers("alignbook.worldmodel.train:_train_job", jobs,
+                                                                 workers)]
 
 
 def _train(spec: Algorithm, env, encoder: str, cfg: Config, callback) -> tuple[Agent, pd.DataFrame]:
