@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from alignbook.rlhf import world
 from alignbook.rlhf.world import Prompt
 
@@ -67,16 +65,3 @@ def world_triples(prompts: list[Prompt], answers: list[str]) -> list[dict]:
         elif world.judge(p, a) == world.judge(p, best):
             rows.append({"question": p.text, "answer": a, "correction": a})
     return rows
-
-
-def split_prompts(test_fraction: float, seed: int) -> tuple[list[Prompt], list[Prompt]]:
-    """The world's prompts split into training and held-out prompts (stratified: harmful and benign apart)."""
-    rng = np.random.default_rng(seed)
-    train, test = [], []
-    for harmful in (False, True):
-        group = [p for p in world.all_prompts() if p.harmful == harmful]
-        order = rng.permutation(len(group))
-        cut = round(len(group) * test_fraction)
-        test += [group[i] for i in order[:cut]]
-        train += [group[i] for i in order[cut:]]
-    return train, test
