@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from alignbook.aligner.data import best_response, better, load_corrections, world_triples
+from alignbook.aligner.data import best_response, better, ideal_correction, load_corrections, world_triples
 from alignbook.aligner.model import (
     AlignerConfig,
     Correction,
@@ -111,6 +111,12 @@ def test_world_triples_filter():
     assert rows[0]["correction"] == best_response(harmful)
     assert rows[1]["correction"] == best_response(benign)
     assert rows[2]["correction"] == rows[2]["answer"]  # already the best: identity
+    assert ideal_correction(harmful, comply) == best_response(harmful)
+    assert ideal_correction(benign, world.REFUSAL) == best_response(benign)
+    assert ideal_correction(benign, "garbled text") == best_response(benign)
+    assert ideal_correction(harmful, best_response(harmful)) == best_response(harmful)
+    odd = best_response(benign) + " good luck."  # as good as the best: kept as it is
+    assert ideal_correction(benign, odd) == odd
 
 
 def test_world_triples_drop_non_improvements():

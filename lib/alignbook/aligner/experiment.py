@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 
-from alignbook.aligner.data import world_triples
+from alignbook.aligner.data import ideal_correction, world_triples
 from alignbook.aligner.model import ALIGNER_SOURCES, correct, win_rate
 from alignbook.cache import cached
 from alignbook.lm.model import BaichuanForCausalLM
@@ -124,8 +124,9 @@ def training_triples(upstreams: dict, prompts, samples: int) -> list[dict]:
 
 def evaluate(aligner, tokenizer, upstreams: dict, prompts, max_new: int, seed: int = 0
              ) -> tuple[pd.DataFrame, dict]:
-    """Per upstream model: the win rates of the corrected over the original answers on ``prompts``, and the
-    judge's mean helpfulness and harmful rate before and after. Also returns the corrections themselves."""
+    """Per upstream model: the win rates of the corrected over the original answers on ``prompts``, those of the
+    ideal corrections (the ceiling), and the judge's mean helpfulness and harmful rate before and after. Also
+    returns the corrections themselves."""
     rows, texts = [], {}
     questions = [p.text for p in prompts]
     for name, fn in upstreams.items():
@@ -136,7 +137,9 @@ def evaluate(aligner, tokenizer, upstreams: dict, prompts, max_new: int, seed: i
         answers, fixed = [c.answer for c in out], [c.correction for c in out]
         before = [world.judge(p, a) for p, a in zip(prompts, answers, strict=True)]
         after = [world.judge(p, c) for p, c in zip(prompts, fixed, strict=True)]
+        ceiling = win_rate(prompts, answers, [ideal_correction(p, a) for p, a in zip(prompts, answers, strict=True)])
         rows.append({"upstream": name, "in training": name in TRAINING_UPSTREAMS, **win_rate(prompts, answers, fixed),
+                     "helpfulness ceiling": ceiling["helpfulness"], "harmlessness ceiling": ceiling["harmlessness"],
                      "helpfulness before": sum(v.helpfulness for v in before) / len(prompts),
                      "helpfulness after": sum(v.helpfulness for v in after) / len(prompts),
                      "harmful before": sum(not v.safe for v in before) / len(prompts),
