@@ -159,6 +159,7 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # cache); here the Aligner's sizes and budgets, answers sampled per prompt for the triples, the warm-up
     # ablation (the paper's 0, 2, 10, 20, 50%) and weak-to-strong. Upstream: lr 2e-5 for 3 epochs over 20k rows at
     # 2B-13B parameters; here a 20k-100k-parameter decoder needs a larger rate (as the previous chapter's SFT).
+    # Three seeds at book scale: with two, the interval over seeds has one degree of freedom (t = 12.7).
     "aligner": {
         "smoke": dict(
             train_samples=1, hidden=32, layers=1, small_hidden=16, small_layers=1,
@@ -169,7 +170,7 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         "book": dict(
             train_samples=4, hidden=64, layers=2, small_hidden=32, small_layers=1,
             warmup_fraction=0.2, warmup_steps=60, steps=200, batch=32, lr=3e-3,
-            ablation_fractions=(0.0, 0.02, 0.1, 0.2, 0.5), ablation_steps=80, seeds=2, undertrained_steps=40,
+            ablation_fractions=(0.0, 0.02, 0.1, 0.2, 0.5), ablation_steps=80, seeds=3, undertrained_steps=40,
             fixed_lambda=2.0, max_new=40, strong_hidden=96, strong_layers=2, strong_sft_steps=200, w2s_samples=4,
             w2s_steps=60, w2s_lr=1e-3,
         ),
