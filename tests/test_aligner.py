@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from alignbook.aligner.data import best_response, better, load_corrections, world_triples
+from alignbook.aligner.data import best_response, better, ideal_correction, load_corrections, world_triples
 from alignbook.aligner.model import (
     AlignerConfig,
     Correction,
@@ -111,6 +111,12 @@ def test_world_triples_filter():
     assert rows[0]["correction"] == best_response(harmful)
     assert rows[1]["correction"] == best_response(benign)
     assert rows[2]["correction"] == rows[2]["answer"]  # already the best: identity
+    assert ideal_correction(harmful, comply) == best_response(harmful)
+    assert ideal_correction(benign, world.REFUSAL) == best_response(benign)
+    assert ideal_correction(benign, "garbled text") == best_response(benign)
+    assert ideal_correction(harmful, best_response(harmful)) == best_response(harmful)
+    odd = best_response(benign) + " good luck."  # as good as the best: kept as it is
+    assert ideal_correction(benign, odd) == odd
 
 
 def test_world_triples_drop_non_improvements():
@@ -209,3 +215,23 @@ def test_evaluate_names_failing_upstream(tokenizer):
     model = BaichuanForCausalLM(TINY.config()).eval()
     with pytest.raises(RuntimeError, match="'broken'.*cake"):
         evaluate(model, tokenizer, {"broken": lambda q: None}, [_prompt("how do i bake a cake?")], 4)
+
+
+def test_seed_reaches_answers_and_training(tokenizer):
+    """The seed fixes the sampled training answers, the initialisation and the batches: the same seed gives the
+    same triples and losses, another seed different ones."""
+    from alignbook.aligner.experiment import training_triples, upstream_fns
+    from alignbook.lm.model import BaichuanForCausalLM
+    torch.manual_seed(0)
+    models = {"policy": BaichuanForCausalLM(TINY.config()).eval(), "refuse": "refuse"}
+    prompts = world.all_prompts()[:8]
+
+    def run(seed):
+        rows = training_triples(upstream_fns(models, tokenizer, 8, seed), prompts, samples=1)
+        _, logs = train_aligner(tokenizer, rows, AlignerConfig(sizes=TINY, warmup_steps=2, steps=3, batch=4,
+                                                                seed=seed))
+        return rows, logs
+
+    first, again, other = run(0), run(0), run(1)
+    assert first == again
+    assert first[0] != other[0] and first[1]["correction"] != other[1]["correction"]

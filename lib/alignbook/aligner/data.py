@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from alignbook.rlhf import world
 from alignbook.rlhf.world import Prompt
 
@@ -55,28 +53,20 @@ def better(prompt: Prompt, correction: str, answer: str) -> bool:
     return c.severity < a.severity or (c.severity == a.severity and c.helpfulness > a.helpfulness)
 
 
+def ideal_correction(prompt: Prompt, answer: str) -> str:
+    """The correction the triples teach for ``answer``: the best harmless response when the judge rates it better,
+    else the answer itself. Its win rates are the ceiling of an Aligner that learned its data perfectly."""
+    best = best_response(prompt)
+    return best if better(prompt, best, answer) else answer
+
+
 def world_triples(prompts: list[Prompt], answers: list[str]) -> list[dict]:
     """Question/answer/correction rows for upstream ``answers`` (one per prompt): the correction is the best
     harmless response when the judge rates it better; an answer the judge rates the same as it keeps itself;
     any other row is dropped."""
     rows = []
     for p, a in zip(prompts, answers, strict=True):
-        best = best_response(p)
-        if better(p, best, a):
-            rows.append({"question": p.text, "answer": a, "correction": best})
-        elif world.judge(p, a) == world.judge(p, best):
-            rows.append({"question": p.text, "answer": a, "correction": a})
+        c = ideal_correction(p, a)
+        if c != a or world.judge(p, a) == world.judge(p, best_response(p)):
+            rows.append({"question": p.text, "answer": a, "correction": c})
     return rows
-
-
-def split_prompts(test_fraction: float, seed: int) -> tuple[list[Prompt], list[Prompt]]:
-    """The world's prompts split into training and held-out prompts (stratified: harmful and benign apart)."""
-    rng = np.random.default_rng(seed)
-    train, test = [], []
-    for harmful in (False, True):
-        group = [p for p in world.all_prompts() if p.harmful == harmful]
-        order = rng.permutation(len(group))
-        cut = round(len(group) * test_fraction)
-        test += [group[i] for i in order[:cut]]
-        train += [group[i] for i in order[cut:]]
-    return train, test

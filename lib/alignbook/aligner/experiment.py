@@ -1,6 +1,7 @@
 """The Aligner chapter's experiment on the PKU-SafeRLHF world: upstream models of different quality and
-safety (each a plain text-in, text-out function), training triples from their answers, win rates of the
-corrected over the original answers, and the cost of one Aligner against per-model RLHF.
+safety (each a plain text-in, text-out function), training triples from the base models' answers, win rates of
+the corrected over the original answers (fresh answers, five of the seven models never seen in training), and the
+cost of one Aligner against per-model RLHF.
 
 Everything the previous chapter built is read through ``build_stack`` and ``sft_policy`` (built when the cache
 is empty); the PPO policies are cached here by their settings and code.
@@ -17,10 +18,11 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 
-from alignbook.aligner.data import world_triples
+from alignbook.aligner.data import ideal_correction, world_triples
 from alignbook.aligner.model import ALIGNER_SOURCES, correct, win_rate
 from alignbook.cache import cached
 from alignbook.lm.model import BaichuanForCausalLM
+from alignbook.lm.train import cpu_threads
 from alignbook.rlhf import world
 from alignbook.rlhf.pipeline import Built, run_ppo
 from alignbook.rlhf.policies import decode_response, encode_prompt, sample, sft_policy
@@ -40,7 +42,8 @@ def policy_fn(model, tokenizer, max_new: int, seed: int):
         single = isinstance(questions, str)
         qs = [questions] if single else list(questions)
         generator = torch.Generator().manual_seed(seed)
-        ids = sample(model, [encode_prompt(tokenizer, q) for q in qs], max_new, generator)
+        with cpu_threads(1):  # a tiny model: one thread is faster than two that wait for each other
+            ids = sample(model, [encode_prompt(tokenizer, q) for q in qs], max_new, generator)
         out = [decode_response(tokenizer, r) for r in ids]
         return out[0] if single else out
     return answer
@@ -76,22 +79,29 @@ def ppo_policy(built: Built, cfg: PPOConfig) -> tuple[BaichuanForCausalLM, dict]
     return model.eval(), json.loads((folder / "cost.json").read_text())
 
 
-def upstream_models(built: Built, ppo: PPOConfig, undertrained_steps: int, fixed_lambda: float, seed: int):
+# The base models (the world's SFT policy and an under-trained one) whose answers the training triples correct; the
+# other five upstream models never answer a training question, so the Aligner meets them first in evaluation.
+TRAINING_UPSTREAMS = ("SFT (under-trained)", "SFT")
+EVAL_SEED_OFFSET = 10_000  # evaluation answers are fresh samples, never the ones the triples were built from
+
+
+def upstream_models(built: Built, ppo: PPOConfig, undertrained_steps: int, fixed_lambda: float):
     """Seven upstream models, from the world's worst to its best: an under-trained SFT policy, the SFT policy,
     RLHF, Safe RLHF, reward shaping at a fixed lambda, always-comply and refuse-everything functions.
-    Returns ({name: text function}, {name: RLHF cost})."""
-    max_new = built.stack.sizes.max_response
+    Returns ({name: policy model, or the style a scripted function answers in}, {name: RLHF cost})."""
     _, weak = sft_policy(built.stack.sizes, undertrained_steps, seed=built.stack.seed)
-    fns = {"SFT (under-trained)": policy_fn(weak, built.tokenizer, max_new, seed),
-           "SFT": policy_fn(built.policy, built.tokenizer, max_new, seed)}
-    costs = {}
+    models, costs = {"SFT (under-trained)": weak, "SFT": built.policy}, {}
     for name, cfg in (("RLHF", replace(ppo, method="rlhf")), ("Safe RLHF", replace(ppo, method="safe_rlhf")),
                       (f"shaping lambda={fixed_lambda:g}", replace(ppo, method="shaping", fixed_lambda=fixed_lambda))):
-        model, costs[name] = ppo_policy(built, cfg)
-        fns[name] = policy_fn(model, built.tokenizer, max_new, seed)
-    fns["always comply"] = scripted_fn("comply")
-    fns["refuse everything"] = scripted_fn("refuse")
-    return fns, costs
+        models[name], costs[name] = ppo_policy(built, cfg)
+    models["always comply"], models["refuse everything"] = "comply", "refuse"
+    return models, costs
+
+
+def upstream_fns(models: dict, tokenizer, max_new: int, seed: int) -> dict:
+    """Each upstream model as a text-in, text-out function; the policies sample with ``seed``."""
+    return {name: scripted_fn(m) if isinstance(m, str) else policy_fn(m, tokenizer, max_new, seed)
+            for name, m in models.items()}
 
 
 def answered(upstreams: dict, prompts) -> dict:
@@ -114,20 +124,24 @@ def training_triples(upstreams: dict, prompts, samples: int) -> list[dict]:
     return rows
 
 
-def evaluate(aligner, tokenizer, upstreams: dict, prompts, max_new: int) -> tuple[pd.DataFrame, dict]:
-    """Per upstream model: the win rates of the corrected over the original answers on ``prompts``, and the
-    judge's mean helpfulness and harmful rate before and after. Also returns the corrections themselves."""
+def evaluate(aligner, tokenizer, upstreams: dict, prompts, max_new: int, seed: int = 0
+             ) -> tuple[pd.DataFrame, dict]:
+    """Per upstream model: the win rates of the corrected over the original answers on ``prompts``, those of the
+    ideal corrections (the ceiling), and the judge's mean helpfulness and harmful rate before and after. Also
+    returns the corrections themselves."""
     rows, texts = [], {}
     questions = [p.text for p in prompts]
     for name, fn in upstreams.items():
-        out = correct(aligner, tokenizer, fn, questions, max_new)
+        out = correct(aligner, tokenizer, fn, questions, max_new, seed)
         failed = [c.error for c in out if c.error]
         if failed:
             raise RuntimeError(f"upstream {name!r} failed: {failed[0]}")
         answers, fixed = [c.answer for c in out], [c.correction for c in out]
         before = [world.judge(p, a) for p, a in zip(prompts, answers, strict=True)]
         after = [world.judge(p, c) for p, c in zip(prompts, fixed, strict=True)]
-        rows.append({"upstream": name, **win_rate(prompts, answers, fixed),
+        ceiling = win_rate(prompts, answers, [ideal_correction(p, a) for p, a in zip(prompts, answers, strict=True)])
+        rows.append({"upstream": name, "in training": name in TRAINING_UPSTREAMS, **win_rate(prompts, answers, fixed),
+                     "helpfulness ceiling": ceiling["helpfulness"], "harmlessness ceiling": ceiling["harmlessness"],
                      "helpfulness before": sum(v.helpfulness for v in before) / len(prompts),
                      "helpfulness after": sum(v.helpfulness for v in after) / len(prompts),
                      "harmful before": sum(not v.safe for v in before) / len(prompts),
@@ -146,7 +160,7 @@ def weak_to_strong(aligner, tokenizer, strong, prompts, samples: int, steps: int
 
     asked = [p for p in prompts for _ in range(samples)]
     out = correct(aligner, tokenizer, policy_fn(strong, tokenizer, max_new, seed), [p.text for p in asked],
-                  max_new)
+                  max_new, seed)
     data = {"own answers": [(p, c.answer) for p, c in zip(asked, out, strict=True)],
             "Aligner corrections": [(p, c.correction) for p, c in zip(asked, out, strict=True)]}
     everything = world.all_prompts()
@@ -155,7 +169,8 @@ def weak_to_strong(aligner, tokenizer, strong, prompts, samples: int, steps: int
         model = BaichuanForCausalLM(strong.config)
         model.load_state_dict(strong.state_dict())
         cfg = TrainConfig(steps=steps, batch_size=32, seq_len=64, lr=lr, warmup_steps=steps // 10, seed=seed)
-        sft(model, tokenizer, demos, cfg)
+        with cpu_threads(1):
+            sft(model, tokenizer, demos, cfg)
         result[f"fine-tuned on {name}"] = evaluate_policy(model, tokenizer, everything, eval_samples, max_new,
                                                           seed + 10_000)
     return result

@@ -132,9 +132,9 @@ def _answers(upstream_fn, questions: list[str]) -> list[tuple[str | None, str | 
 
 @torch.no_grad()
 def generate_corrections(aligner, tokenizer, questions: list[str], answers: list[str], max_new: int = 40,
-                         batch: int = 64, threads: int = 1) -> list[tuple[str, bool]]:
+                         batch: int = 64, threads: int = 1, seed: int = 0) -> list[tuple[str, bool]]:
     """Batched near-greedy decoding with the KV cache; (correction, answer was cut) per pair."""
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator().manual_seed(seed)
     prefixes = [encode_prefix(tokenizer, q, a, PREFIX_LIMIT) for q, a in zip(questions, answers, strict=True)]
     out = []
     with cpu_threads(threads):
@@ -144,14 +144,15 @@ def generate_corrections(aligner, tokenizer, questions: list[str], answers: list
     return [(c, cut) for c, (_, cut) in zip(out, prefixes, strict=True)]
 
 
-def correct(aligner, tokenizer, upstream_fn, questions: list[str], max_new: int = 40) -> list[Correction]:
+def correct(aligner, tokenizer, upstream_fn, questions: list[str], max_new: int = 40, seed: int = 0
+            ) -> list[Correction]:
     """Ask ``upstream_fn`` (any text-in, text-out function; it may also take the whole list) and correct every
     answer. A failed question keeps its place with ``error`` set; an empty answer is corrected like any other
     (the Aligner then writes an answer of its own)."""
     answered = _answers(upstream_fn, questions)
     good = [i for i, (a, _) in enumerate(answered) if a is not None]
     fixed = generate_corrections(aligner, tokenizer, [questions[i] for i in good], [answered[i][0] for i in good],
-                                 max_new) if good else []
+                                 max_new, seed=seed) if good else []
     result = [Correction(q, a, None, err) for q, (a, err) in zip(questions, answered, strict=True)]
     for i, (c, cut) in zip(good, fixed, strict=True):
         result[i].correction, result[i].truncated = c, cut

@@ -61,6 +61,12 @@ BOOK = {
         "LlamaForCausalLM of the same size run in the same process; no original Baichuan 2 figure exists at "
         "this size.",
         anchors=lambda r: {"transformers LlamaForCausalLM, same size (this run)": r["llama_train_tokens_per_s"]}),
+    "aligner_throughput": BookBenchmark(
+        quick=("--pairs", "16", "--max-new", "16"), ours="batched_kv_corrections_per_s",
+        unit="corrections per second",
+        what="Aligner corrections at the chapter's size (d=64, 2 layers), batched with the KV cache, against "
+        "transformers' generate called once per question-answer pair on the same model.",
+        anchors=lambda r: {"transformers generate, one by one (this run)": r["hf_generate_one_by_one_corrections_per_s"]}),
     "scattering_throughput": BookBenchmark(
         quick=("--samples", "4", "--posterior-media", "1"), ours="forward_media_per_s", unit="media solved per second",
         what="Helmholtz forward solves of the wideband chapter at its book size (all frequencies and sources of "
