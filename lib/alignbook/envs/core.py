@@ -105,6 +105,27 @@ class SafeEnv:
         raise NotImplementedError
 
 
+class ParallelEnv:
+    """The accessors of the PettingZoo-style parallel API that every multi-agent task shares; a subclass sets
+    ``observation_spaces``, ``action_spaces`` and keeps the global state in ``_state`` once reset."""
+
+    observation_spaces: dict[str, spaces.Space]
+    action_spaces: dict[str, spaces.Box]
+    task_id: str
+    _state: np.ndarray | None = None
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Box:
+        return self.action_spaces[agent]
+
+    def state(self) -> np.ndarray:
+        if self._state is None:
+            raise RuntimeError(f"{self.task_id}: call reset() first")
+        return self._state.copy()
+
+
 class ActionBox:
     """Clip an action to the box [low, high], refusing NaN and inf. This runs on every step of every task, so
     the common case -- a finite action already inside a box with the same bounds on every axis -- costs a few

@@ -61,7 +61,7 @@ import numpy as np
 from gymnasium import spaces
 
 from alignbook.envs.agents import AGENTS, renamed
-from alignbook.envs.core import ActionBox, ActionScatter
+from alignbook.envs.core import ActionBox, ActionScatter, ParallelEnv
 from alignbook.envs.layout import ResamplingError, sample_layout, sample_one
 from alignbook.envs.lidar import PseudoLidar
 from alignbook.envs.navigation import (
@@ -89,7 +89,7 @@ def multi_goal_ids() -> list[str]:
     return [f"Safety{r}MultiGoal{level}-v0" for r in MULTI_GOAL_ROBOTS for level in MULTI_GOAL_SPECS]
 
 
-class MultiGoalEnv:
+class MultiGoalEnv(ParallelEnv):
     """Two robots, two goals (see the module docstring)."""
 
     metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 50}
@@ -183,20 +183,7 @@ class MultiGoalEnv:
         self._rng = np.random.default_rng()
         self._done = True
 
-    # -- the PettingZoo-style API ----------------------------------------------------------------------------
-    def observation_space(self, agent: str) -> spaces.Space:
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> spaces.Box:
-        return self.action_spaces[agent]
-
-    def state(self) -> np.ndarray:
-        if self._state is None:
-            raise RuntimeError(f"{self.task_id}: call reset() first")
-        return self._state.copy()
-
-    _state: np.ndarray | None = None
-
+    # -- the PettingZoo-style API (the accessors are ParallelEnv's) ------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is not None:
             if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from alignbook.envs.core import ActionBox, ActionScatter
+from alignbook.envs.core import ActionBox, ActionScatter, ParallelEnv
 from alignbook.envs.velocity import VelocityEnv
 
 # id -> (robot, partition into the robot's action indices, speed threshold)
@@ -70,7 +70,7 @@ def multi_agent_speed(robot: str, info: dict[str, Any]) -> float:
     return math.hypot(info["x_velocity"], info.get("y_velocity", 0.0))  # math: NumPy's scalar path is slower
 
 
-class MultiAgentVelocityEnv:
+class MultiAgentVelocityEnv(ParallelEnv):
     """One velocity robot driven by several agents (PettingZoo's parallel API plus a cost per agent)."""
 
     def __init__(self, task_id: str, **options: Any):
@@ -92,17 +92,6 @@ class MultiAgentVelocityEnv:
         self._scatter = ActionScatter(task_id, self.agents, partition, box.shape[0])
         self._box = ActionBox(box.low, box.high)
         self._state: np.ndarray | None = None
-
-    def observation_space(self, agent: str) -> spaces.Space:
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> spaces.Box:
-        return self.action_spaces[agent]
-
-    def state(self) -> np.ndarray:
-        if self._state is None:
-            raise RuntimeError(f"{self.task_id}: call reset() first")
-        return self._state.copy()
 
     def _observe(self, obs) -> dict[str, np.ndarray]:
         # Every agent observes the same state: one read-only array serves them all (no copy per agent).

@@ -114,11 +114,12 @@ def train(algo: str, task_id: str, *, engine: str | None = None, callback: Calla
     cfg = make_config(algo, task_id, **overrides)
     with training_threads(cfg.threads):
         cls = ALGORITHMS[algo]
-        if cls.family == "off-policy":  # its own loop: a replay buffer, one update per step
-            from alignbook.saferl.offpolicy.base import train_off_policy
+        if cls.family == "off-policy":  # its own run: a replay buffer, one update per step
+            from alignbook.saferl.offpolicy.base import Run
 
-            return train_off_policy(cls, task_id, cfg, callback)
-        run = OnPolicyRun(algo, task_id, cfg, engine)
+            run = Run(cls, task_id, cfg)
+        else:
+            run = OnPolicyRun(algo, task_id, cfg, engine)
         while run.epoch < run.epochs:
             row = run.run_epoch()
             if callback is not None:

@@ -337,14 +337,3 @@ class Run:
 
     def log(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
-
-
-def train_off_policy(algo_cls: type[OffPolicy], task_id: str, cfg, callback=None):
-    """Train from scratch: (agent, per-epoch log)."""
-    run = Run(algo_cls, task_id, cfg)
-    while run.epoch < run.epochs:
-        row = run.run_epoch()
-        if callback is not None:
-            callback(row)
-    run.env.close()
-    return run.agent, run.log()
