@@ -1,5 +1,6 @@
 """Correction data: the released format (a list of ``{question, answer, correction}``, as aligner-20K and
-upstream's template-dataset.json) and triples built in the PKU-SafeRLHF world.
+upstream's template-dataset.json), the split of the PKU-SafeRLHF world's questions into training and held-out ones,
+and triples built in that world.
 
 The paper keeps a triple only when the correction is better than the answer; here the world's judge decides,
 harm first: the correction must be less harmful (lower severity), or as harmless and more helpful. (A filter
