@@ -167,12 +167,12 @@ def weak_to_strong(aligner, tokenizer, strong, prompts, samples: int, steps: int
     data = {"own answers": [(p, c.answer) for p, c in zip(asked, out, strict=True)],
             "Aligner corrections": [(p, c.correction) for p, c in zip(asked, out, strict=True)]}
     eval_sets = {"all": world.all_prompts()} if eval_sets is None else eval_sets
+    result = {}
 
     def score(name, policy):
         for k, ps in eval_sets.items():
             result[name, k] = evaluate_policy(policy, tokenizer, ps, eval_samples, max_new, seed + EVAL_SEED_OFFSET)
 
-    result = {}
     score("strong policy", strong)
     for name, demos in data.items():
         model = BaichuanForCausalLM(strong.config)
