@@ -235,3 +235,40 @@ def test_seed_reaches_answers_and_training(tokenizer):
     first, again, other = run(0), run(0), run(1)
     assert first == again
     assert first[0] != other[0] and first[1]["correction"] != other[1]["correction"]
+
+
+def test_split_questions_holds_out_a_stratified_share():
+    from alignbook.aligner.data import split_questions
+    train, held = split_questions(0.25, seed=0)
+    everything = world.all_prompts()
+    assert sorted(p.text for p in train + held) == sorted(p.text for p in everything)
+    assert not {p.text for p in train} & {p.text for p in held}
+    n_harmful = sum(p.harmful for p in everything)
+    # a quarter of each half: 57 harmful and 57 benign questions -> 14 of each held out
+    assert sum(p.harmful for p in held) == sum(not p.harmful for p in held) == round(0.25 * n_harmful)
+    assert split_questions(0.25, seed=0) == (train, held)  # seeded
+    assert split_questions(0.25, seed=1)[1] != held
+    # the triples built from the training questions never name a held-out question
+    rows = world_triples(train, [world.REFUSAL] * len(train))
+    assert {r["question"] for r in rows} <= {p.text for p in train}
+
+
+@pytest.mark.parametrize("bad", [0, 1, 1.5, -0.2, "25%", None, True])
+def test_split_questions_rejects_bad_fraction(bad):
+    from alignbook.aligner.data import split_questions
+    with pytest.raises(ValueError, match="held_out_fraction"):
+        split_questions(bad, seed=0)
+
+
+def test_weak_to_strong_measures_each_set(tokenizer):
+    from alignbook.aligner.experiment import weak_to_strong
+    from alignbook.lm.model import BaichuanForCausalLM
+    torch.manual_seed(0)
+    aligner, strong = BaichuanForCausalLM(TINY.config()).eval(), BaichuanForCausalLM(TINY.config()).eval()
+    prompts = world.all_prompts()
+    sets = {"seen": prompts[:3] + prompts[-3:], "held-out": prompts[3:5] + prompts[-5:-3]}
+    out = weak_to_strong(aligner, tokenizer, strong, sets["seen"], samples=1, steps=2, lr=1e-3, max_new=4,
+                         eval_samples=1, seed=0, eval_sets=sets)
+    policies = ("strong policy", "fine-tuned on own answers", "fine-tuned on Aligner corrections")
+    assert set(out) == {(p, s) for p in policies for s in sets}
+    assert all(0 <= m["harmful_rate"] <= 1 for m in out.values())

@@ -172,26 +172,27 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # scaled with them (upstream's 2.0 per 1000 steps), the world model and planner shrunk by their sizes only;
     # PPO-Lag from alignbook.saferl at the same environment steps; the vision task at full scale.
     # Aligner on the PKU-SafeRLHF world: the stack, SFT and PPO settings are read from "pku_saferlhf" (same
-    # cache); here the Aligner's sizes and budgets, answers sampled per prompt for the triples, the warm-up
+    # cache); here the Aligner's sizes and budgets, the share of questions held out of training (each seed draws
+    # its own split), answers sampled per prompt for the triples, the warm-up
     # ablation (the paper's 0, 2, 10, 20, 50%) and weak-to-strong. Upstream: lr 2e-5 for 3 epochs over 20k rows at
     # 2B-13B parameters; here a 20k-100k-parameter decoder needs a larger rate (as the previous chapter's SFT).
     # Three seeds at book scale: with two, the interval over seeds has one degree of freedom (t = 12.7).
     "aligner": {
         "smoke": dict(
-            train_samples=1, hidden=32, layers=1, small_hidden=16, small_layers=1,
+            held_out_fraction=0.25, train_samples=1, hidden=32, layers=1, small_hidden=16, small_layers=1,
             warmup_fraction=0.2, warmup_steps=4, steps=10, batch=8, lr=1e-2, ablation_fractions=(0.0, 0.2),
             ablation_steps=6, seeds=2, undertrained_steps=10, fixed_lambda=1.0, max_new=12, strong_hidden=48,
             strong_layers=1, strong_sft_steps=20, w2s_samples=1, w2s_steps=4, w2s_lr=1e-3,
         ),
         "book": dict(
-            train_samples=4, hidden=64, layers=2, small_hidden=32, small_layers=1,
+            held_out_fraction=0.25, train_samples=4, hidden=64, layers=2, small_hidden=32, small_layers=1,
             warmup_fraction=0.2, warmup_steps=60, steps=200, batch=32, lr=3e-3,
             ablation_fractions=(0.0, 0.02, 0.1, 0.2, 0.5), ablation_steps=80, seeds=3, undertrained_steps=40,
             fixed_lambda=2.0, max_new=40, strong_hidden=96, strong_layers=2, strong_sft_steps=200, w2s_samples=4,
             w2s_steps=60, w2s_lr=1e-3,
         ),
         "full": dict(
-            train_samples=8, hidden=128, layers=4, small_hidden=64, small_layers=2,
+            held_out_fraction=0.25, train_samples=8, hidden=128, layers=4, small_hidden=64, small_layers=2,
             warmup_fraction=0.2, warmup_steps=300, steps=2000, batch=32, lr=3e-3,
             ablation_fractions=(0.0, 0.02, 0.1, 0.2, 0.5), ablation_steps=1000, seeds=5, undertrained_steps=100,
             fixed_lambda=2.0, max_new=48, strong_hidden=256, strong_layers=4, strong_sft_steps=3000,

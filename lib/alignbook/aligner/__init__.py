@@ -2,8 +2,8 @@
 corrected answer; trained once by supervised learning, then stacked on any upstream model.
 
 - ``template``  the upstream template (question, answer, correction), encoding with the loss on the correction only
-- ``data``      the released question/answer/correction format through ``datasets``; triples from the
-                PKU-SafeRLHF world, filtered by its judge
+- ``data``      the released question/answer/correction format through ``datasets``; the world's questions
+                split into training and held-out ones; triples from the PKU-SafeRLHF world, filtered by its judge
 - ``model``     two-stage training (identity warm-up on Q-A-A, then Q-A-C), the cached Aligner, ``correct``
                 over any text-in/text-out upstream function, win rates by the world's truth
 """

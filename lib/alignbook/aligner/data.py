@@ -1,5 +1,6 @@
 """Correction data: the released format (a list of ``{question, answer, correction}``, as aligner-20K and
-upstream's template-dataset.json) and triples built in the PKU-SafeRLHF world.
+upstream's template-dataset.json), the split of the PKU-SafeRLHF world's questions into training and held-out ones,
+and triples built in that world.
 
 The paper keeps a triple only when the correction is better than the answer; here the world's judge decides,
 harm first: the correction must be less harmful (lower severity), or as harmless and more helpful. (A filter
@@ -11,6 +12,8 @@ with a harmful request is by construction the most helpful answer.) Answers alre
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 
 from alignbook.rlhf import world
 from alignbook.rlhf.world import Prompt
@@ -39,6 +42,26 @@ def load_corrections(files, split: str = "train"):
             if not isinstance(row[c], str):
                 raise ValueError(f"row {i}, field {c!r}: expected a string, got {type(row[c]).__name__}")
     return data
+
+
+def split_questions(held_out_fraction: float, seed: int) -> tuple[list[Prompt], list[Prompt]]:
+    """The world's questions split into training and held-out ones, harmful and benign apart (each keeps the
+    world's half-and-half mix). The held-out questions never enter a training triple: they test what the paper
+    tests, corrections of answers to questions the Aligner never saw."""
+    if isinstance(held_out_fraction, bool) or not isinstance(held_out_fraction, (int, float)) \
+            or not 0 < held_out_fraction < 1:
+        raise ValueError(f"held_out_fraction must be a number in (0, 1), got {held_out_fraction!r}")
+    rng = np.random.default_rng(seed)
+    train, held_out = [], []
+    for harmful in (False, True):
+        group = [p for p in world.all_prompts() if p.harmful == harmful]
+        cut = max(1, round(held_out_fraction * len(group)))
+        if cut >= len(group):
+            raise ValueError(f"held_out_fraction={held_out_fraction} leaves no training question")
+        order = rng.permutation(len(group))
+        held_out += [group[i] for i in sorted(order[:cut])]
+        train += [group[i] for i in sorted(order[cut:])]
+    return train, held_out
 
 
 def best_response(prompt: Prompt) -> str:

@@ -1,7 +1,8 @@
 """The Aligner chapter's experiment on the PKU-SafeRLHF world: upstream models of different quality and
-safety (each a plain text-in, text-out function), training triples from the base models' answers, win rates of
-the corrected over the original answers (fresh answers, five of the seven models never seen in training), and the
-cost of one Aligner against per-model RLHF.
+safety (each a plain text-in, text-out function), training triples from the base models' answers to the training
+questions, win rates of the corrected over the original answers (fresh answers, on the held-out questions as the
+paper measures and on the training questions beside them; five of the seven models never seen in training), and
+the cost of one Aligner against per-model RLHF.
 
 Everything the previous chapter built is read through ``build_stack`` and ``sft_policy`` (built when the cache
 is empty); the PPO policies are cached here by their settings and code.
@@ -80,7 +81,7 @@ def ppo_policy(built: Built, cfg: PPOConfig) -> tuple[BaichuanForCausalLM, dict]
 
 
 # The base models (the world's SFT policy and an under-trained one) whose answers the training triples correct; the
-# other five upstream models never answer a training question, so the Aligner meets them first in evaluation.
+# other five upstream models never give a training answer, so the Aligner meets them first in evaluation.
 TRAINING_UPSTREAMS = ("SFT (under-trained)", "SFT")
 EVAL_SEED_OFFSET = 10_000  # evaluation answers are fresh samples, never the ones the triples were built from
 
@@ -151,9 +152,11 @@ def evaluate(aligner, tokenizer, upstreams: dict, prompts, max_new: int, seed: i
 
 
 def weak_to_strong(aligner, tokenizer, strong, prompts, samples: int, steps: int, lr: float, max_new: int,
-                   eval_samples: int, seed: int) -> dict[str, dict]:
-    """A stronger policy fine-tuned on the (weaker) Aligner's corrections of its own answers, against the same
-    policy fine-tuned on its own answers for the same steps; truth metrics of the three on all prompts."""
+                   eval_samples: int, seed: int, eval_sets: dict | None = None) -> dict[tuple[str, str], dict]:
+    """A stronger policy fine-tuned on the (weaker) Aligner's corrections of its own answers to ``prompts`` (the
+    Aligner's training questions), against the same policy fine-tuned on its own answers for the same steps.
+    Returns the truth metrics of the three policies on each of ``eval_sets`` ({name: prompts}; default: all
+    prompts), keyed (policy, set)."""
     from alignbook.lm.train import TrainConfig
     from alignbook.rlhf.policies import sft
     from alignbook.rlhf.ppo import evaluate_policy
@@ -163,14 +166,19 @@ def weak_to_strong(aligner, tokenizer, strong, prompts, samples: int, steps: int
                   max_new, seed)
     data = {"own answers": [(p, c.answer) for p, c in zip(asked, out, strict=True)],
             "Aligner corrections": [(p, c.correction) for p, c in zip(asked, out, strict=True)]}
-    everything = world.all_prompts()
-    result = {"strong policy": evaluate_policy(strong, tokenizer, everything, eval_samples, max_new, seed + 10_000)}
+    eval_sets = {"all": world.all_prompts()} if eval_sets is None else eval_sets
+    result = {}
+
+    def score(name, policy):
+        for k, ps in eval_sets.items():
+            result[name, k] = evaluate_policy(policy, tokenizer, ps, eval_samples, max_new, seed + EVAL_SEED_OFFSET)
+
+    score("strong policy", strong)
     for name, demos in data.items():
         model = BaichuanForCausalLM(strong.config)
         model.load_state_dict(strong.state_dict())
         cfg = TrainConfig(steps=steps, batch_size=32, seq_len=64, lr=lr, warmup_steps=steps // 10, seed=seed)
         with cpu_threads(1):
             sft(model, tokenizer, demos, cfg)
-        result[f"fine-tuned on {name}"] = evaluate_policy(model, tokenizer, everything, eval_samples, max_new,
-                                                          seed + 10_000)
+        score(f"fine-tuned on {name}", model)
     return result
