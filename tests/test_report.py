@@ -110,8 +110,19 @@ def test_compare_with_one_seed_can_never_hold_and_rejects_bad_input():
     assert single.verdict() is Verdict.NOT_AT_SCALE
     with pytest.raises(ValueError, match="higher"):
         compare([1.0], [2.0], better="up")
-    with pytest.raises(ValueError, match="non-finite"):
-        compare([np.nan, 1.0], [2.0, 3.0])
+    diverged = compare([np.nan, 1.0, 2.0], [2.0, 3.0, 4.0])
+    assert diverged.verdict() is Verdict.NOT_AT_SCALE and np.isinf(diverged.high)
+
+
+def test_compare_is_undecided_below_three_seeds_or_without_spread():
+    # Two seeds far apart with little noise would be decisive under a plain Welch interval; not here.
+    assert compare([10.0, 10.1], [0.0, 0.1]).verdict() is Verdict.NOT_AT_SCALE
+    assert compare([10.0, 10.1, 10.2], [0.0, 0.1, 0.2]).verdict() is Verdict.HOLDS
+    # Identical seeds on both sides: zero variance is no evidence of a small noise.
+    flat = compare([-0.143] * 3, [0.0] * 3)
+    assert flat.verdict() is Verdict.NOT_AT_SCALE and np.isinf(flat.low)
+    # Other units (episodes, test items) keep the two-value minimum.
+    assert compare([10.0, 10.1], [0.0, 0.1], unit="episodes").verdict() is Verdict.HOLDS
     with pytest.raises(ValueError, match="at least one"):
         compare([], [1.0])
 

@@ -96,13 +96,20 @@ class Comparison:
         )
 
 
+# Fewer training runs than this never decide a claim: with two, the interval has one degree of freedom and a
+# lucky pair of seeds reads as an effect.
+MIN_SEEDS = 3
+
+
 def compare(ours, baseline, *, better: str = "higher", level: float = 0.95, unit: str = "seeds") -> Comparison:
     """Compare per-seed values of a method (``ours``) with a baseline's.
 
     ``better`` says which way the paper expects ``ours`` to differ: "higher" or "lower". The result's
     ``difference`` is ``mean(ours) - mean(baseline)`` for "higher" and the negative for "lower", so that a
-    positive difference always reads as the paper's direction. With a single seed on either side there is no
-    estimate of the noise and the interval is infinite: such a comparison can never hold or be contradicted.
+    positive difference always reads as the paper's direction. The interval is infinite -- the comparison can
+    never hold or be contradicted -- whenever it could not be trusted: fewer than ``MIN_SEEDS`` training runs on
+    a side (when ``unit`` is "seeds"; a single value for other units), no spread at all on both sides (identical
+    seeds say nothing about the noise), or a non-finite value (a diverged run is reported, not averaged away).
     ``unit`` names what the values are samples of (seeds, episodes, test media) in the printed summary.
     """
     import numpy as np
@@ -115,16 +122,16 @@ def compare(ours, baseline, *, better: str = "higher", level: float = 0.95, unit
     a, b = (np.asarray(v, dtype=float).ravel() for v in (ours, baseline))
     if a.size == 0 or b.size == 0:
         raise ValueError("compare() needs at least one value on each side")
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-        raise ValueError("compare() got a non-finite value; a diverged run must be reported, not averaged")
     sign = 1.0 if better == "higher" else -1.0
     diff = sign * (a.mean() - b.mean())
-    if a.size < 2 or b.size < 2:
-        return Comparison(float(diff), -np.inf, np.inf, level, (a.size, b.size), better, unit)
+    fewest = MIN_SEEDS if unit == "seeds" else 2
+    undecided = Comparison(float(diff), -np.inf, np.inf, level, (a.size, b.size), better, unit)
+    if a.size < fewest or b.size < fewest or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return undecided
     va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
     se = np.sqrt(va + vb)
     if se == 0:
-        return Comparison(float(diff), float(diff), float(diff), level, (a.size, b.size), better, unit)
+        return undecided
     dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     half = stats.t.ppf(0.5 + level / 2, dof) * se
     return Comparison(float(diff), float(diff - half), float(diff + half), level, (a.size, b.size), better, unit)
