@@ -160,6 +160,14 @@ def test_select_elites_constraint_first():
     assert set(select_elites(reward, cost, 0.15, 3).tolist()) == {3, 1, 2}
 
 
+def test_select_elites_a_cost_at_the_limit_is_not_safe():
+    # Upstream's planner counts a candidate safe when its trajectory cost is *below* the limit; one exactly at the
+    # limit would spend the whole budget. Two candidates sit at it with the best rewards.
+    reward = torch.tensor([9.0, 8.0, 1.0, 0.5])
+    cost = torch.tensor([2.0, 2.0, 1.0, 0.0])
+    assert set(select_elites(reward, cost, 2.0, 2).tolist()) == {2, 3}
+
+
 def test_augmented_lagrange_cases():
     lag = AugmentedLagrange(cost_limit=1.0, init=0.5, penalty=2.0, growth=0.1, penalty_max=2.1)
     active = lag.term(torch.tensor([2.0, 2.0]))  # g = 1, lam + c g = 2.5 > 0
