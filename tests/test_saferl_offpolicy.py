@@ -178,3 +178,20 @@ def test_an_unknown_setting_is_refused_naming_the_closest_valid_one():
         make_config("td3", polyak=2.0)
     with pytest.raises(ValueError, match="cost_limit must be a non-negative"):
         make_config("sac_lag", cost_limit=-1.0)
+
+
+@pytest.mark.parametrize("done", [0.0, 1.0])
+def test_the_cost_critic_bootstraps_from_its_target_unless_the_episode_terminated(done):
+    """y_c = c + gamma (1 - terminated) Q'_c(s', a'): with zero costs and a target cost critic that says 5
+    everywhere, the cost critic learns gamma x 5 on transitions that go on and 0 on terminal ones. (The toy CMDP
+    cannot show this: its actions do not move its state, so a critic without the bootstrap passes there.)"""
+    algo = _algo("ddpg_lag", polyak=0.0, critic_lr=3e-2)
+    last = [m for m in algo.target_cost_critic.net.modules() if isinstance(m, torch.nn.Linear)][-1]
+    torch.nn.init.zeros_(last.weight)
+    torch.nn.init.constant_(last.bias, 5.0)
+    batch = {**_batch(), "cost": torch.zeros(16), "done": torch.full((16,), done)}
+    for _ in range(300):
+        algo.update(batch)
+    with torch.no_grad():
+        learnt = algo.cost_critic(batch["obs"], batch["act"]).mean().item()
+    assert learnt == pytest.approx(algo.cfg.gamma * 5.0 * (1.0 - done), abs=0.1)
