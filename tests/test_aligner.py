@@ -272,3 +272,28 @@ def test_weak_to_strong_measures_each_set(tokenizer):
     policies = ("strong policy", "fine-tuned on own answers", "fine-tuned on Aligner corrections")
     assert set(out) == {(p, s) for p in policies for s in sets}
     assert all(0 <= m["harmful_rate"] <= 1 for m in out.values())
+
+
+def test_the_warm_up_teaches_copying_then_the_main_stage_teaches_corrections(tokenizer, monkeypatch):
+    """Stage 1 trains on Q-A-A rows (the target is the answer itself) built from warmup_fraction of the triples,
+    stage 2 on Q-A-C rows of all of them. Recorded at the fit() boundary, so that a warm-up dropped or trained on
+    corrections fails here even though both still train a working corrector."""
+    import alignbook.aligner.model as aligner_model
+    from alignbook.aligner.template import encode_target
+
+    prompts = world.all_prompts()[:10]
+    triples = world_triples(prompts, [world.REFUSAL] * len(prompts))
+    assert all(r["answer"] != r["correction"] for r in triples)
+    stages = []
+    monkeypatch.setattr(aligner_model, "fit", lambda model, examples, steps, *a: stages.append((examples, steps)))
+    train_aligner(tokenizer, triples, AlignerConfig(sizes=TINY, warmup_fraction=0.2, warmup_steps=7, steps=5))
+    (warm, warm_steps), (main, main_steps) = stages
+    assert (warm_steps, main_steps) == (7, 5)
+
+    def targets(examples):
+        return [[t for t in labels if t != -100] for _, labels in examples]
+
+    answers = [encode_target(tokenizer, r["answer"]) for r in triples]
+    corrections = [encode_target(tokenizer, r["correction"]) for r in triples]
+    assert len(warm) == 2 and all(t in answers for t in targets(warm))  # 20% of 10 triples, copied
+    assert targets(main) == corrections
