@@ -47,3 +47,12 @@ def test_scales_grow_from_smoke_to_book():
     assert book.gw_updates > smoke.gw_updates and book.bt_seeds > smoke.bt_seeds
     # smoke must still cross the second pass of every loop
     assert smoke.gw_updates >= 2 and smoke.bt_seeds >= 2 and len(smoke.bt_comparisons) >= 2
+
+
+def test_book_scale_runs_enough_seeds_for_a_verdict():
+    """report.compare decides nothing below MIN_SEEDS training runs a side; the book's claims need at least that."""
+    from alignbook.report import MIN_SEEDS
+
+    short = {(name, key): value for name in scales.chapters() for key, value in scales.get(name, "book").items()
+             if key.endswith("seeds") and value < MIN_SEEDS}
+    assert not short, f"book-scale seed counts below {MIN_SEEDS}: {short}"
