@@ -138,3 +138,16 @@ def test_power_law_fit_recovers_known_parameters_and_predicts():
     assert law(compute[5]) == pytest.approx(loss[5], rel=1e-4)
     with pytest.raises(ValueError, match="at least three"):
         fit_power_law([1.0, 2.0], [3.0, 2.0])
+
+
+def test_unseen_number_split_keeps_test_operands_out_of_training():
+    train, test = arithmetic.unseen_number_split(400, 50, max_digits=2, seed=3)
+    assert len(train) == 400 and len(test) == 50
+    assert (train, test) == arithmetic.unseen_number_split(400, 50, max_digits=2, seed=3)
+    seen = {n for pair in train for n in pair}
+    assert all(set(pair) - seen for pair in test)  # every test problem has an operand training never showed
+    assert max(max(p) for p in train + test) < 100
+    with pytest.raises(ValueError, match="held_out_fraction"):
+        arithmetic.unseen_number_split(10, 10, 2, 0, held_out_fraction=1.0)
+    with pytest.raises(ValueError, match="cannot draw"):
+        arithmetic.unseen_number_split(1000, 10, 1, 0, held_out_fraction=0.9)

@@ -126,7 +126,7 @@ def reproduction_page(root: Path, chapters: list[Chapter], scale: str) -> str:
             totals[verdict] += counts[verdict]
         checks_passed, checks_total = checks_passed + passed, checks_total + len(checks)
         lines.append(f"| {link} | {report['scale']} | " + " | ".join(str(counts[v]) for v in verdicts)
-                     + (f" | {passed} of {len(checks)} |" if checks else " | none |"))
+                     + (f" | {passed} of {len(checks)} |" if checks else " | no checks |"))
         sections += [f"## {title}", "", claims_table_markdown(report["claims"]) + checks_table_markdown(checks), ""]
     lines.append("| **all chapters** | | " + " | ".join(f"**{totals[v]}**" for v in verdicts)
                  + f" | **{checks_passed} of {checks_total}** |")

@@ -21,6 +21,29 @@ def problems(count: int, max_digits: int, seed: int) -> list[tuple[int, int]]:
     return [(number(), number()) for _ in range(count)]
 
 
+def unseen_number_split(train: int, test: int, max_digits: int, seed: int, held_out_fraction: float = 0.2
+                        ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Training and test problems such that every test problem has an operand that no training problem has.
+
+    A seeded ``held_out_fraction`` of the numbers of each length is set aside: training problems use only the
+    others, every test problem uses at least one set-aside number. A tokenizer that merges digits can learn a
+    table entry for each operand it saw; on these test problems it must compose, as digit splitting does.
+    """
+    if not 0 < held_out_fraction < 1:
+        raise ValueError(f"held_out_fraction must lie in (0, 1), got {held_out_fraction!r}")
+    rng = random.Random(seed)
+    held_out = set()
+    for digits in range(1, max_digits + 1):
+        numbers = list(range(10 ** (digits - 1) if digits > 1 else 0, 10**digits))
+        held_out.update(rng.sample(numbers, max(1, round(held_out_fraction * len(numbers)))))
+    kept = [p for p in problems(4 * train, max_digits, seed) if not held_out & set(p)][:train]
+    fresh = [p for p in problems(20 * test, max_digits, seed + 1) if held_out & set(p)][:test]
+    if len(kept) < train or len(fresh) < test:
+        raise ValueError(f"cannot draw {train} training and {test} test problems of up to {max_digits} digits "
+                         "with these held-out numbers; ask for fewer or allow more digits")
+    return kept, fresh
+
+
 def as_text(pairs: Sequence[tuple[int, int]]) -> list[str]:
     """One document per problem, ``"a+b=c"``."""
     return [f"{a}+{b}={a + b}" for a, b in pairs]
