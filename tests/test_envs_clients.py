@@ -21,6 +21,7 @@ MULTI = envs.list_multi_agent_tasks()
 # TorchRL's own runs of a whole rollout (check_env_specs) on these; every id is still built and its specs read.
 CHECKED = ["SafetyPointGoal1-v0", "SafetyCarButton1-v0", "SafetyHalfCheetahVelocity-v1"]
 NO_TORCHRL = "TorchRL is not installed (pip install -e '.[clients]'); the TorchRL checks need it"
+NO_SB3 = "Stable-Baselines3 is not installed (pip install -e '.[clients]'); its env checker needs it"
 
 
 def test_there_are_fourteen_multi_agent_ids():
@@ -192,3 +193,16 @@ def test_torchrl_check_env_specs_and_reads_the_cost(task_id):
     td = env.rand_step(td)
     assert td["next", "cost"].dtype == torch.float64 and td["next", "cost"].item() == 1.0
     env.close()
+
+
+@pytest.mark.parametrize("task_id", [*CHECKED, "SafetyPointGoal1Vision-v0"])
+def test_stable_baselines3_check_env_passes(task_id):
+    pytest.importorskip("stable_baselines3", reason=NO_SB3)
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    with warnings.catch_warnings(record=True) as caught:  # SB3 reports what it dislikes as warnings
+        warnings.simplefilter("always")
+        sb3_check_env(gymnasium.make(f"alignbook/{task_id}").unwrapped, skip_render_check=True)
+    # The one remark allowed: the navigation tasks' float64 actions (the documented API; SB3 would prefer float32).
+    remarks = [str(w.message) for w in caught if not issubclass(w.category, MuJoCoWarning)]
+    assert set(remarks) <= {"Your action space has dtype float64, we recommend using np.float32 to avoid cast errors."}
