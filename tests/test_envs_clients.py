@@ -18,7 +18,7 @@ from alignbook.envs import MuJoCoWarning
 from alignbook.envs.pettingzoo_env import PettingZooEnv
 
 MULTI = envs.list_multi_agent_tasks()
-# TorchRL's own runs of a whole rollout (check_env_specs) on these; every id is still built and its specs read.
+# TorchRL's check_env_specs (a short rollout) runs on these; every id is still built and its specs read.
 CHECKED = ["SafetyPointGoal1-v0", "SafetyCarButton1-v0", "SafetyHalfCheetahVelocity-v1"]
 NO_TORCHRL = "TorchRL is not installed (pip install -e '.[clients]'); the TorchRL checks need it"
 NO_SB3 = "Stable-Baselines3 is not installed (pip install -e '.[clients]'); its env checker needs it"
@@ -78,7 +78,7 @@ def test_pettingzoo_api_is_the_safe_api_with_the_cost_in_infos(task_id):
     assert isinstance(wrapped, PettingZooEnv) and type(wrapped.env) is type(safe)
     for env in (safe, wrapped.env):
         env.reset(seed=5)
-        if task_id == "SafetyPointMultiGoal1-v0":  # agent_1 into a hazard: its first step costs, agent_0's not
+        if task_id == "SafetyPointMultiGoal1-v0":  # agent_1 into a hazard: its step costs, agent_0's not
             _put(env, 1, env.positions("hazards")[3])
     rng = np.random.default_rng(1)
     seen = []
@@ -91,7 +91,8 @@ def test_pettingzoo_api_is_the_safe_api_with_the_cost_in_infos(task_id):
         for a in safe.agents:
             np.testing.assert_array_equal(obs_w[a], obs[a])
             assert (rewards_w[a], terms_w[a], truncs_w[a]) == (rewards[a], terms[a], truncs[a])
-            assert type(infos_w[a]["cost"]) is np.float64 and infos_w[a]["cost"] == costs[a] == infos_w[a]["cost_sum"]
+            cost = infos_w[a]["cost"]
+            assert type(cost) is np.float64 and cost == costs[a] == infos_w[a]["cost_sum"]
         seen.append([infos_w[a]["cost"] for a in safe.agents])
     np.testing.assert_array_equal(wrapped.state(), safe.state())
     if task_id == "SafetyPointMultiGoal1-v0":
@@ -139,7 +140,7 @@ def test_a_step_before_the_first_reset_says_so(task_id):
 
 
 def test_unknown_options_of_the_multi_agent_tasks_raise_type_error():
-    with pytest.raises(TypeError, match="'camra'.*valid options are: camera, height, render_mode, width.*'camera'"):
+    with pytest.raises(TypeError, match="'camra'.*options are: camera, height, render_mode, width.*'camera'"):
         envs.make_multi_agent("SafetyPointMultiGoal1-v0", camra="fixedfar")
     with pytest.raises(TypeError, match="unexpected keyword argument 'frameskip'.*did you mean 'frame_skip'"):
         envs.make_multi_agent("Safety2x3HalfCheetahVelocity-v0", frameskip=2)
@@ -203,6 +204,6 @@ def test_stable_baselines3_check_env_passes(task_id):
     with warnings.catch_warnings(record=True) as caught:  # SB3 reports what it dislikes as warnings
         warnings.simplefilter("always")
         sb3_check_env(gymnasium.make(f"alignbook/{task_id}").unwrapped, skip_render_check=True)
-    # The one remark allowed: the navigation tasks' float64 actions (the documented API; SB3 would prefer float32).
-    remarks = [str(w.message) for w in caught if not issubclass(w.category, MuJoCoWarning)]
-    assert set(remarks) <= {"Your action space has dtype float64, we recommend using np.float32 to avoid cast errors."}
+    # The one remark allowed: the navigation tasks' float64 actions (the documented API; SB3 prefers float32).
+    remarks = {str(w.message) for w in caught if not issubclass(w.category, MuJoCoWarning)}
+    assert remarks <= {"Your action space has dtype float64, we recommend using np.float32 to avoid cast errors."}

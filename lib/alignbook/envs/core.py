@@ -122,10 +122,12 @@ def check_options(task_id: str, options: dict[str, Any], allowed) -> None:
     if not unknown:
         return
     names = ", ".join(map(repr, unknown))
-    said = f"an unexpected keyword argument {names}" if len(unknown) == 1 else f"unexpected keyword arguments {names}"
+    said = (f"an unexpected keyword argument {names}" if len(unknown) == 1
+            else f"unexpected keyword arguments {names}")
     close = sorted({c for u in unknown for c in difflib.get_close_matches(u, allowed, n=2, cutoff=0.6)})
     hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-    raise TypeError(f"{task_id} got {said} (unknown option); valid options are: {', '.join(sorted(allowed))}{hint}")
+    valid = ", ".join(sorted(allowed))
+    raise TypeError(f"{task_id} got {said} (unknown option); valid options are: {valid}{hint}")
 
 
 class ParallelEnv:

@@ -53,7 +53,7 @@ class PettingZooEnv(PettingZooParallelEnv):
 
     def step(self, actions: dict):
         obs, rewards, costs, terminations, truncations, infos = self.env.step(actions)
-        for agent, info in infos.items():  # (the velocity tasks share one info dict: their cost is shared too)
+        for agent, info in infos.items():  # (velocity tasks share one info dict: their cost is shared too)
             info["cost"] = np.float64(costs[agent])
         return obs, rewards, terminations, truncations, infos
 

@@ -56,7 +56,7 @@ def make(task_id: str, **options: Any) -> SafeEnv:
     """Create one task (safe API). Options: ``render_mode`` ("rgb_array" or None), ``width``/``height`` of
     rendered frames; navigation tasks also ``camera`` (default "vision", others "fixednear", "fixedfar",
     "overhead") and, for Vision tasks, ``vision_size`` (width, height), default (64, 64); velocity tasks pass
-    other options to the Gymnasium environment."""
+    other options to the Gymnasium environment (those its class takes). Other options raise ``TypeError``."""
     if not isinstance(task_id, str):
         raise _unknown(task_id)
     name = _strip(task_id)
@@ -145,8 +145,8 @@ def list_multi_agent_tasks(kind: str = "all") -> list[str]:
 def make_multi_agent(task_id: str, api: str = "safe", **options: Any):
     """A multi-agent task by id: a velocity task (``alignbook.envs.multi_velocity``; ``options`` go to the
     robot) or a MultiGoal task (``alignbook.envs.multi_goal``; ``render_mode``, ``width``, ``height``,
-    ``camera``). ``api="safe"`` (the book's): ``step`` returns six dicts, the costs third; ``api="pettingzoo"``:
-    PettingZoo's five-value parallel API, the cost in ``infos[agent]["cost"]``
+    ``camera``). ``api="safe"`` (the book's): ``step`` returns six dicts, the costs third;
+    ``api="pettingzoo"``: PettingZoo's five-value parallel API, the cost in ``infos[agent]["cost"]``
     (``alignbook.envs.pettingzoo_env``)."""
     from alignbook.envs.multi_goal import MultiGoalEnv, multi_goal_ids
     from alignbook.envs.multi_velocity import MULTI_VELOCITY_TASKS, MultiAgentVelocityEnv
