@@ -2,8 +2,8 @@
 
 A subclass implements ``_reset(rng)`` and ``_step(action)``; this base class refuses bad input before the
 physics runs (wrong shape, NaN or inf), clips out-of-range actions to the action space as upstream does
-(``np.clip`` to the actuators' control range), refuses to step a finished episode (or one never started), counts steps and turns the episode length into
-truncation.
+(``np.clip`` to the actuators' control range), refuses to step a finished episode (or one never started),
+counts steps and turns the episode length into truncation. ``ParallelEnv`` is the multi-agent tasks' base.
 """
 
 from __future__ import annotations
