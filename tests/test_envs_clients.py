@@ -47,7 +47,12 @@ def test_pettingzoo_parallel_api_test_passes(task_id, capsys):
     assert env.unwrapped is env and env.metadata["name"] == task_id and env.render_mode is None
 
 
-@pytest.mark.parametrize("task_id", MULTI)
+# A whole episode on every id but two of the three Ant MultiGoal levels (the slowest, about 2 s each): the
+# level changes the scene, not the episode's end, and AntMultiGoal1 is the id on which the issue saw it fail.
+LOOPED = [t for t in MULTI if t not in ("SafetyAntMultiGoal0-v0", "SafetyAntMultiGoal2-v0")]
+
+
+@pytest.mark.parametrize("task_id", LOOPED)
 def test_while_agents_loop_runs_one_episode_and_reset_restores_the_agents(task_id):
     env = envs.make_multi_agent(task_id, api="pettingzoo")
     rng = np.random.default_rng(0)
@@ -120,6 +125,9 @@ def test_the_safe_api_keeps_six_values_and_its_refusals():
         env.step(zero)
     env.reset()
     assert env.agents == env.possible_agents and env.num_agents == 3
+    # The velocity tasks carry render_mode and metadata as PettingZoo expects (the issue found them missing).
+    seen = envs.make_multi_agent("Safety2x1SwimmerVelocity-v0", api="pettingzoo", render_mode="rgb_array")
+    assert seen.render_mode == seen.env.render_mode == "rgb_array" and seen.metadata["render_modes"] == ["rgb_array"]
 
 
 @pytest.mark.parametrize("task_id", ["SafetyPointGoal1-v0", "SafetyHopperVelocity-v1"])
