@@ -29,8 +29,31 @@ def test_unknown_id_names_the_closest_valid_ones():
         envs.make("SafetyPointGaol1-v0")
     with pytest.raises(ValueError, match="unknown task id"):
         envs.make("SafetyDroneGoal1-v0")  # no such robot
-    with pytest.raises(ValueError, match="unknown option"):
+    # An unknown option is a TypeError, as Python's own for an unexpected keyword argument (TorchRL's GymEnv
+    # probes gym.make with frameskip and retries without it on exactly that), naming the valid options.
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'.*valid options are: camera, hei"):
         envs.make("SafetyPointGoal1-v0", colour="red")
+    with pytest.raises(TypeError, match="did you mean 'camera'"):
+        envs.make("SafetyCarButton1-v0", camra="fixedfar")
+    with pytest.raises(TypeError, match="keyword arguments 'frameskip', 'hieght'.*did you mean 'height'"):
+        envs.make("SafetyPointGoal1Vision-v0", frameskip=2, hieght=64)
+    with pytest.raises(TypeError, match="'frame_skp'.*did you mean 'frame_skip'"):  # Gymnasium's own options
+        envs.make("SafetyHopperVelocity-v1", frame_skp=2)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'frameskip'"):
+        gymnasium.make("alignbook/SafetyHalfCheetahVelocity-v1", frameskip=1)
+    assert envs.make("SafetyHopperVelocity-v1", frame_skip=2).inner.frame_skip == 2  # valid ones still pass
+
+
+def _force_cost(safe) -> None:
+    """Make the next step of a reset single-agent task cost: a hazard under the agent, or the runner pushed
+    over its speed limit."""
+    if hasattr(safe, "velocity_threshold"):
+        inner = safe.inner.unwrapped
+        qvel = inner.data.qvel.copy()
+        qvel[0] = 1.35 * safe.velocity_threshold
+        inner.set_state(inner.data.qpos.copy(), qvel)
+    else:
+        _move_hazard(safe, safe.positions("agent")[0] + np.array([0.1, 0.0]))
 
 
 @pytest.mark.parametrize("task_id", ["SafetyPointGoal1-v0", "SafetyCarPush1-v0", "SafetyHopperVelocity-v1"])
@@ -46,15 +69,7 @@ def test_gymnasium_registration_and_checker(task_id):
         direct_obs, direct_reward, direct_cost, *_ = direct.step(action)
         np.testing.assert_array_equal(obs, direct_obs)
         assert (reward, info["cost"]) == (direct_reward, direct_cost)
-    # A step that must cost: a hazard under the agent, or the runner pushed over its speed limit.
-    safe = env.unwrapped.safe_env
-    if hasattr(safe, "velocity_threshold"):
-        inner = safe.inner.unwrapped
-        qvel = inner.data.qvel.copy()
-        qvel[0] = 1.35 * safe.velocity_threshold
-        inner.set_state(inner.data.qpos.copy(), qvel)
-    else:
-        _move_hazard(safe, safe.positions("agent")[0] + np.array([0.1, 0.0]))
+    _force_cost(env.unwrapped.safe_env)
     *_, info = env.step(np.zeros(env.action_space.shape))
     assert info["cost"] == 1.0
     check_env(env.unwrapped, skip_render_check=True)

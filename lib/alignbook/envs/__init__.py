@@ -19,9 +19,11 @@ The API contract (stable; the safe-RL library and chapters rely on it)
   a goal is reached (velocity tasks: ``cost_velocity`` and Gymnasium's own entries);
 - ``env.render()`` returns an RGB array when made with ``render_mode="rgb_array"``; ``env.close()``.
 
-Bad input fails loudly: an unknown id raises ``ValueError`` naming the closest valid ids; an action of the wrong
-shape or with NaN/inf raises ``ValueError`` before the physics runs; actions outside the box are clipped (as
-upstream); ``step`` after the episode ended and before ``reset`` raises ``RuntimeError``.
+Bad input fails loudly: an unknown id raises ``ValueError`` naming the closest valid ids; an unknown option
+raises ``TypeError`` (as Python does for an unexpected keyword argument, which callers that probe options, such
+as TorchRL's ``GymEnv``, rely on) listing the valid options and the closest ones; an action of the wrong shape or
+with NaN/inf raises ``ValueError`` before the physics runs; actions outside the box are clipped (as upstream);
+``step`` before the first ``reset`` ("call reset() first") and after the episode ended raise ``RuntimeError``.
 
 ``venv = alignbook.envs.make_vec(task_id, num_envs, workers=1, **options)`` steps a batch with autoreset
 (``workers`` > 1: the batch split over that many processes, stepped in parallel, same results):
@@ -34,13 +36,16 @@ upstream); ``step`` after the episode ended and before ``reset`` raises ``Runtim
   term are arrays of shape (num_envs,).
 
 ``alignbook.envs.list_tasks(kind="all")`` lists the ids. Every task is also registered with Gymnasium:
-``gymnasium.make("alignbook/SafetyPointGoal1-v0")`` gives the five-tuple API with the cost in ``info["cost"]``.
+``gymnasium.make("alignbook/SafetyPointGoal1-v0")`` gives the five-tuple API with the cost in ``info["cost"]``
+(a NumPy float64); TorchRL's ``GymEnv("alignbook/...")`` and Stable-Baselines3 take these ids as they are.
 
 Tasks: Safety{Point,Car,Doggo,Racecar,Ant}{Goal,Button,Push,Circle}{0,1,2}-v0 and their ``Vision`` variants
 (``alignbook.envs.navigation``), Safety{HalfCheetah,Hopper,Swimmer,Walker2d,Ant,Humanoid}Velocity-v1
 (``alignbook.envs.velocity``); the multi-agent velocity tasks of SafePO and the two-robot
 Safety{Point,Ant}MultiGoal{0,1,2}-v0 tasks (``make_multi_agent(task_id)``, PettingZoo's parallel API with a cost
-per agent, ``alignbook.envs.multi_velocity`` and ``alignbook.envs.multi_goal``). Where the semantics differ
+per agent, ``alignbook.envs.multi_velocity`` and ``alignbook.envs.multi_goal``; ``make_multi_agent(task_id,
+api="pettingzoo")`` is a ``pettingzoo.ParallelEnv`` with PettingZoo's own five-value ``step``, the cost in
+``infos[agent]["cost"]``, ``alignbook.envs.pettingzoo_env``). Where the semantics differ
 from upstream safety-gymnasium 1.0.0, the module docstrings say how.
 """
 

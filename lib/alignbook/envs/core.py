@@ -2,12 +2,13 @@
 
 A subclass implements ``_reset(rng)`` and ``_step(action)``; this base class refuses bad input before the
 physics runs (wrong shape, NaN or inf), clips out-of-range actions to the action space as upstream does
-(``np.clip`` to the actuators' control range), refuses to step a finished episode, counts steps and turns the
-episode length into truncation.
+(``np.clip`` to the actuators' control range), refuses to step a finished episode (or one never started),
+counts steps and turns the episode length into truncation. ``ParallelEnv`` is the multi-agent tasks' base.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Any
 
@@ -31,6 +32,7 @@ class SafeEnv:
         self._rng = np.random.default_rng()  # replaced by reset(seed=...)
         self._steps = 0
         self._done = True  # a fresh environment must be reset first
+        self._started = False  # whether reset() ever ran: the refusal then says which mistake it was
         self._needs_reset_message = "call reset() before step()"
         self._box: ActionBox | None = None  # made on the first step (subclasses set the space later)
 
@@ -41,7 +43,7 @@ class SafeEnv:
                 raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
             self._rng = np.random.default_rng(int(seed))
         self._steps = 0
-        self._done = False
+        self._done, self._started = False, True
         return self._reset(self._rng, options or {})
 
     def step(self, action) -> tuple[Any, float, float, bool, bool, dict]:
@@ -53,6 +55,8 @@ class SafeEnv:
         """``step`` for an action already checked and clipped to the action space: the multi-agent velocity
         tasks check their agents' actions themselves and drive the robot through this."""
         if self._done:
+            if not self._started:
+                raise RuntimeError(not_started(self.task_id))
             raise RuntimeError(
                 f"{self.task_id}: the episode has ended (terminated or truncated); " + self._needs_reset_message
             )
@@ -105,14 +109,49 @@ class SafeEnv:
         raise NotImplementedError
 
 
+def not_started(task_id: str) -> str:
+    """The refusal of a step before the first reset (distinct from a step after the episode's end)."""
+    return f"{task_id}: step() before the first reset(); call reset() first"
+
+
+def check_options(task_id: str, options: dict[str, Any], allowed) -> None:
+    """Refuse options the task does not take with a ``TypeError`` -- what Python raises for an unexpected
+    keyword argument, and what callers that probe options rely on (TorchRL's ``GymEnv`` retries ``gym.make``
+    without ``frameskip`` on exactly this) -- that lists the valid options and suggests the closest ones."""
+    unknown = sorted(set(options) - set(allowed))
+    if not unknown:
+        return
+    names = ", ".join(map(repr, unknown))
+    said = (f"an unexpected keyword argument {names}" if len(unknown) == 1
+            else f"unexpected keyword arguments {names}")
+    close = sorted({c for u in unknown for c in difflib.get_close_matches(u, allowed, n=2, cutoff=0.6)})
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    valid = ", ".join(sorted(allowed))
+    raise TypeError(f"{task_id} got {said} (unknown option); valid options are: {valid}{hint}")
+
+
 class ParallelEnv:
-    """The accessors of the PettingZoo-style parallel API that every multi-agent task shares; a subclass sets
-    ``observation_spaces``, ``action_spaces`` and keeps the global state in ``_state`` once reset."""
+    """What every multi-agent task shares: PettingZoo's parallel-API attributes and accessors, and the episode's
+    bookkeeping. ``agents`` is ``possible_agents`` from construction and after each ``reset``, and empties on
+    the step that ends the episode, so that PettingZoo's ``while env.agents:`` loop ends; a subclass sizes its
+    arrays from ``possible_agents``, sets ``observation_spaces``, ``action_spaces`` and ``state_space``, keeps
+    the global state in ``_state`` once reset, calls ``_start()`` in ``reset`` and ``_running()`` first in
+    ``step``, and ``_finish(terminated or truncated)`` before it returns the step's dicts.
+
+    ``step`` keeps the book's safe API (six dicts, the costs third); ``alignbook.envs.pettingzoo_env`` wraps a
+    task in PettingZoo's own five-value API."""
 
     observation_spaces: dict[str, spaces.Space]
     action_spaces: dict[str, spaces.Box]
+    state_space: spaces.Space
     task_id: str
+    possible_agents: list[str]
+    agents: list[str]
+    render_mode: str | None = None
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 50}
     _state: np.ndarray | None = None
+    _started = False
+    _done = True
 
     def observation_space(self, agent: str) -> spaces.Space:
         return self.observation_spaces[agent]
@@ -124,6 +163,33 @@ class ParallelEnv:
         if self._state is None:
             raise RuntimeError(f"{self.task_id}: call reset() first")
         return self._state.copy()
+
+    @property
+    def num_agents(self) -> int:
+        return len(self.agents)
+
+    @property
+    def max_num_agents(self) -> int:
+        return len(self.possible_agents)
+
+    @property
+    def unwrapped(self) -> ParallelEnv:
+        return self
+
+    def _start(self) -> None:
+        self.agents = list(self.possible_agents)
+        self._started, self._done = True, False
+
+    def _running(self) -> None:
+        if self._done:
+            if not self._started:
+                raise RuntimeError(not_started(self.task_id))
+            raise RuntimeError(f"{self.task_id}: the episode has ended (terminated or truncated); "
+                               "call reset() before step()")
+
+    def _finish(self, done: bool) -> None:
+        if done:
+            self._done, self.agents = True, []
 
 
 class ActionBox:

@@ -11,9 +11,12 @@ PettingZoo's parallel API with a cost per agent, as the multi-agent velocity tas
 - ``obs, infos = env.reset(seed=None)``; ``obs, rewards, costs, terminations, truncations, infos =
   env.step(actions)``, ``actions`` a dict with exactly the keys ``agent_0`` and ``agent_1``, each of the
   robot's action shape (Point 2, Ant 8); wrong keys, shapes, NaN or inf are refused with ``ValueError`` before
-  the physics runs, values outside the box are clipped (as upstream); ``step`` after the episode ended raises
-  ``RuntimeError``;
-- ``env.agents``, ``env.observation_spaces``, ``env.action_spaces``, ``env.state()``.
+  the physics runs, values outside the box are clipped (as upstream); ``step`` before the first ``reset`` or
+  after the episode ended raises ``RuntimeError``;
+- ``env.agents`` (both of ``env.possible_agents`` once reset, empty after the step that ends the episode),
+  ``env.observation_spaces``, ``env.action_spaces``, ``env.state()``;
+- ``make_multi_agent(task_id, api="pettingzoo")``: PettingZoo's own five-value ``step``, the cost in
+  ``infos[agent]["cost"]`` (``alignbook.envs.pettingzoo_env``).
 
 Semantics (upstream's, anchor ``multi-agent.md`` 1b):
 
@@ -105,9 +108,9 @@ class MultiGoalEnv(ParallelEnv):
         self.render_mode, self.size = render_mode, check_size((width, height), "width/height")
         self.spec = spec = MULTI_GOAL_SPECS[self.level]
         self.max_episode_steps = spec.episode_steps
-        self.agents = ["agent_0", "agent_1"]
-        self.possible_agents = list(self.agents)
-        self.robot_specs = [renamed(AGENTS[self.robot], f"_{i}") for i in range(len(self.agents))]
+        self.possible_agents = ["agent_0", "agent_1"]
+        self.agents = list(self.possible_agents)  # emptied when an episode ends (core.ParallelEnv)
+        self.robot_specs = [renamed(AGENTS[self.robot], f"_{i}") for i in range(len(self.possible_agents))]
         self.scene = scene = build_scene(self.robot_specs, spec, (max(width, 640), max(height, 480)))
         model = self.model = scene.model
         self.data = mujoco.MjData(model)
@@ -133,26 +136,26 @@ class MultiGoalEnv(ParallelEnv):
         n_sensor = self._sensors[0].size
         self._block = n_sensor + LIDAR_BINS * len(self.lidar_kinds)
         self.obs_layout: list[tuple[str, slice]] = []
-        for i, agent in enumerate(self.agents):
+        for i, agent in enumerate(self.possible_agents):
             start = i * self._block
             names = self._sensors[i].layout + [(f"{k}_lidar", LIDAR_BINS) for k in self.lidar_kinds]
             for name, size in names:
                 self.obs_layout.append((f"{agent}/{name}", slice(start, start + size)))
                 start += size
         sensor_low = np.full(n_sensor, -np.inf)
-        low = np.tile(np.concatenate([sensor_low, np.zeros(self._block - n_sensor)]), len(self.agents))
-        high = np.tile(np.concatenate([-sensor_low, np.ones(self._block - n_sensor)]), len(self.agents))
+        low = np.tile(np.concatenate([sensor_low, np.zeros(self._block - n_sensor)]), len(self.possible_agents))
+        high = np.tile(np.concatenate([-sensor_low, np.ones(self._block - n_sensor)]), len(self.possible_agents))
         self.state_space = spaces.Box(low, high, dtype=np.float64)
-        self.observation_spaces = {a: self.state_space for a in self.agents}
+        self.observation_spaces = {a: self.state_space for a in self.possible_agents}
 
         # Actions: the model's actuators are agent_0's, then agent_1's.
         ctrl = model.actuator_ctrlrange.astype(np.float32).astype(np.float64)
-        n_act = model.nu // len(self.agents)
-        self.partition = [list(range(i * n_act, (i + 1) * n_act)) for i in range(len(self.agents))]
+        n_act = model.nu // len(self.possible_agents)
+        self.partition = [list(range(i * n_act, (i + 1) * n_act)) for i in range(len(self.possible_agents))]
         self.action_spaces = {a: spaces.Box(ctrl[p, 0], ctrl[p, 1], dtype=np.float64)
-                              for a, p in zip(self.agents, self.partition, strict=True)}
+                              for a, p in zip(self.possible_agents, self.partition, strict=True)}
         self._box = ActionBox(ctrl[:, 0], ctrl[:, 1])
-        self._scatter = ActionScatter(task_id, self.agents, self.partition, model.nu)
+        self._scatter = ActionScatter(task_id, self.possible_agents, self.partition, model.nu)
 
         # Costs.
         self._hazards, self._vases = spec.get("hazards"), spec.get("vases")
@@ -171,8 +174,8 @@ class MultiGoalEnv(ParallelEnv):
 
         # Placement: the two robots, then every object in declaration order.
         e = spec.extents
-        boxes = [(-e, -e, e, e)] * len(self.agents)
-        keepouts = [spec.agent_keepout] * len(self.agents)
+        boxes = [(-e, -e, e, e)] * len(self.possible_agents)
+        keepouts = [spec.agent_keepout] * len(self.possible_agents)
         self._slots: dict[str, list[int]] = {}
         for obj in spec.objects:
             self._slots[obj.kind] = list(range(len(boxes), len(boxes) + obj.num))
@@ -181,7 +184,6 @@ class MultiGoalEnv(ParallelEnv):
         self._boxes, self._keepouts = boxes, np.array(keepouts)
         self._goal_mocap = [int(scene.mocap[g][0]) for g in GOALS]
         self._rng = np.random.default_rng()
-        self._done = True
 
     # -- the PettingZoo-style API (the accessors are ParallelEnv's) ------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -209,18 +211,17 @@ class MultiGoalEnv(ParallelEnv):
                 data.qpos[adr] = angle + rng.uniform(-0.1, 0.1)
         mujoco.mj_forward(model, data)
         self._goal_xy = [xy[self._slots[g][0]].tolist() for g in GOALS]
-        self._last_dist = [self._dist_goal(i) for i in range(len(self.agents))]
+        self._last_dist = [self._dist_goal(i) for i in range(len(self.possible_agents))]
         n_vases = self._vases.num if self._vases is not None else 0
         self._vase_toucher, self._last_toucher = np.full(n_vases, -1), -1
         self._warnings = int(data.warning.number[BAD_STATE].sum())
-        self._steps, self._done = 0, False
+        self._steps = 0
+        self._start()
         self._state = self._observation()
-        return {a: self._state.copy() for a in self.agents}, {a: {} for a in self.agents}
+        return {a: self._state.copy() for a in self.possible_agents}, {a: {} for a in self.possible_agents}
 
     def step(self, actions: dict):
-        if self._done:
-            raise RuntimeError(f"{self.task_id}: the episode has ended (terminated or truncated); "
-                               "call reset() before step()")
+        self._running()
         joint = self._box(self._scatter(actions))  # clipped as upstream, or None when it holds NaN or inf
         if joint is None:
             raise self._scatter.nonfinite(actions)
@@ -230,7 +231,7 @@ class MultiGoalEnv(ParallelEnv):
         mujoco.mj_forward(model, data)  # positions, contacts and sensors of the state we report
         self._steps += 1
         truncated = self._steps >= self.max_episode_steps
-        n = len(self.agents)
+        n = len(self.possible_agents)
         warnings = int(data.warning.number[BAD_STATE].sum())
         if warnings != self._warnings:  # MuJoCo reset a diverging simulation: upstream's exception case
             self._warnings = warnings
@@ -252,9 +253,9 @@ class MultiGoalEnv(ParallelEnv):
                     self._redraw_goal(int(i))
                 except ResamplingError:
                     terminated = True
-        self._done = terminated or truncated
+        per = self.agents  # those that acted: every agent (the episode ends for both at once)
+        self._finish(terminated or truncated)
         self._state = self._observation()
-        per = self.agents
         return ({a: self._state.copy() for a in per}, dict(zip(per, rewards, strict=True)),
                 dict(zip(per, costs, strict=True)), {a: terminated for a in per}, {a: truncated for a in per},
                 dict(zip(per, infos, strict=True)))
@@ -267,8 +268,8 @@ class MultiGoalEnv(ParallelEnv):
 
     def _rewards(self) -> tuple[list[float], np.ndarray]:
         size = self.spec.get(GOALS[0]).size
-        rewards, achieved = [], np.zeros(len(self.agents), dtype=bool)
-        for i in range(len(self.agents)):
+        rewards, achieved = [], np.zeros(len(self.possible_agents), dtype=bool)
+        for i in range(len(self.possible_agents)):
             dist = self._dist_goal(i)
             achieved[i] = dist <= size
             rewards.append(self._last_dist[i] - dist + float(achieved[i]))
@@ -278,7 +279,7 @@ class MultiGoalEnv(ParallelEnv):
     def _redraw_goal(self, i: int) -> None:
         """A new place for agent i's goal, clear of everything else as it stands now."""
         layout = self._layout
-        layout[: len(self.agents)] = self.data.xpos[self._robot_bodies, :2]
+        layout[: len(self.possible_agents)] = self.data.xpos[self._robot_bodies, :2]
         if self._vases is not None:
             layout[self._slots["vases"]] = self.data.xpos[self.scene.bodies["vases"], :2]
         slot = self._slots[GOALS[i]][0]
@@ -295,7 +296,7 @@ class MultiGoalEnv(ParallelEnv):
     def cost_terms_now(self) -> list[dict[str, float]]:
         """Each agent's raw cost terms (before binarisation) in the current state; also records which robot
         touched which vase (for the vase velocity cost)."""
-        n = len(self.agents)
+        n = len(self.possible_agents)
         terms: list[dict[str, float]] = [{} for _ in range(n)]
         if not self.cost_terms:
             return terms
@@ -332,7 +333,7 @@ class MultiGoalEnv(ParallelEnv):
     # -- observation and rendering ---------------------------------------------------------------------------
     def _observation(self) -> np.ndarray:
         data = self.data
-        obs = np.empty(self._block * len(self.agents))
+        obs = np.empty(self._block * len(self.possible_agents))
         objects = data.xpos[self._lidar_bodies]
         for i, body in enumerate(self._robot_bodies):
             start = i * self._block

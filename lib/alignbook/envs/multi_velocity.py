@@ -12,8 +12,12 @@ PettingZoo's parallel API, dicts keyed ``agent_0`` ... ``agent_{n-1}``:
 - ``obs, rewards, costs, terminations, truncations, infos = env.step(actions)``, ``actions`` a dict with
   exactly the agents' keys, each an array of that agent's action shape; wrong keys, shapes, NaN or inf are
   refused with ``ValueError`` before the physics runs;
-- ``env.agents``, ``env.observation_spaces``, ``env.action_spaces``, ``env.state()`` (the robot's
-  single-agent observation), ``env.partition`` (each agent's indices into the robot's action vector);
+- ``env.agents`` (all of ``env.possible_agents`` once reset, empty after the step that ends the episode),
+  ``env.observation_spaces``, ``env.action_spaces``, ``env.state()`` (the robot's single-agent observation),
+  ``env.partition`` (each agent's indices into the robot's action vector); ``step`` before the first
+  ``reset`` or after the episode's end raises ``RuntimeError``;
+- ``make_multi_agent(task_id, api="pettingzoo")``: the same task behind PettingZoo's own five-value ``step``,
+  the cost in ``infos[agent]["cost"]`` (``alignbook.envs.pettingzoo_env``);
 - every agent's observation is the same read-only array and every agent's info the same dict (as MaMuJoCo's
   own environment shares one info): copy before changing them.
 
@@ -81,15 +85,16 @@ class MultiAgentVelocityEnv(ParallelEnv):
         partition = tuple(list(p) for p in partition)  # lists index NumPy arrays without conversion
         self.task_id, self.robot, self.partition, self.velocity_threshold = task_id, robot, partition, threshold
         self.robot_env = VelocityEnv(robot, task_id=task_id, **options)
+        self.render_mode = self.robot_env.render_mode
         self.max_episode_steps = self.robot_env.max_episode_steps
-        self.agents = [f"agent_{i}" for i in range(len(partition))]
-        self.possible_agents = list(self.agents)
+        self.possible_agents = [f"agent_{i}" for i in range(len(partition))]
+        self.agents = list(self.possible_agents)
         box = self.robot_env.action_space
         self.action_spaces = {a: spaces.Box(box.low[p], box.high[p], dtype=box.dtype)
-                              for a, p in zip(self.agents, partition, strict=True)}
-        self.observation_spaces = {a: self.robot_env.observation_space for a in self.agents}
+                              for a, p in zip(self.possible_agents, partition, strict=True)}
+        self.observation_spaces = {a: self.robot_env.observation_space for a in self.possible_agents}
         self.state_space = self.robot_env.observation_space
-        self._scatter = ActionScatter(task_id, self.agents, partition, box.shape[0])
+        self._scatter = ActionScatter(task_id, self.possible_agents, partition, box.shape[0])
         self._box = ActionBox(box.low, box.high)
         self._state: np.ndarray | None = None
 
@@ -101,9 +106,11 @@ class MultiAgentVelocityEnv(ParallelEnv):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.robot_env.reset(seed=seed, options=options)
+        self._start()
         return self._observe(obs), dict.fromkeys(self.agents, info)
 
     def step(self, actions: dict):
+        self._running()
         joint = self._box(self._scatter(actions))  # keys and shapes checked, joined, clipped as upstream
         if joint is None:  # one NaN/inf check for all agents; find the culprit only when it fails
             raise self._scatter.nonfinite(actions)
@@ -111,7 +118,9 @@ class MultiAgentVelocityEnv(ParallelEnv):
         cost = float(multi_agent_speed(self.robot, info) > self.velocity_threshold)
         info["cost_velocity"] = info["cost_sum"] = cost
         every = self.agents  # shared reward, cost, ends and info: the same value for every agent
-        return (self._observe(obs), dict.fromkeys(every, reward), dict.fromkeys(every, cost),
+        obs = self._observe(obs)
+        self._finish(terminated or truncated)
+        return (obs, dict.fromkeys(every, reward), dict.fromkeys(every, cost),
                 dict.fromkeys(every, terminated), dict.fromkeys(every, truncated), dict.fromkeys(every, info))
 
     def render(self):

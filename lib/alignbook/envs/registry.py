@@ -10,7 +10,7 @@ import gymnasium
 import numpy as np
 
 from alignbook.envs.agents import AGENTS
-from alignbook.envs.core import SafeEnv
+from alignbook.envs.core import SafeEnv, check_options
 from alignbook.envs.tasks import LEVELS, TASK_SPECS, TASKS
 from alignbook.envs.velocity import EPISODE_STEPS, VELOCITY_TASKS
 
@@ -56,7 +56,7 @@ def make(task_id: str, **options: Any) -> SafeEnv:
     """Create one task (safe API). Options: ``render_mode`` ("rgb_array" or None), ``width``/``height`` of
     rendered frames; navigation tasks also ``camera`` (default "vision", others "fixednear", "fixedfar",
     "overhead") and, for Vision tasks, ``vision_size`` (width, height), default (64, 64); velocity tasks pass
-    other options to the Gymnasium environment."""
+    other options to the Gymnasium environment (those its class takes). Other options raise ``TypeError``."""
     if not isinstance(task_id, str):
         raise _unknown(task_id)
     name = _strip(task_id)
@@ -66,7 +66,7 @@ def make(task_id: str, **options: Any) -> SafeEnv:
         if not vision and "vision_size" in options:
             raise ValueError(f"{name}: vision_size only applies to the ...Vision-v0 tasks")
         allowed = {"render_mode", "width", "height", "camera", "vision_size"}
-        _check_options(name, options, allowed)
+        check_options(name, options, allowed)
         from alignbook.envs.navigation import NavigationEnv
 
         return NavigationEnv(match["agent"], match["task"], int(match["level"]), task_id=name, vision=vision,
@@ -77,12 +77,6 @@ def make(task_id: str, **options: Any) -> SafeEnv:
 
         return VelocityEnv(match["robot"], task_id=name, **options)
     raise _unknown(task_id)
-
-
-def _check_options(name: str, options: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ValueError(f"{name}: unknown option(s) {unknown}; valid options are: {', '.join(sorted(allowed))}")
 
 
 class GymnasiumSafeEnv(gymnasium.Env):
@@ -107,7 +101,7 @@ class GymnasiumSafeEnv(gymnasium.Env):
 
     def step(self, action):
         obs, reward, cost, terminated, truncated, info = self.safe_env.step(action)
-        info["cost"] = cost
+        info["cost"] = np.float64(cost)  # a NumPy scalar, as readers of info (TorchRL's) expect a dtype
         return obs, reward, terminated, truncated, info
 
     def render(self):
@@ -148,18 +142,29 @@ def list_multi_agent_tasks(kind: str = "all") -> list[str]:
     return groups["velocity"] + groups["goal"] if kind == "all" else groups[kind]
 
 
-def make_multi_agent(task_id: str, **options: Any):
-    """A multi-agent task by id (PettingZoo's parallel API with a cost per agent): a velocity task
-    (``alignbook.envs.multi_velocity``; ``options`` go to the robot) or a MultiGoal task
-    (``alignbook.envs.multi_goal``; ``render_mode``, ``width``, ``height``, ``camera``)."""
+def make_multi_agent(task_id: str, api: str = "safe", **options: Any):
+    """A multi-agent task by id: a velocity task (``alignbook.envs.multi_velocity``; ``options`` go to the
+    robot) or a MultiGoal task (``alignbook.envs.multi_goal``; ``render_mode``, ``width``, ``height``,
+    ``camera``). ``api="safe"`` (the book's): ``step`` returns six dicts, the costs third;
+    ``api="pettingzoo"``: PettingZoo's five-value parallel API, the cost in ``infos[agent]["cost"]``
+    (``alignbook.envs.pettingzoo_env``)."""
     from alignbook.envs.multi_goal import MultiGoalEnv, multi_goal_ids
     from alignbook.envs.multi_velocity import MULTI_VELOCITY_TASKS, MultiAgentVelocityEnv
 
+    if api not in ("safe", "pettingzoo"):
+        raise ValueError(f"unknown api {api!r}; valid values are: 'safe', 'pettingzoo'")
     if task_id in MULTI_VELOCITY_TASKS:
-        return MultiAgentVelocityEnv(task_id, **options)
-    if task_id in multi_goal_ids():
-        return MultiGoalEnv(task_id, **options)
-    ids = list_multi_agent_tasks()
-    close = difflib.get_close_matches(str(task_id), ids, n=3, cutoff=0.6)
-    hint = f"; closest: {', '.join(close)}" if close else ""
-    raise ValueError(f"unknown multi-agent task {task_id!r}{hint}; valid ids: {', '.join(ids)}")
+        env = MultiAgentVelocityEnv(task_id, **options)
+    elif task_id in multi_goal_ids():
+        check_options(task_id, options, {"render_mode", "width", "height", "camera"})
+        env = MultiGoalEnv(task_id, **options)
+    else:
+        ids = list_multi_agent_tasks()
+        close = difflib.get_close_matches(str(task_id), ids, n=3, cutoff=0.6)
+        hint = f"; closest: {', '.join(close)}" if close else ""
+        raise ValueError(f"unknown multi-agent task {task_id!r}{hint}; valid ids: {', '.join(ids)}")
+    if api == "pettingzoo":
+        from alignbook.envs.pettingzoo_env import PettingZooEnv
+
+        return PettingZooEnv(env)
+    return env

@@ -23,12 +23,13 @@ run underneath (the v4 classes are deprecated in Gymnasium 1.x). What changes:
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 from typing import Any
 
 import numpy as np
 
-from alignbook.envs.core import SafeEnv
+from alignbook.envs.core import SafeEnv, check_options
 
 # (Gymnasium module, class, constructor options, v1 speed threshold, speed = |(vx, vy)|?)
 VELOCITY_TASKS: dict[str, tuple[str, str, dict[str, Any], float, bool]] = {
@@ -42,6 +43,17 @@ VELOCITY_TASKS: dict[str, tuple[str, str, dict[str, Any], float, bool]] = {
 EPISODE_STEPS = 1000
 
 
+def gymnasium_options(env_cls) -> set[str]:
+    """The options a Gymnasium MuJoCo class takes: its own keyword arguments and those of ``MujocoEnv`` that
+    it passes on (all but the model and observation space, which the class sets itself)."""
+    from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
+
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names = {p.name for c in (env_cls, MujocoEnv) for p in inspect.signature(c.__init__).parameters.values()
+             if p.kind in named}
+    return names - {"self", "model_path", "observation_space"}
+
+
 class VelocityEnv(SafeEnv):
     """A Gymnasium MuJoCo locomotion task with a speed-limit cost."""
 
@@ -50,6 +62,7 @@ class VelocityEnv(SafeEnv):
         super().__init__(render_mode)
         module, cls, defaults, threshold, planar = VELOCITY_TASKS[robot]
         env_cls = getattr(importlib.import_module(f"gymnasium.envs.mujoco.{module}"), cls)
+        check_options(task_id or f"Safety{robot}Velocity-v1", gym_options, gymnasium_options(env_cls))
         options = {**defaults, **gym_options}
         if render_mode is not None:
             options.update(render_mode=render_mode, width=width, height=height)
