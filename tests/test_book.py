@@ -118,3 +118,7 @@ report.show()
     assert row.endswith("| smoke | 1 | 2 | 1 | 1 | 1 of 2 |")
     assert "| **all chapters** | | **1** | **2** | **1** | **1** | **1 of 2** |" in page
     assert "| another premise | o | **FAILED** |" in page  # the checks are listed, apart from the claims
+    assert site.home_summary(tiny_book, hello, "smoke") == (
+        "This build (scale `smoke`) judged 5 claims of the papers: 1 holds, 2 partly, 1 not at this scale, "
+        "1 contradicted. Apart from them, 1 of 2 checks (premises and implementation checks, never counted as "
+        "reproductions) passed.")

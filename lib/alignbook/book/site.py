@@ -133,6 +133,28 @@ def reproduction_page(root: Path, chapters: list[Chapter], scale: str) -> str:
     return "\n".join(lines + [""] + sections)
 
 
+HOME_SUMMARY_MARKER = "<!-- reproduction-summary -->"
+
+
+def home_summary(root: Path, chapters: list[Chapter], scale: str) -> str:
+    """One sentence for the home page: this build's verdicts, counted apart from its checks."""
+    totals = dict.fromkeys((v.value for v in Verdict), 0)
+    checks = passed = 0
+    for chapter in chapters:
+        report = read_report(executed_path(root, chapter.name, scale))
+        if report is None:
+            continue
+        for verdict, count in verdict_counts(report["claims"]).items():
+            totals[verdict] += count
+        checks += len(report.get("checks", []))
+        passed += sum(c["passed"] for c in report.get("checks", []))
+    claims = sum(totals.values())
+    return (f"This build (scale `{scale}`) judged {claims} claims of the papers: "
+            + ", ".join(f"{n} {verdict}" for verdict, n in totals.items())
+            + f". Apart from them, {passed} of {checks} checks (premises and implementation checks, never counted "
+            "as reproductions) passed.")
+
+
 def _seconds(value: float) -> str:
     return f"{value:.0f} s" if value < 120 else f"{value / 60:.1f} min"
 
@@ -261,6 +283,9 @@ def assemble(root: Path, scale: str) -> Path:
         target = site / "notebooks" / f"{chapter.name}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         publishable_notebook(executed_path(root, chapter.name, scale), target)
+    home = site / "book" / "intro.md"
+    home.write_text(home.read_text(encoding="utf-8").replace(HOME_SUMMARY_MARKER,
+                                                             home_summary(root, chapters, scale)), encoding="utf-8")
     write_report_pages(root, scale)
     return site
 
