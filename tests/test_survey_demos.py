@@ -4,15 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from alignbook.lm.train import cpu_threads
 from alignbook.survey import debate, dpo, probing, shift
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These models are tiny: one thread is several times faster than two that wait for each other."""
-    with cpu_threads(1):
-        yield
 
 # --- DPO against RLHF ---------------------------------------------------------------------------------------
 

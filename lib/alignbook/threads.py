@@ -1,0 +1,91 @@
+"""The book's one thread policy: how many intra-op threads torch (and NumPy's BLAS) may use in a process.
+
+Every network in the book is small: one forward-backward pass is a few hundred microseconds of work, too little
+to split. Two threads on such work synchronise after every operation, and when another program holds one of the
+cores the second thread waits for it at each of those barriers: the survey's gridworld training measured 19x
+slower with torch's default of two threads on a 2-core machine with one core busy, against one thread. So a
+chapter runs on one thread, and independent runs (seeds, grid cells, chapters) go to processes through
+``alignbook.workers``, where each process again uses one thread.
+
+The policy, applied by ``alignbook.chapter()`` and in every worker process:
+
+- ``OMP_NUM_THREADS``, when set, is the user's choice and wins;
+- otherwise one thread for the book's small networks (scales smoke and book), and the cores this process may
+  actually run on (``os.sched_getaffinity``, not the machine's count) for the ``full`` scale's larger models.
+
+Intra-op threads reorder floating-point sums, so a given seed reproduces the same numbers only with the same
+thread count: one more reason to fix it in one place.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+SCALES_WITH_LARGE_WORK = ("full",)
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask), which can be fewer than the machine has."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _from_environment() -> int | None:
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if not value:
+        return None
+    try:
+        count = int(value.split(",")[0])  # OpenMP allows a list (one count per nesting level)
+    except ValueError:
+        raise ValueError(f"OMP_NUM_THREADS must be a positive integer, got {value!r}") from None
+    if count < 1:
+        raise ValueError(f"OMP_NUM_THREADS must be a positive integer, got {value!r}")
+    return count
+
+
+def policy(scale: str | None = None) -> int:
+    """The intra-op thread count for work of ``scale`` (None: the book's small networks)."""
+    chosen = _from_environment()
+    if chosen is not None:
+        return chosen
+    return available_cores() if scale in SCALES_WITH_LARGE_WORK else 1
+
+
+def apply(scale: str | None = None) -> int:
+    """Set torch's and the BLAS libraries' thread counts in this process by ``policy``; returns the count."""
+    import torch  # here: ``import alignbook`` stays light for processes that never use torch
+    from threadpoolctl import threadpool_limits
+
+    count = policy(scale)
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+    threadpool_limits(count)  # NumPy/SciPy's BLAS; applied at once, for the rest of the process
+    return count
+
+
+def worker_environment(environment: dict[str, str], scale: str | None = None) -> dict[str, str]:
+    """``environment`` for a worker process: the policy's count in ``OMP_NUM_THREADS`` (and the BLAS libraries'
+    own variables), read by torch and NumPy when they load -- nothing to import before the worker's own work."""
+    count = str(policy(scale)) if "OMP_NUM_THREADS" not in environment else environment["OMP_NUM_THREADS"]
+    out = dict(environment)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        out.setdefault(name, count)
+    return out
+
+
+@contextmanager
+def limited(count: int) -> Iterator[None]:
+    """Run a block on exactly ``count`` torch threads (benchmarks and tests that compare thread counts)."""
+    import torch
+
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"thread count must be a positive integer, got {count!r}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
