@@ -47,22 +47,28 @@ def _check_kept(root: Path, reason: str) -> None:
     assert not any("never reached" in text for text in outputs)
 
 
-def test_a_signal_stops_the_run_keeps_the_partial_notebook_and_removes_the_temporary_folders(tmp_path):
+@pytest.mark.parametrize("how", ["SIGTERM to the runner", "SIGINT to its process group (Ctrl-C)"])
+def test_a_signal_stops_the_run_keeps_the_partial_notebook_and_removes_the_temporary_folders(tmp_path, how):
     marker = tmp_path / "made.txt"
     root = _sleepy_book(tmp_path / "book", marker)
     before = set(_leftovers())
     process = subprocess.Popen([sys.executable, "-m", "alignbook", "--root", str(root), "run", "sleepy",
-                                "--scale", "smoke"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                "--scale", "smoke"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
     deadline = time.monotonic() + 180
     while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)
     assert marker.exists(), "the chapter never reached its second cell"
     time.sleep(0.5)  # into the sleeping cell
-    process.send_signal(signal.SIGTERM)
+    if how.startswith("SIGTERM"):
+        process.send_signal(signal.SIGTERM)
+    else:  # a terminal's Ctrl-C reaches the runner and the process executing the notebook alike
+        os.killpg(process.pid, signal.SIGINT)
+    reason = f"stopped by {how.split()[0]}"
     out, err = process.communicate(timeout=120)
     assert process.returncode == 1, err
-    assert "Stopped: stopped by SIGTERM" in err and "time.sleep(600)" in err  # the reason and the cell
-    _check_kept(root, "stopped by SIGTERM")
+    assert f"Stopped: {reason}" in err and "time.sleep(600)" in err  # the reason and the cell
+    _check_kept(root, reason)
     assert not Path(marker.read_text()).exists()  # the chapter's own omnisafe-* folder went too
     assert set(_leftovers()) <= before
     assert not [line for line in (out + err).splitlines() if any(noise in line for noise in NOISE)]
