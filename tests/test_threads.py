@@ -47,9 +47,13 @@ def test_available_cores_follow_the_affinity_mask_not_the_machine():
 
 
 def test_a_chapter_applies_the_policy(no_omp):
-    with threads.limited(2):
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
         alignbook.chapter("survey", scale="smoke")
         assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_worker_processes_run_on_the_policys_thread_count(no_omp):
@@ -60,12 +64,3 @@ def test_worker_processes_keep_the_users_omp_num_threads(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert map_in_workers("torch:get_num_threads", [()], workers=1) == [2]
 
-
-def test_limited_sets_and_restores_and_rejects_bad_counts():
-    before = torch.get_num_threads()
-    with threads.limited(2):
-        assert torch.get_num_threads() == 2
-    assert torch.get_num_threads() == before
-    with pytest.raises(ValueError, match="positive integer"):
-        with threads.limited(0):
-            pass

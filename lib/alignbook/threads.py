@@ -11,7 +11,9 @@ The policy, applied by ``alignbook.chapter()`` and in every worker process:
 
 - ``OMP_NUM_THREADS``, when set, is the user's choice and wins;
 - otherwise one thread for the book's small networks (scales smoke and book), and the cores this process may
-  actually run on (``os.sched_getaffinity``, not the machine's count) for the ``full`` scale's larger models.
+  actually run on (``os.sched_getaffinity``, not the machine's count) for the ``full`` scale, meant for a GPU
+  or a dedicated machine, whose language models (d >= 256) are wide enough to split (the language-model
+  chapters already ran on torch's default there).
 
 Intra-op threads reorder floating-point sums, so a given seed reproduces the same numbers only with the same
 thread count: one more reason to fix it in one place.
@@ -20,8 +22,6 @@ thread count: one more reason to fix it in one place.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 SCALES_WITH_LARGE_WORK = ("full",)
 
@@ -75,17 +75,3 @@ def worker_environment(environment: dict[str, str], scale: str | None = None) ->
         out.setdefault(name, count)
     return out
 
-
-@contextmanager
-def limited(count: int) -> Iterator[None]:
-    """Run a block on exactly ``count`` torch threads (benchmarks and tests that compare thread counts)."""
-    import torch
-
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"thread count must be a positive integer, got {count!r}")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
