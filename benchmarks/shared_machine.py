@@ -199,6 +199,14 @@ class BusyCore:
 
     def quiet(self) -> None:
         os.kill(self.process.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 1.0
+        while self.state() != "T" and time.monotonic() < deadline:  # the signal lands asynchronously
+            time.sleep(0.001)
+
+    def state(self) -> str:
+        """The process's state letter from /proc (R running, S sleeping, T stopped)."""
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
 
     def close(self) -> None:
         self.process.kill()
