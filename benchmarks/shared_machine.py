@@ -189,7 +189,9 @@ class BusyCore:
     def __init__(self):
         cores = sorted(os.sched_getaffinity(0))
         self.core = cores[-1]
-        self.process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        # A session of its own, as another program has: with Linux's autogroup scheduling a child in this
+        # session would take its core time from this process's share instead of the machine's.
+        self.process = subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
         os.sched_setaffinity(self.process.pid, {self.core})
         self.quiet()
 
