@@ -66,12 +66,10 @@ def apply(scale: str | None = None) -> int:
     return count
 
 
-def worker_environment(environment: dict[str, str], scale: str | None = None) -> dict[str, str]:
-    """``environment`` for a worker process: the policy's count in ``OMP_NUM_THREADS`` (and the BLAS libraries'
-    own variables), read by torch and NumPy when they load -- nothing to import before the worker's own work."""
-    count = str(policy(scale)) if "OMP_NUM_THREADS" not in environment else environment["OMP_NUM_THREADS"]
-    out = dict(environment)
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        out.setdefault(name, count)
-    return out
-
+def worker_environment(environment: dict[str, str]) -> dict[str, str]:
+    """``environment`` for a worker process: one thread per worker (or the user's ``OMP_NUM_THREADS``), in the
+    variables torch and the BLAS libraries read when they load -- nothing to import before the worker's work.
+    Workers run independent jobs side by side, so the cores are used by processes, not threads."""
+    count = environment.get("OMP_NUM_THREADS") or str(policy())
+    return {**environment, **{name: environment.get(name) or count
+                              for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}

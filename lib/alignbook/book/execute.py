@@ -34,14 +34,14 @@ def _stop(signum, frame) -> None:
     raise Stopped(f"stopped by {signal.Signals(signum).name}")
 
 
-def _stopped_info(destination: str, reason: str) -> dict:
-    """The failure of a stopped run: the cell that was running (the last one started) and the reason, which
-    also goes into the partly executed notebook's metadata."""
+def mark_stopped(path: Path, reason: str) -> dict:
+    """Write ``reason`` into the metadata of the partly executed notebook at ``path`` (``alignbook.stopped``)
+    and return the failure of the stopped run: the cell that was running (the last one started) and the
+    reason."""
     import nbformat
 
     info = {"cell_index": None, "execution_count": None, "source": "", "ename": "Stopped", "evalue": reason,
             "traceback": []}
-    path = Path(destination)
     if not path.exists():
         return info
     nb = nbformat.read(path, as_version=4)
@@ -82,7 +82,7 @@ def main(argv: list[str]) -> int:
             "traceback": error.traceback,
         }
     except Stopped as error:
-        info = _stopped_info(destination, str(error))
+        info = mark_stopped(Path(destination), str(error))
     except Exception as error:  # the kernel died, the notebook was unreadable, ...
         info = {
             "cell_index": None,

@@ -30,6 +30,7 @@ from pathlib import Path
 import alignbook
 from alignbook import scales
 from alignbook.book.chapters import BookError, Chapter, parameters_cell
+from alignbook.book.execute import mark_stopped
 from alignbook.chapter import RUNNER_ENV, resolve_device
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -140,9 +141,6 @@ def validate(chapters: list[Chapter], scale: str, seed: int, device: str) -> Non
         parameters_cell(chapter.path)
 
 
-_NO_CELL = {"cell_index": None, "execution_count": None, "source": "", "traceback": []}
-
-
 def _failure_message(name: str, info: dict | None, kept: Path, root: Path) -> str:
     if info is None:
         return f"chapter {name!r} failed before papermill could report a cell (see the output above)"
@@ -203,8 +201,8 @@ def _wait(process: subprocess.Popen, timeout: float | None) -> tuple[int, os.str
             elif kill_at is not None and time.monotonic() > kill_at:
                 process.kill()
     finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        if main_thread:  # None: a handler installed outside Python, which cannot be put back from here
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def execute(root: str, source: str, name: str, scale: str, seed: int, device: str,
@@ -249,13 +247,7 @@ def _execute_in(work: Path, root: str, source: str, name: str, scale: str, seed:
     ok = os.waitstatus_to_exitcode(status) == 0 and stopped is None
     info = None if ok or not failure.exists() else json.loads(failure.read_text(encoding="utf-8"))
     if stopped is not None:  # the runner's reason (a time-out) is more telling than the signal it sent
-        info = {**(info or _NO_CELL), "ename": "Stopped", "evalue": stopped}
-        if partial.exists():
-            import nbformat
-
-            nb = nbformat.read(partial, as_version=4)
-            nb.metadata.setdefault("alignbook", {})["stopped"] = stopped
-            nbformat.write(nb, partial)
+        info = mark_stopped(partial, stopped)
     result = {
         "ok": ok,
         "notebook": partial.read_text(encoding="utf-8") if partial.exists() else None,
