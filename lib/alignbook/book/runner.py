@@ -5,7 +5,8 @@ touches what a book build (``make book``) executed, and each scale's build re-ru
 
 - ``SCALE/executed/NAME.ipynb``  the executed chapter (what the site of that scale shows)
 - ``SCALE/records/NAME.json``    how it was produced: scale, seed, device, the staleness key, time, memory
-- ``SCALE/failed/NAME.ipynb``    a partly executed notebook kept for inspection after a failure
+- ``SCALE/failed/NAME.ipynb``    a partly executed notebook kept for inspection after a failure (a chapter
+                                 stopped by a time-out or a signal too, the reason in its metadata)
 - ``runtimes.json``              the last run time of each chapter at each scale (``list``, "Run times")
 """
 
