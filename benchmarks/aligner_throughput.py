@@ -19,7 +19,6 @@ import torch
 from alignbook.aligner.model import PREFIX_LIMIT, generate_corrections
 from alignbook.aligner.template import encode_prefix
 from alignbook.lm.model import BaichuanForCausalLM
-from alignbook.lm.train import cpu_threads
 from alignbook.rlhf import world
 from alignbook.rlhf.policies import Sizes, world_tokenizer
 
@@ -32,6 +31,7 @@ def main() -> None:
     parser.add_argument("--max-new", type=int, default=40)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     sizes = Sizes(hidden=args.hidden, layers=args.layers, heads=2, vocab=640)
     tokenizer = world_tokenizer(sizes.vocab)
@@ -43,11 +43,11 @@ def main() -> None:
     answers = [world.respond(p, "comply") for p in prompts]
 
     start = time.perf_counter()
-    generate_corrections(model, tokenizer, questions, answers, args.max_new, batch=args.pairs, threads=args.threads)
+    generate_corrections(model, tokenizer, questions, answers, args.max_new, batch=args.pairs)
     batched = time.perf_counter() - start
 
     start = time.perf_counter()
-    with cpu_threads(args.threads), torch.no_grad():
+    with torch.no_grad():
         for q, a in zip(questions, answers, strict=True):
             ids, _ = encode_prefix(tokenizer, q, a, PREFIX_LIMIT)
             model.generate(torch.tensor([ids]), max_new_tokens=args.max_new, min_new_tokens=args.max_new,

@@ -41,7 +41,7 @@ def steps_per_second(task: str, steps: int, threads: int) -> tuple[float, float]
     # OmniSafe's defaults and the task's section; only the warm-up length and the epoch (the measured stretch)
     # differ.
     cfg = make_config("sac_lag", task, start_learning_steps=WARM_UP, steps_per_epoch=WARM_UP,
-                      total_steps=WARM_UP + steps, threads=threads)
+                      total_steps=WARM_UP + steps)
     run = Run(algorithm_class("sac_lag"), task, cfg)
     run.run_epoch()  # the random warm-up: no updates
     run.cfg = cfg.__class__(**{**cfg.__dict__, "steps_per_epoch": steps})

@@ -160,15 +160,15 @@ def with_trl_rloo(trainer: SafeRLHF, sizes: Sizes, prompts, iterations: int, fol
     return list(zip(trl_times, tokens, strict=True))[1:], ppo_log[1:]
 
 
-def reward_training(sizes: Sizes, tokenizer, steps: int, threads: int) -> dict:
+def reward_training(sizes: Sizes, tokenizer, steps: int) -> dict:
     """Pairs per second of reward-model training, ours and (when installed) TRL's RewardTrainer."""
     rows = world.preference_rows(world.all_prompts(), 2, seed=0)
     data = encode_rows(tokenizer, rows)
     pairs = 16
     model = score_model(sizes.config())
-    train_score_model(model, data, "reward", TrainConfig(steps=1, batch_size=pairs, seq_len=64, threads=threads))  # warm-up
+    train_score_model(model, data, "reward", TrainConfig(steps=1, batch_size=pairs, seq_len=64))  # warm-up
     start = clock()
-    train_score_model(model, data, "reward", TrainConfig(steps=steps, batch_size=pairs, seq_len=64, threads=threads))
+    train_score_model(model, data, "reward", TrainConfig(steps=steps, batch_size=pairs, seq_len=64))
     ours = since(start)
     out = {"pairs_per_step": pairs, "steps": steps, "ours_pairs_per_s": steps * pairs / ours[0],
            "ours_pairs_per_cpu_s": steps * pairs / ours[1]}
@@ -253,7 +253,7 @@ def main() -> None:
         rloo_set = sum(passes[k]["cpu_s"] for k in ("generation", "scoring_forwards", "policy_trained_pass"))
         out["floor_over_rloo_cpu"] = (tokens / passes["total"]["cpu_s"]) / out["trl_rloo"]["tokens_per_cpu_s"]
         out["rloo_pass_set_over_rloo_cpu"] = (tokens / rloo_set) / out["trl_rloo"]["tokens_per_cpu_s"]
-    out["reward_model"] = reward_training(sizes, tokenizer, max(args.iterations, 5), args.threads)
+    out["reward_model"] = reward_training(sizes, tokenizer, max(args.iterations, 5))
 
     ppo, f = out["ppo_lag"], out["floor"]
     summary = (f"PPO-Lag: {ppo['tokens_per_s']:,.0f} response tokens/s ({ppo['tokens_per_cpu_s']:,.0f} per CPU s), "

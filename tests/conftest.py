@@ -7,6 +7,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+@pytest.fixture(scope="session", autouse=True)
+def thread_policy():
+    """The tests' tiny models run under the book's thread policy, as a chapter does (alignbook.threads)."""
+    from alignbook import threads
+
+    threads.apply()
+
+
 PARAMETERS = 'scale = "book"\nseed = 0\ndevice = "auto"'
 
 

@@ -31,8 +31,7 @@ def _base_model_arguments(cfg) -> dict:
     return dict(hidden=hidden, layers=layers, steps=steps, vocab_size=cfg.vocab_size, seq_len=cfg.seq_len,
                 batch_size=cfg.batch_size, lr=cfg.lr, warmup_fraction=cfg.warmup_fraction, grad_clip=cfg.grad_clip,
                 valid_windows=cfg.valid_windows, corpus=cfg.corpus, corpus_files=cfg.corpus_files,
-                corpus_max_documents=cfg.corpus_max_documents, valid_fraction=cfg.valid_fraction,
-                threads=cfg.threads)
+                corpus_max_documents=cfg.corpus_max_documents, valid_fraction=cfg.valid_fraction)
 
 
 def test_the_base_model_retrains_on_a_code_change_and_not_on_an_unrelated_size(tmp_path, monkeypatch):

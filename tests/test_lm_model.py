@@ -8,14 +8,6 @@ import torch.nn.functional as F
 from transformers import AutoModelForCausalLM
 
 from alignbook.lm.model import BaichuanConfig, BaichuanForCausalLM, alibi_slopes, apply_rope, rope_cos_sin
-from alignbook.lm.train import cpu_threads
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and far faster on a shared machine; the result is the same."""
-    with cpu_threads(1):
-        yield
 
 
 def tiny(position_embedding="rope", **overrides) -> BaichuanForCausalLM:

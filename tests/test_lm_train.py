@@ -11,14 +11,7 @@ from alignbook.lm.corpus import default_corpus, load_corpus, load_text_dataset, 
 from alignbook.lm.model import BaichuanConfig, BaichuanForCausalLM
 from alignbook.lm.scaling import fit_power_law
 from alignbook.lm.tokenizer import train_tokenizer
-from alignbook.lm.train import TrainConfig, cpu_threads, learning_rate, train, validation_loss
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and far faster on a shared machine; the result is the same."""
-    with cpu_threads(1):
-        yield
+from alignbook.lm.train import TrainConfig, learning_rate, train, validation_loss
 
 
 def small_model(seed=0) -> BaichuanForCausalLM:

@@ -21,15 +21,6 @@ from alignbook.scattering.train import fit
 GEOM = Geometry(n=16, frequencies=(0.5, 1.0), n_sources=12, n_receivers=12)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: more threads only add synchronisation (and fight other jobs on a shared CPU)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def random_data(batch: int, frequencies: int = 2, m: int = 12, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.complex(torch.randn(batch, frequencies, m, m, generator=g), torch.randn(batch, frequencies, m, m,

@@ -4,15 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from alignbook.lm.train import cpu_threads
 from alignbook.survey import debate, dpo, probing, shift
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These models are tiny: one thread is several times faster than two that wait for each other."""
-    with cpu_threads(1):
-        yield
 
 # --- DPO against RLHF ---------------------------------------------------------------------------------------
 
@@ -118,7 +110,7 @@ def test_shift_rejects_bad_input():
 # --- probing and activation patching ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def trained(one_thread):
+def trained():
     generator = torch.Generator().manual_seed(0)
     model = probing.make_model(symbols=8, hidden=32, layers=2, heads=2, length=6, seed=0)
     probing.train_copy_first(model, 8, 6, steps=150, batch=64, lr=3e-3, generator=generator)

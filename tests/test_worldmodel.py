@@ -18,15 +18,6 @@ TINY = WorldModelConfig(deter=16, stoch=4, classes=4, units=16, layers=1, enc_un
                         bins=31)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny matrices: a second thread only adds synchronisation (and on a shared machine, waiting).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 SMALL_RUN = dict(env_steps=120, prefill=60, batch=2, length=8, train_ratio=16.0, imag_horizon=3,
                  model=dict(deter=16, stoch=4, classes=4, units=16, layers=1, enc_units=16, enc_layers=1),
                  planner=dict(horizon=3, candidates=8, elites=2, iterations=2))

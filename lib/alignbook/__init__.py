@@ -6,6 +6,8 @@ Where things live:
 - ``alignbook.chapter``  what a notebook calls first: validate parameters, seed, pick the device
 - ``alignbook.report``   the reproduction report each chapter ends with
 - ``alignbook.cache``    atomic on-disk caches keyed by the values used and a digest of their code
+- ``alignbook.threads``  the one thread policy: one torch thread for the book's small networks, whatever the
+                         machine (two threads on a shared core wait for each other at every operation)
 - ``alignbook.workers``  the one way to start a worker process (errors come back, workers die with the parent)
 - ``alignbook.checks``   argument checks shared by every package
 - ``alignbook.plotting`` the book's one figure style (column-width figures, seeds drawn honestly, one colour per method)
@@ -23,6 +25,12 @@ Where things live:
 """
 
 __version__ = "0.1.0"
+
+import warnings  # noqa: E402
+
+# In a kernel without ipywidgets, tqdm.auto (imported by the chapters' progress bars and by transformers) falls
+# back to text bars and warns "IProgress not found" into the notebook: noise for the reader, so filtered.
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 from alignbook.chapter import Chapter, chapter, progress  # noqa: E402
 

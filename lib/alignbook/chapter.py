@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from alignbook import scales
+from alignbook import scales, threads
 from alignbook.report import Report
 
 if TYPE_CHECKING:
@@ -60,14 +60,9 @@ def progress(iterable: Iterable[T], total: int | None = None, desc: str | None =
     """A tqdm bar for interactive readers, silent when the book's runner executes the chapter."""
     if os.environ.get(RUNNER_ENV):
         return iter(iterable)
-    import warnings
+    from tqdm.auto import tqdm  # its "IProgress not found" warning is filtered in alignbook/__init__.py
 
-    from tqdm import TqdmWarning
-    from tqdm.auto import tqdm
-
-    with warnings.catch_warnings():  # without ipywidgets tqdm.auto falls back to text bars, and says so
-        warnings.simplefilter("ignore", TqdmWarning)
-        return iter(tqdm(iterable, total=total, desc=desc, leave=False))
+    return iter(tqdm(iterable, total=total, desc=desc, leave=False))
 
 
 @dataclass
@@ -91,5 +86,6 @@ def chapter(name: str, scale: str = "book", seed: int = 0, device: str = "auto")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     resolved = resolve_device(device)
+    threads.apply(scale)  # the book's one thread policy (alignbook.threads)
     seed_everything(seed)
     return Chapter(name, scale, seed, resolved, cfg, Report(name, scale))

@@ -63,7 +63,7 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # book's base model, the one whose loss the scaling law predicts.
     "baichuan2": {
         "smoke": dict(
-            corpus="default", corpus_files="*", corpus_max_documents=0, valid_fraction=0.1, vocab_size=512, threads=1,
+            corpus="default", corpus_files="*", corpus_max_documents=0, valid_fraction=0.1, vocab_size=512,
             seq_len=32, batch_size=8, lr=3e-3, warmup_fraction=0.1, grad_clip=0.5, valid_windows=8,
             arith_vocab=300, arith_max_digits=2, arith_train=400, arith_test=32, arith_hidden=32, arith_layers=1,
             arith_steps=3, arith_seeds=2, stab_hidden=32, stab_layers=1, stab_steps=3, stab_lr=3e-2, stab_seeds=2,
@@ -71,7 +71,7 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             scaling_sizes=((32, 1, 2), (32, 2, 2), (64, 1, 2), (64, 2, 3), (64, 3, 3), (96, 2, 4)),
         ),
         "book": dict(
-            corpus="default", corpus_files="*", corpus_max_documents=0, valid_fraction=0.1, vocab_size=1024, threads=1,
+            corpus="default", corpus_files="*", corpus_max_documents=0, valid_fraction=0.1, vocab_size=1024,
             seq_len=128, batch_size=16, lr=3e-3, warmup_fraction=0.1, grad_clip=0.5, valid_windows=64,
             arith_vocab=384, arith_max_digits=2, arith_train=4000, arith_test=300, arith_hidden=64,
             arith_layers=2, arith_steps=400, arith_seeds=3, stab_hidden=64, stab_layers=3, stab_steps=200,
@@ -81,7 +81,7 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         ),
         "full": dict(
             corpus="hf:roneneldan/TinyStories", corpus_files="TinyStoriesV2-GPT4-train.txt",
-            corpus_max_documents=300000, valid_fraction=0.02, vocab_size=8192, threads=0, seq_len=512, batch_size=32,
+            corpus_max_documents=300000, valid_fraction=0.02, vocab_size=8192, seq_len=512, batch_size=32,
             lr=1e-3, warmup_fraction=0.05, grad_clip=0.5, valid_windows=256,
             arith_vocab=1024, arith_max_digits=5, arith_train=200000, arith_test=2000, arith_hidden=256,
             arith_layers=4, arith_steps=3000, arith_seeds=3, stab_hidden=512, stab_layers=8, stab_steps=2000,
@@ -273,11 +273,11 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # A linear probe and activation patching on a tiny Baichuan-style decoder trained to copy its first token.
     "demo_probing": {
         "smoke": dict(symbols=8, length=6, hidden=32, layers=2, heads=2, steps=20, batch=32, lr=3e-3,
-                      probe_train=256, probe_test=128, patch_pairs=64, threads=1),
+                      probe_train=256, probe_test=128, patch_pairs=64),
         "book": dict(symbols=16, length=8, hidden=32, layers=2, heads=2, steps=300, batch=64, lr=3e-3,
-                     probe_train=1024, probe_test=512, patch_pairs=256, threads=1),
+                     probe_train=1024, probe_test=512, patch_pairs=256),
         "full": dict(symbols=32, length=16, hidden=64, layers=3, heads=4, steps=2000, batch=128, lr=3e-3,
-                     probe_train=4096, probe_test=2048, patch_pairs=1024, threads=0),
+                     probe_train=4096, probe_test=2048, patch_pairs=1024),
     },
     # Debate on sums of digits: a judge who reads one digit against a judge alone.
     "demo_debate": {

@@ -27,6 +27,8 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from alignbook import threads
+
 
 class WorkerError(RuntimeError):
     """An exception raised inside a worker process (or its death), with the worker's traceback in its message."""
@@ -84,7 +86,8 @@ class Worker:
         self.target = target
         down_r, down_w = os.pipe()
         up_r, up_w = os.pipe()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        # The book's thread policy travels in the environment: one intra-op thread per worker by default.
+        env = threads.worker_environment({**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
         code = "from alignbook.workers import _main; _main()"
         self.process = subprocess.Popen([sys.executable, "-c", code, str(down_r), str(up_w), str(os.getpid())],
                                         pass_fds=(down_r, up_w), env=env)

@@ -23,7 +23,6 @@ from alignbook.aligner.data import ideal_correction, world_triples
 from alignbook.aligner.model import ALIGNER_SOURCES, correct, win_rate
 from alignbook.cache import cached
 from alignbook.lm.model import BaichuanForCausalLM
-from alignbook.lm.train import cpu_threads
 from alignbook.rlhf import world
 from alignbook.rlhf.pipeline import Built, run_ppo
 from alignbook.rlhf.policies import decode_response, encode_prompt, sample, sft_policy
@@ -43,8 +42,7 @@ def policy_fn(model, tokenizer, max_new: int, seed: int):
         single = isinstance(questions, str)
         qs = [questions] if single else list(questions)
         generator = torch.Generator().manual_seed(seed)
-        with cpu_threads(1):  # a tiny model: one thread is faster than two that wait for each other
-            ids = sample(model, [encode_prompt(tokenizer, q) for q in qs], max_new, generator)
+        ids = sample(model, [encode_prompt(tokenizer, q) for q in qs], max_new, generator)
         out = [decode_response(tokenizer, r) for r in ids]
         return out[0] if single else out
     return answer
@@ -178,7 +176,6 @@ def weak_to_strong(aligner, tokenizer, strong, prompts, samples: int, steps: int
         model = BaichuanForCausalLM(strong.config)
         model.load_state_dict(strong.state_dict())
         cfg = TrainConfig(steps=steps, batch_size=32, seq_len=64, lr=lr, warmup_steps=steps // 10, seed=seed)
-        with cpu_threads(1):
-            sft(model, tokenizer, demos, cfg)
+        sft(model, tokenizer, demos, cfg)
         score(f"fine-tuned on {name}", model)
     return result

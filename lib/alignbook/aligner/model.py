@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from alignbook.aligner.template import encode_example, encode_prefix
 from alignbook.cache import cached
 from alignbook.lm.model import BaichuanForCausalLM
-from alignbook.lm.train import TrainConfig, cpu_threads
+from alignbook.lm.train import TrainConfig
 from alignbook.rlhf import policies, world
 from alignbook.rlhf.policies import SFT_SOURCES, Sizes, decode_response, sample
 
@@ -64,7 +64,7 @@ def fit(model, examples: list[tuple[list[int], list[int]]], steps: int, batch: i
     return policies.fit(model, examples, cfg, pad)
 
 
-def train_aligner(tokenizer, triples: list[dict], cfg: AlignerConfig, threads: int = 1):
+def train_aligner(tokenizer, triples: list[dict], cfg: AlignerConfig):
     """A fresh Aligner trained in two stages; returns (model, {"warmup": losses, "correction": losses})."""
     torch.manual_seed(cfg.seed)
     model = BaichuanForCausalLM(cfg.sizes.config())
@@ -73,11 +73,10 @@ def train_aligner(tokenizer, triples: list[dict], cfg: AlignerConfig, threads: i
     copies = [triples[i] for i in rng.permutation(len(triples))[:n_copy]]
     enc = lambda rows, key: [encode_example(tokenizer, r["question"], r["answer"], r[key], PREFIX_LIMIT)  # noqa: E731
                              for r in rows]
-    with cpu_threads(threads):
-        warm = fit(model, enc(copies, "answer"), cfg.warmup_steps if copies else 0, cfg.batch, cfg.lr, cfg.seed,
-                   tokenizer.pad_token_id)
-        main = fit(model, enc(triples, "correction"), cfg.steps, cfg.batch, cfg.lr, cfg.seed + 1,
-                   tokenizer.pad_token_id)
+    warm = fit(model, enc(copies, "answer"), cfg.warmup_steps if copies else 0, cfg.batch, cfg.lr, cfg.seed,
+               tokenizer.pad_token_id)
+    main = fit(model, enc(triples, "correction"), cfg.steps, cfg.batch, cfg.lr, cfg.seed + 1,
+               tokenizer.pad_token_id)
     return model, {"warmup": warm, "correction": main}
 
 
@@ -132,15 +131,14 @@ def _answers(upstream_fn, questions: list[str]) -> list[tuple[str | None, str | 
 
 @torch.no_grad()
 def generate_corrections(aligner, tokenizer, questions: list[str], answers: list[str], max_new: int = 40,
-                         batch: int = 64, threads: int = 1, seed: int = 0) -> list[tuple[str, bool]]:
+                         batch: int = 64, seed: int = 0) -> list[tuple[str, bool]]:
     """Batched near-greedy decoding with the KV cache; (correction, answer was cut) per pair."""
     generator = torch.Generator().manual_seed(seed)
     prefixes = [encode_prefix(tokenizer, q, a, PREFIX_LIMIT) for q, a in zip(questions, answers, strict=True)]
     out = []
-    with cpu_threads(threads):
-        for i in range(0, len(prefixes), batch):
-            ids = sample(aligner, [p for p, _ in prefixes[i:i + batch]], max_new, generator, temperature=0.05)
-            out += [decode_response(tokenizer, r) for r in ids]
+    for i in range(0, len(prefixes), batch):
+        ids = sample(aligner, [p for p, _ in prefixes[i:i + batch]], max_new, generator, temperature=0.05)
+        out += [decode_response(tokenizer, r) for r in ids]
     return [(c, cut) for c, (_, cut) in zip(out, prefixes, strict=True)]
 
 

@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--jobs", type=int, default=1, help="chapters executed side by side (worker processes)")
         sub.add_argument("--ray-address", default=None,
                          help="execute the chapters as Ray tasks on this cluster (HOST:PORT), one chapter a task")
+        sub.add_argument("--timeout", type=float, default=None,
+                         help="stop a chapter after this many seconds (it fails, its partial notebook kept)")
     run.add_argument("--stale", action="store_true", help="skip chapters already executed with these inputs")
 
     benchmark = commands.add_parser("bench", help="run benchmarks/*.py and record their JSON results")
@@ -62,12 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             chapters = select(root, args.chapters)
             runner.run(root, chapters, args.scale, args.seed, args.device, only_stale=args.stale, jobs=args.jobs,
-                       ray_address=args.ray_address)
+                       ray_address=args.ray_address, timeout=args.timeout)
             return 0
         if args.command == "build":
             chapters = all_chapters(root)
             runner.run(root, chapters, args.scale, args.seed, args.device, only_stale=True, jobs=args.jobs,
-                       ray_address=args.ray_address)
+                       ray_address=args.ray_address, timeout=args.timeout)
             site.build(root, args.scale)
             return 0
         if args.command == "bench":

@@ -2,7 +2,9 @@
 
 A process per chapter keeps chapters from sharing state and lets the runner read the chapter's peak memory
 from the operating system when the process ends. On a failure this writes a JSON description of the failing
-cell to the path given, then exits with status 1.
+cell to the path given, then exits with status 1. SIGTERM or SIGINT (the runner's time-out, a Ctrl-C) stops
+the run the same way: the kernel is shut down, the partly executed notebook is saved with the reason in its
+metadata (``alignbook.stopped``) and the cell that was running is reported as the failing one.
 
 Usage: python -m alignbook.book.execute SOURCE DESTINATION PARAMETERS_JSON FAILURE_JSON
 """
@@ -10,13 +12,52 @@ Usage: python -m alignbook.book.execute SOURCE DESTINATION PARAMETERS_JSON FAILU
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import traceback
 from pathlib import Path
 
+# The kernel's own log goes to this process's stderr, the runner's log: at its default level it says that a
+# kernel on the loopback interface runs "over TCP without encryption" at every start and that it caught the
+# KeyboardInterrupt jupyter_client sends at every shutdown. Neither is news; a chapter's errors reach the
+# notebook and the runner through papermill, not through this log.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
+
+
+class Stopped(Exception):
+    """A signal asked this run to stop (the runner's time-out, a Ctrl-C, a kill)."""
+
+
+def _stop(signum, frame) -> None:
+    for kind in (signal.SIGTERM, signal.SIGINT):  # one stop is enough: let the clean-up below finish
+        signal.signal(kind, signal.SIG_IGN)
+    raise Stopped(f"stopped by {signal.Signals(signum).name}")
+
+
+def mark_stopped(path: Path, reason: str) -> dict:
+    """Write ``reason`` into the metadata of the partly executed notebook at ``path`` (``alignbook.stopped``)
+    and return the failure of the stopped run: the cell that was running (the last one started) and the
+    reason."""
+    import nbformat
+
+    info = {"cell_index": None, "execution_count": None, "source": "", "ename": "Stopped", "evalue": reason,
+            "traceback": []}
+    if not path.exists():
+        return info
+    nb = nbformat.read(path, as_version=4)
+    started = [i for i, cell in enumerate(nb.cells) if cell.get("metadata", {}).get("papermill", {}).get("start_time")]
+    if started:
+        cell = nb.cells[started[-1]]
+        info.update(cell_index=started[-1], execution_count=cell.get("execution_count"), source=cell.source)
+    nb.metadata.setdefault("alignbook", {})["stopped"] = reason
+    nbformat.write(nb, path)
+    return info
+
 
 def main(argv: list[str]) -> int:
     source, destination, parameters, failure = argv
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -29,6 +70,7 @@ def main(argv: list[str]) -> int:
             cwd=str(Path(source).parent),
             progress_bar=False,
             log_output=False,
+            extra_arguments=KERNEL_ARGUMENTS,
         )
     except PapermillExecutionError as error:
         info = {
@@ -39,6 +81,8 @@ def main(argv: list[str]) -> int:
             "evalue": error.evalue,
             "traceback": error.traceback,
         }
+    except Stopped as error:
+        info = mark_stopped(Path(destination), str(error))
     except Exception as error:  # the kernel died, the notebook was unreadable, ...
         info = {
             "cell_index": None,

@@ -5,7 +5,8 @@ touches what a book build (``make book``) executed, and each scale's build re-ru
 
 - ``SCALE/executed/NAME.ipynb``  the executed chapter (what the site of that scale shows)
 - ``SCALE/records/NAME.json``    how it was produced: scale, seed, device, the staleness key, time, memory
-- ``SCALE/failed/NAME.ipynb``    a partly executed notebook kept for inspection after a failure
+- ``SCALE/failed/NAME.ipynb``    a partly executed notebook kept for inspection after a failure (a chapter
+                                 stopped by a time-out or a signal too, the reason in its metadata)
 - ``runtimes.json``              the last run time of each chapter at each scale (``list``, "Run times")
 """
 
@@ -17,9 +18,11 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -28,6 +31,7 @@ from pathlib import Path
 import alignbook
 from alignbook import scales
 from alignbook.book.chapters import BookError, Chapter, parameters_cell
+from alignbook.book.execute import mark_stopped
 from alignbook.chapter import RUNNER_ENV, resolve_device
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -159,13 +163,70 @@ def machine_label() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"
 
 
-def execute(root: str, source: str, name: str, scale: str, seed: int, device: str) -> dict:
+# After asking a stopped chapter to end, how long its clean-up (kernel shutdown, saving the notebook) may take.
+STOP_GRACE_S = 30.0
+
+
+class _Signalled(Exception):
+    """SIGTERM reached the runner while it waited for a chapter."""
+
+
+def _raise_signalled(signum, frame) -> None:
+    raise _Signalled(signal.Signals(signum).name)
+
+
+def _wait(process: subprocess.Popen, timeout: float | None) -> tuple[int, os.struct_rusage | None, str | None]:
+    """Wait for the chapter's process: its status, resource usage and, if it had to be stopped, why. A time-out
+    or a signal to this process (SIGTERM, or SIGINT as KeyboardInterrupt) asks the chapter to stop with
+    SIGTERM, so that it saves its partial notebook; it is killed if it has not ended ``STOP_GRACE_S`` later."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_signalled) if main_thread else None
+    deadline = None if timeout is None else time.monotonic() + timeout
+    reason, kill_at = None, None
+    try:
+        while True:
+            try:
+                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+                if pid:
+                    return status, usage, reason
+                if reason is None and deadline is not None and time.monotonic() > deadline:
+                    reason = f"timed out after {timeout:g} s"
+                time.sleep(0.05)
+            except _Signalled as signalled:
+                reason = reason or f"stopped by {signalled}"
+            except KeyboardInterrupt:
+                reason = reason or "stopped by SIGINT"
+            if reason is not None and kill_at is None:
+                process.send_signal(signal.SIGTERM)
+                kill_at = time.monotonic() + STOP_GRACE_S
+            elif kill_at is not None and time.monotonic() > kill_at:
+                process.kill()
+    finally:
+        if main_thread:  # None: a handler installed outside Python, which cannot be put back from here
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def execute(root: str, source: str, name: str, scale: str, seed: int, device: str,
+            timeout: float | None = None) -> dict:
     """Execute the notebook ``source`` in a subprocess of its own and return what came of it: the executed (or
     partly executed) notebook's text, the failure (None on success), wall time, peak memory and the machine.
     Writes nothing under ``root``: the caller files the result (``file_result``), so that this can run in a
-    worker process or a Ray task on another machine."""
+    worker process or a Ray task on another machine.
+
+    A chapter that runs past ``timeout`` seconds, or a signal to this process, stops the chapter: the result
+    is a failure whose reason says so, with the notebook as far as it got. Either way the temporary folder
+    goes, with whatever the chapter made in its temporary directory (``TMPDIR`` points into it)."""
     work = Path(tempfile.mkdtemp(prefix=f"alignbook-{name}-"))
+    try:
+        return _execute_in(work, root, source, name, scale, seed, device, timeout)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _execute_in(work: Path, root: str, source: str, name: str, scale: str, seed: int, device: str,
+                timeout: float | None) -> dict:
     partial, failure = work / f"{name}.ipynb", work / "failure.json"
+    (work / "tmp").mkdir()
     env = {
         **os.environ,
         RUNNER_ENV: "1",
@@ -174,6 +235,7 @@ def execute(root: str, source: str, name: str, scale: str, seed: int, device: st
         # tqdm.auto warns in a kernel without ipywidgets; the chapter's own progress is off under the runner too.
         "TQDM_DISABLE": "1",
         "PYTHONWARNINGS": "ignore:IProgress not found",
+        "TMPDIR": str(work / "tmp"),  # the chapter's own temporary folders (omnisafe-*) go with this one
     }
     env.setdefault("MUJOCO_GL", "egl")
     params = json.dumps({"scale": scale, "seed": seed, "device": device})
@@ -181,19 +243,21 @@ def execute(root: str, source: str, name: str, scale: str, seed: int, device: st
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=root)
     # wait4 returns the peak resident memory of the subprocess and of the kernel it started and reaped.
-    _, status, usage = os.wait4(process.pid, 0)
+    status, usage, stopped = _wait(process, timeout)
     wall = time.perf_counter() - start
-    ok = os.waitstatus_to_exitcode(status) == 0
+    ok = os.waitstatus_to_exitcode(status) == 0 and stopped is None
+    info = None if ok or not failure.exists() else json.loads(failure.read_text(encoding="utf-8"))
+    if stopped is not None:  # the runner's reason (a time-out) is more telling than the signal it sent
+        info = mark_stopped(partial, stopped)
     result = {
         "ok": ok,
         "notebook": partial.read_text(encoding="utf-8") if partial.exists() else None,
-        "failure": None if ok or not failure.exists() else json.loads(failure.read_text(encoding="utf-8")),
+        "failure": info,
         "wall_s": round(wall, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux reports kilobytes
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_label(),
     }
-    shutil.rmtree(work, ignore_errors=True)
     return result
 
 
@@ -226,9 +290,10 @@ def file_result(root: Path, chapter: Chapter, scale: str, seed: int, device: str
     return record
 
 
-def run_chapter(root: Path, chapter: Chapter, scale: str, seed: int = 0, device: str = "auto") -> Record:
+def run_chapter(root: Path, chapter: Chapter, scale: str, seed: int = 0, device: str = "auto",
+                timeout: float | None = None) -> Record:
     """Execute one chapter; returns its record, or raises ChapterFailed with the failing cell's traceback."""
-    result = execute(str(root), str(chapter.path), chapter.name, scale, seed, device)
+    result = execute(str(root), str(chapter.path), chapter.name, scale, seed, device, timeout)
     return file_result(root, chapter, scale, seed, device, result)
 
 
@@ -259,8 +324,10 @@ def run(
     log=None,
     jobs: int = 1,
     ray_address: str | None = None,
+    timeout: float | None = None,
 ) -> list[Record]:
-    """Run the chapters (skipping current ones when ``only_stale``).
+    """Run the chapters (skipping current ones when ``only_stale``); a chapter still running after ``timeout``
+    seconds is stopped and fails like a chapter whose cell raised.
 
     With ``jobs == 1`` and no ``ray_address``: one after another in this order, stopping at the first failure.
     Otherwise side by side (chapters are independent): in ``jobs`` local worker processes, or as Ray tasks on
@@ -270,6 +337,8 @@ def run(
     validate(chapters, scale, seed, device)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise BookError(f"jobs must be a positive integer, got {jobs!r}")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
+        raise BookError(f"timeout must be a positive number of seconds, got {timeout!r}")
     todo = []
     for chapter in chapters:
         reason = stale_reason(root, chapter, scale, seed, device)
@@ -281,7 +350,7 @@ def run(
         records = []
         for chapter, doing in todo:
             log(f"[alignbook] {chapter.name}: {doing}")
-            records.append(run_chapter(root, chapter, scale, seed, device))
+            records.append(run_chapter(root, chapter, scale, seed, device, timeout))
             _log_done(log, records[-1])
         return records
     from alignbook.backends import map_jobs
@@ -291,7 +360,7 @@ def run(
         log(f"[alignbook] {chapter.name}: {doing}, {where}")
     try:
         results = map_jobs("alignbook.book.runner:execute",
-                           [(str(root), str(c.path), c.name, scale, seed, device) for c, _ in todo],
+                           [(str(root), str(c.path), c.name, scale, seed, device, timeout) for c, _ in todo],
                            workers=jobs, ray_address=ray_address, num_gpus=1 if scale == "full" else 0)
     except ValueError as error:  # a Ray address that does not answer, a cluster without GPUs
         raise BookError(str(error)) from None

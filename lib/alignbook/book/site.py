@@ -202,7 +202,8 @@ def draw_benchmark(name: str, entry: dict, spec: bench.BookBenchmark, path: Path
     colours = ["#7f7f7f" if label != "this book (this build)" else plotting.PALETTE[0] for label in labels]
     ax.barh(labels, [bars[label] for label in labels], color=colours, height=0.6)
     for y, label in enumerate(labels):
-        ax.text(bars[label], y, f" {bars[label]:,.0f}", va="center")
+        value = bars[label]
+        ax.text(value, y, f" {value:,.0f}" if value >= 10 else f" {value:.2f}", va="center")  # ratios: 1.83
     ax.tick_params(labelsize=10)
     ax.set(xlabel=spec.unit)
     ax.set_xlim(0, 1.2 * max(bars.values()))

@@ -23,11 +23,11 @@ from alignbook.lm.corpus import corpus_fingerprint, load_corpus, pack, split_doc
 from alignbook.lm.model import BaichuanConfig, BaichuanForCausalLM
 from alignbook.lm.scaling import compute_flops
 from alignbook.lm.tokenizer import train_tokenizer
-from alignbook.lm.train import Progress, TrainConfig, cpu_threads, train, validation_loss
+from alignbook.lm.train import Progress, TrainConfig, train, validation_loss
 
 HEAD_DIM = 32  # every model of the chapter uses 32-dimensional heads; width sets the number of heads
 TEXT_SETTINGS = ("corpus", "corpus_files", "corpus_max_documents", "valid_fraction", "vocab_size")
-RECIPE_SETTINGS = ("batch_size", "seq_len", "lr", "warmup_fraction", "grad_clip", "valid_windows", "threads")
+RECIPE_SETTINGS = ("batch_size", "seq_len", "lr", "warmup_fraction", "grad_clip", "valid_windows")
 # The code a trained base model depends on: a change to any of these files retrains it.
 BASE_MODEL_SOURCES = tuple(Path(__file__).parent / name
                            for name in ("base.py", "corpus.py", "fused.py", "model.py", "tokenizer.py", "train.py"))
@@ -89,24 +89,22 @@ def train_model(
     model = BaichuanForCausalLM(config)
     recipe = TrainConfig(steps=steps, batch_size=cfg.batch_size, seq_len=seq_len or cfg.seq_len,
                          lr=lr or cfg.lr, warmup_steps=max(1, round(cfg.warmup_fraction * steps)),
-                         grad_clip=cfg.grad_clip, seed=seed, log_every=max(1, steps // 100), threads=cfg.threads)
+                         grad_clip=cfg.grad_clip, seed=seed, log_every=max(1, steps // 100))
     log = train(model, data.train, recipe, device=device, progress=progress, desc=f"d={hidden}, L={layers}")
-    with cpu_threads(cfg.threads):
-        loss = validation_loss(model, data.valid, recipe.seq_len, max_windows=cfg.valid_windows)
+    loss = validation_loss(model, data.valid, recipe.seq_len, max_windows=cfg.valid_windows)
     return TrainedModel(model, log, loss, matmul_parameters(config), steps * recipe.batch_size * recipe.seq_len)
 
 
 def base_model(*, hidden: int, layers: int, steps: int, vocab_size: int, seq_len: int, batch_size: int, lr: float,
                warmup_fraction: float = 0.1, grad_clip: float = 0.5, valid_windows: int = 8,
                corpus: str = "default", corpus_files: str = "*", corpus_max_documents: int = 0,
-               valid_fraction: float = 0.1, threads: int = 1, seed: int = 0, device: torch.device | str = "cpu",
+               valid_fraction: float = 0.1, seed: int = 0, device: torch.device | str = "cpu",
                progress: Progress | None = None) -> tuple[BaichuanForCausalLM, PreTrainedTokenizerFast, Path]:
     """The book's base language model: a decoder of width ``hidden`` (heads of ``HEAD_DIM``) and ``layers``
     blocks, trained for ``steps`` steps of ``batch_size`` windows of ``seq_len`` tokens at peak learning rate
     ``lr`` (linear warm-up over ``warmup_fraction`` of the steps, gradients clipped to ``grad_clip``), with a
     tokenizer of ``vocab_size`` trained on the corpus ``corpus`` (``corpus_files``, at most
-    ``corpus_max_documents`` documents, 0 for all; ``valid_fraction`` held out, ``valid_windows`` of it scored)
-    on ``threads`` CPU threads (0: torch's default).
+    ``corpus_max_documents`` documents, 0 for all; ``valid_fraction`` held out, ``valid_windows`` of it scored).
 
     Trained here, or loaded from the cache when the same values, the same corpus and the same code
     (``BASE_MODEL_SOURCES``) were trained before. Returns the model (in eval mode, on ``device``), its tokenizer
@@ -114,7 +112,7 @@ def base_model(*, hidden: int, layers: int, steps: int, vocab_size: int, seq_len
     settings = dict(vocab_size=vocab_size, seq_len=seq_len, batch_size=batch_size, lr=lr,
                     warmup_fraction=warmup_fraction, grad_clip=grad_clip, valid_windows=valid_windows, corpus=corpus,
                     corpus_files=corpus_files, corpus_max_documents=corpus_max_documents,
-                    valid_fraction=valid_fraction, threads=threads)
+                    valid_fraction=valid_fraction)
     cfg = SimpleNamespace(**settings)
     documents = load_corpus(corpus, corpus_files, corpus_max_documents)
     key = {"model": "baichuan2-base", "hidden": hidden, "layers": layers, "steps": steps, **settings, "seed": seed,

@@ -8,7 +8,6 @@ seeded generator, so the same seed gives the same log on a CPU.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -37,7 +36,6 @@ class TrainConfig:
     grad_clip: float = 0.5
     seed: int = 0
     log_every: int = 1
-    threads: int = 0  # CPU threads for this run; 0 leaves torch's setting alone
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "seq_len", "log_every"):
@@ -63,19 +61,6 @@ def optimiser(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
 
 
-@contextlib.contextmanager
-def cpu_threads(count: int):
-    """Run a block with ``count`` torch CPU threads (0: unchanged). Small models on a shared 2-core machine run
-    several times faster on one thread than on two that wait for each other."""
-    previous = torch.get_num_threads()
-    if count:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _check_stream(tokens: torch.Tensor, seq_len: int) -> None:
     if tokens.dim() != 1 or tokens.numel() == 0:
         raise ValueError("training data is empty: pass a non-empty 1-D tensor of token ids (see corpus.pack)")
@@ -94,8 +79,7 @@ def train(
     """Train ``model`` in place on random windows of the packed stream ``tokens``; return the log, one row per
     ``log_every`` steps: step, tokens seen, loss (CE + max-z), CE, max logit, gradient norm, lr, wall time."""
     _check_stream(tokens, cfg.seq_len)
-    with cpu_threads(cfg.threads):
-        return _train(model, tokens, cfg, torch.device(device), progress, desc)
+    return _train(model, tokens, cfg, torch.device(device), progress, desc)
 
 
 def _train(model, tokens, cfg: TrainConfig, device: torch.device, progress, desc) -> pd.DataFrame:

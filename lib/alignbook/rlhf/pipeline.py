@@ -73,8 +73,7 @@ def train_scores(stack: Stack, policy, tokenizer, rows: list[dict], kinds=SCORE_
     models, logs = {}, {}
     for i, kind in enumerate(kinds):
         cfg = TrainConfig(steps=stack.score_steps, batch_size=stack.score_batch, seq_len=64, lr=stack.score_lr,
-                          warmup_steps=stack.score_steps // 10, seed=(stack.seed if seed is None else seed) + i,
-                          threads=1)
+                          warmup_steps=stack.score_steps // 10, seed=(stack.seed if seed is None else seed) + i)
         torch.manual_seed(cfg.seed)
         model = score_model(stack.sizes.config(), MODERATION_OUTPUTS if kind == "moderation" else 1, body=policy)
         log = train_moderation(model, data, cfg) if kind == "moderation" else train_score_model(model, data, kind, cfg)

@@ -19,7 +19,7 @@ from transformers import PreTrainedTokenizerFast
 from alignbook.cache import cached
 from alignbook.lm.model import BaichuanConfig, BaichuanForCausalLM
 from alignbook.lm.tokenizer import train_tokenizer
-from alignbook.lm.train import TrainConfig, cpu_threads, learning_rate, optimiser
+from alignbook.lm.train import TrainConfig, learning_rate, optimiser
 from alignbook.rlhf import world
 from alignbook.rlhf.data import PROMPT_TEMPLATE
 from alignbook.rlhf.world import Prompt
@@ -143,12 +143,11 @@ def sample(model: BaichuanForCausalLM, prompts: list[list[int]], max_new: int, g
     return [r[: r.index(eos) + 1] if eos in r else r for r in stacked]
 
 
-def generate_text(model, tokenizer, prompts: list[Prompt], max_new: int, seed: int, threads: int = 1) -> list[str]:
+def generate_text(model, tokenizer, prompts: list[Prompt], max_new: int, seed: int) -> list[str]:
     """One sampled answer per prompt, as text (one CPU thread by default: small models on a shared machine run
     faster on one thread than on two that wait for each other)."""
     generator = torch.Generator().manual_seed(seed)
-    with cpu_threads(threads):
-        ids = sample(model, [encode_prompt(tokenizer, p.text) for p in prompts], max_new, generator)
+    ids = sample(model, [encode_prompt(tokenizer, p.text) for p in prompts], max_new, generator)
     return [decode_response(tokenizer, r) for r in ids]
 
 
@@ -192,7 +191,7 @@ def sft(model: BaichuanForCausalLM, tokenizer, demos: list[tuple[Prompt, str]], 
 
 
 def sft_policy(sizes: Sizes, steps: int, batch: int = 32, lr: float = 3e-3, demos_per_prompt: int = 8,
-               seed: int = 0, threads: int = 1) -> tuple[PreTrainedTokenizerFast, BaichuanForCausalLM]:
+               seed: int = 0) -> tuple[PreTrainedTokenizerFast, BaichuanForCausalLM]:
     """The world's tokenizer and its SFT policy, trained on mixed demonstrations for every prompt of the world
     (cached on disk by sizes, steps and seed)."""
     settings = dict(sizes=vars(sizes), steps=steps, batch=batch, lr=lr, demos=demos_per_prompt, seed=seed,
@@ -203,8 +202,7 @@ def sft_policy(sizes: Sizes, steps: int, batch: int = 32, lr: float = 3e-3, demo
         tokenizer = world_tokenizer(sizes.vocab)
         model = BaichuanForCausalLM(sizes.config())
         cfg = TrainConfig(steps=steps, batch_size=batch, seq_len=64, lr=lr, warmup_steps=steps // 10, seed=seed)
-        with cpu_threads(threads):
-            sft(model, tokenizer, world.demonstrations(world.all_prompts(), demos_per_prompt, seed), cfg)
+        sft(model, tokenizer, world.demonstrations(world.all_prompts(), demos_per_prompt, seed), cfg)
         tokenizer.save_pretrained(folder)
         save_file(model.state_dict(), folder / "policy.safetensors")
 

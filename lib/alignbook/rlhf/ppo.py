@@ -29,7 +29,6 @@ import torch
 import torch.nn.functional as F
 
 from alignbook.lm.model import BaichuanForCausalLM
-from alignbook.lm.train import cpu_threads
 from alignbook.rlhf import world
 from alignbook.rlhf.models import ScoreModel, final_hidden_states
 from alignbook.rlhf.policies import encode_prompt, right_pad, sample
@@ -60,7 +59,6 @@ class PPOConfig:
     window: int = 128
     fixed_lambda: float = 0.0  # the shaping baseline's lambda
     seed: int = 0
-    threads: int = 1
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -150,9 +148,8 @@ class SafeRLHF:
         steps = range(self.cfg.iterations)
         if progress is not None:
             steps = progress(steps, total=self.cfg.iterations, desc=self.cfg.method)
-        with cpu_threads(self.cfg.threads):
-            return pd.DataFrame([self.step([prompts[i] for i in self.rng.integers(len(prompts), size=self.cfg.batch)])
-                                 for _ in steps])
+        return pd.DataFrame([self.step([prompts[i] for i in self.rng.integers(len(prompts), size=self.cfg.batch)])
+                             for _ in steps])
 
     def _encode(self, text: str) -> list[int]:
         if text not in self.prompt_ids:  # the world's prompts recur: tokenise each once
@@ -261,14 +258,13 @@ class SafeRLHF:
 
 
 def evaluate_policy(policy: BaichuanForCausalLM, tokenizer, prompts: list[world.Prompt], samples: int,
-                    max_new: int, seed: int, threads: int = 1) -> dict[str, float]:
+                    max_new: int, seed: int) -> dict[str, float]:
     """The world's truth about a policy, ``samples`` responses per prompt: mean helpfulness over all prompts,
     safe helpfulness (helpfulness counted only where the response is harmless), harmful-response rate over
     the harmful prompts (and over the benign ones), refusal rate."""
     generator = torch.Generator().manual_seed(seed)
     asked = [p for p in prompts for _ in range(samples)]
-    with cpu_threads(threads):
-        responses = sample(policy, [encode_prompt(tokenizer, p.text) for p in asked], max_new, generator)
+    responses = sample(policy, [encode_prompt(tokenizer, p.text) for p in asked], max_new, generator)
     texts = [tokenizer.decode(r, skip_special_tokens=True).strip() for r in responses]
     verdicts = [world.judge(p, t) for p, t in zip(asked, texts, strict=True)]
     harmful = np.array([p.harmful for p in asked])

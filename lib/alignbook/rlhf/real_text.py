@@ -24,7 +24,6 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from alignbook.cache import cached
-from alignbook.lm.train import cpu_threads
 from alignbook.rlhf.data import HARM_CATEGORIES
 from alignbook.rlhf.models import (
     MODERATION_OUTPUTS,
@@ -229,7 +228,7 @@ def unavailable() -> str | None:
     return None
 
 
-def features(data: list[dict], threads: int = 2) -> dict[str, torch.Tensor]:
+def features(data: list[dict]) -> dict[str, torch.Tensor]:
     """SmolLM2's final hidden state at the last token of each (question, answer) conversation, in its chat
     template: ``answers`` (rows, 2, 576), cached by the rows' text and the model file."""
     reason = unavailable()
@@ -246,7 +245,7 @@ def features(data: list[dict], threads: int = 2) -> dict[str, torch.Tensor]:
         flat = [tokenizer.apply_chat_template([{"role": "user", "content": q}, {"role": "assistant", "content": a}],
                                               tokenize=False) for pair in texts for q, a in pair]
         out = []
-        with torch.no_grad(), cpu_threads(threads):
+        with torch.no_grad():
             for i in range(0, len(flat), 16):
                 batch = tokenizer(flat[i: i + 16], return_tensors="pt", padding=True, padding_side="right")
                 hidden = model.model(**batch).last_hidden_state

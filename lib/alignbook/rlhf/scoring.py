@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from alignbook.lm.train import TrainConfig, cpu_threads, optimiser
+from alignbook.lm.train import TrainConfig, optimiser
 from alignbook.rlhf.data import HARM_CATEGORIES, SEVERITY_LEVELS
 from alignbook.rlhf.models import (
     ScoreModel,
@@ -75,19 +75,18 @@ def train_score_model(model: ScoreModel, data: dict, kind: str, cfg: TrainConfig
     opt = optimiser(model, cfg)
     log = []
     model.train()
-    with cpu_threads(cfg.threads):
-        for step in range(cfg.steps):
-            first, second, first_safe, second_safe = _pairs(data, kind, rng.integers(len(data["seqs"]),
-                                                                                       size=cfg.batch_size))
-            ids, lengths = right_pad(first + second, model.config.pad_token_id)
-            scores = model(ids, lengths=lengths)[1].squeeze(-1)
-            a, b = scores[: cfg.batch_size], scores[cfg.batch_size:]
-            if kind == "cost":  # "first" is the safer response: the unsafer one must cost more
-                loss = cost_loss(a, b, first_safe, second_safe, regularisation)
-            else:
-                loss = reward_loss(a, b, regularisation)
-            descend(opt, model, loss, step, cfg)
-            log.append({"step": step + 1, "loss": loss.item()})
+    for step in range(cfg.steps):
+        first, second, first_safe, second_safe = _pairs(data, kind, rng.integers(len(data["seqs"]),
+                                                                                   size=cfg.batch_size))
+        ids, lengths = right_pad(first + second, model.config.pad_token_id)
+        scores = model(ids, lengths=lengths)[1].squeeze(-1)
+        a, b = scores[: cfg.batch_size], scores[cfg.batch_size:]
+        if kind == "cost":  # "first" is the safer response: the unsafer one must cost more
+            loss = cost_loss(a, b, first_safe, second_safe, regularisation)
+        else:
+            loss = reward_loss(a, b, regularisation)
+        descend(opt, model, loss, step, cfg)
+        log.append({"step": step + 1, "loss": loss.item()})
     model.eval()
     return pd.DataFrame(log)
 
@@ -119,13 +118,12 @@ def train_moderation(model: ScoreModel, data: dict, cfg: TrainConfig) -> pd.Data
     opt = optimiser(model, cfg)
     log = []
     model.train()
-    with cpu_threads(cfg.threads):
-        for step in range(cfg.steps):
-            seqs, categories, severity = _responses(data, rng.integers(len(data["seqs"]), size=cfg.batch_size))
-            ids, lengths = right_pad(seqs, model.config.pad_token_id)
-            loss = moderation_loss(model(ids, lengths=lengths)[1], categories, severity)
-            descend(opt, model, loss, step, cfg)
-            log.append({"step": step + 1, "loss": loss.item()})
+    for step in range(cfg.steps):
+        seqs, categories, severity = _responses(data, rng.integers(len(data["seqs"]), size=cfg.batch_size))
+        ids, lengths = right_pad(seqs, model.config.pad_token_id)
+        loss = moderation_loss(model(ids, lengths=lengths)[1], categories, severity)
+        descend(opt, model, loss, step, cfg)
+        log.append({"step": step + 1, "loss": loss.item()})
     model.eval()
     return pd.DataFrame(log)
 

@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="curves.png")
     args = parser.parse_args(argv)
 
+    from alignbook import threads
     from alignbook.saferl import runs
+
+    threads.apply()  # the book's thread policy, as a chapter applies it
 
     try:
         if args.command == "train":

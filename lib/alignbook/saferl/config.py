@@ -92,7 +92,6 @@ class OnPolicyConfig:
     entropy_coef: float = 0.0
     normalise_obs: bool = True
     seed: int = 0
-    threads: int = 1  # torch threads during training: small networks run fastest on one
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from safetensors.torch import load_file, save_file
 from alignbook.saferl.checkpoint import load_object_state, load_optimizer, object_state, optimizer_tensors
 from alignbook.saferl.config import algorithm_class, canonical_name, make_config
 from alignbook.saferl.offpolicy.base import Run
-from alignbook.saferl.train import Agent, OnPolicyRun, training_threads
+from alignbook.saferl.train import Agent, OnPolicyRun
 
 CONFIG, PROGRESS, CHECKPOINT, MODEL = "config.json", "progress.csv", "checkpoint.safetensors", "model.safetensors"
 
@@ -136,22 +136,21 @@ def train_run(algo: str, task: str, run_dir: str | Path, callback=None, stop_aft
     config_path.write_text(json.dumps(spec, indent=1))
     cls = algorithm_class(spec["algo"])
     cfg = make_config(spec["algo"], task, **overrides)
-    with training_threads(cfg.threads):
-        run = Run(cls, task, cfg) if cls.family == "off-policy" else OnPolicyRun(spec["algo"], task, cfg)
-        progress = run_dir / PROGRESS
-        if (run_dir / CHECKPOINT).exists():
-            load_checkpoint(run, run_dir / CHECKPOINT)
-            done = pd.read_csv(progress).head(run.epoch)  # pandas >= 3 reads floats back exactly
-            run.rows = done.drop(columns="algo", errors="ignore").to_dict("records")
-        while run.epoch < run.epochs and (stop_after_epoch is None or run.epoch < stop_after_epoch):
-            row = run.run_epoch()
-            run.log().to_csv(progress, index=False)
-            save_checkpoint(run, run_dir / CHECKPOINT)
-            if callback is not None:
-                callback(row)
-        run.env.close()
-        if isinstance(run, OnPolicyRun) and run.epoch == run.epochs:
-            run.agent.save(run_dir / MODEL)
+    run = Run(cls, task, cfg) if cls.family == "off-policy" else OnPolicyRun(spec["algo"], task, cfg)
+    progress = run_dir / PROGRESS
+    if (run_dir / CHECKPOINT).exists():
+        load_checkpoint(run, run_dir / CHECKPOINT)
+        done = pd.read_csv(progress).head(run.epoch)  # pandas >= 3 reads floats back exactly
+        run.rows = done.drop(columns="algo", errors="ignore").to_dict("records")
+    while run.epoch < run.epochs and (stop_after_epoch is None or run.epoch < stop_after_epoch):
+        row = run.run_epoch()
+        run.log().to_csv(progress, index=False)
+        save_checkpoint(run, run_dir / CHECKPOINT)
+        if callback is not None:
+            callback(row)
+    run.env.close()
+    if isinstance(run, OnPolicyRun) and run.epoch == run.epochs:
+        run.agent.save(run_dir / MODEL)
     return run.log()
 
 

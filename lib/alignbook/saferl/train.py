@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,7 +18,6 @@ import numpy as np
 import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
-from threadpoolctl import threadpool_limits
 
 from alignbook.checks import positive_int
 from alignbook.envs import make_vec
@@ -85,19 +83,6 @@ class Agent:
         return cls(algo, normaliser, tensors["action.low"].numpy(), tensors["action.high"].numpy())
 
 
-@contextmanager
-def training_threads(threads: int):
-    """torch and NumPy's BLAS limited to ``threads`` while training: with matrices this small, extra threads
-    only add synchronisation."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with threadpool_limits(threads):
-            yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def train(algo: str, task_id: str, *, engine: str | None = None, callback: Callable[[dict], None] | None = None,
           **overrides) -> tuple[Agent, pd.DataFrame]:
     """Train ``algo`` (a name in ``ALGORITHMS``) on ``task_id`` with its defaults and ``overrides``.
@@ -112,20 +97,19 @@ def train(algo: str, task_id: str, *, engine: str | None = None, callback: Calla
     """
     algo = canonical_name(algo)
     cfg = make_config(algo, task_id, **overrides)
-    with training_threads(cfg.threads):
-        cls = ALGORITHMS[algo]
-        if cls.family == "off-policy":  # its own run: a replay buffer, one update per step
-            from alignbook.saferl.offpolicy.base import Run
+    cls = ALGORITHMS[algo]
+    if cls.family == "off-policy":  # its own run: a replay buffer, one update per step
+        from alignbook.saferl.offpolicy.base import Run
 
-            run = Run(cls, task_id, cfg)
-        else:
-            run = OnPolicyRun(algo, task_id, cfg, engine)
-        while run.epoch < run.epochs:
-            row = run.run_epoch()
-            if callback is not None:
-                callback(row)
-        run.env.close()
-        return run.agent, run.log()
+        run = Run(cls, task_id, cfg)
+    else:
+        run = OnPolicyRun(algo, task_id, cfg, engine)
+    while run.epoch < run.epochs:
+        row = run.run_epoch()
+        if callback is not None:
+            callback(row)
+    run.env.close()
+    return run.agent, run.log()
 
 
 class OnPolicyRun:

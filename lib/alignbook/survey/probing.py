@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 
 from alignbook.lm.model import BaichuanConfig, BaichuanForCausalLM
-from alignbook.lm.train import cpu_threads
 
 FIRST_SYMBOL = 3  # ids 0-2 are the config's pad, bos and eos
 
@@ -47,20 +46,18 @@ def last_logits(model: BaichuanForCausalLM, sequences: torch.Tensor) -> torch.Te
 
 
 def train_copy_first(model: BaichuanForCausalLM, symbols: int, length: int, steps: int, batch: int, lr: float,
-                     generator: torch.Generator, threads: int = 0) -> list[float]:
-    """Cross-entropy of the first symbol at the last position; returns the loss curve. ``threads``: CPU threads
-    for the loop (0 leaves torch's setting alone; 1 is fastest for a model this small on a shared machine)."""
+                     generator: torch.Generator) -> list[float]:
+    """Cross-entropy of the first symbol at the last position; returns the loss curve."""
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     losses = []
     model.train()
-    with cpu_threads(threads):
-        for _ in range(steps):
-            x = make_sequences(batch, length, symbols, generator)
-            loss = F.cross_entropy(last_logits(model, x), x[:, 0])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            losses.append(loss.item())
+    for _ in range(steps):
+        x = make_sequences(batch, length, symbols, generator)
+        loss = F.cross_entropy(last_logits(model, x), x[:, 0])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
     model.eval()
     return losses
 

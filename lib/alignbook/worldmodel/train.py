@@ -69,11 +69,10 @@ class Config:
     pid_start: int = 5000  # environment steps before the PID multiplier moves
     cost_ema: float = 0.99  # the PID's error is this EMA of the episode cost minus the limit
     augmented: dict = field(default_factory=lambda: dict(init=1e-6, penalty=5e-9, growth=1e-5, penalty_max=1.0))
-    threads: int = 1
     device: str = "cpu"  # where the networks run; the environment and the replay stay on the CPU
 
     def __post_init__(self):
-        for name in ("env_steps", "prefill", "batch", "length", "imag_horizon", "threads"):
+        for name in ("env_steps", "prefill", "batch", "length", "imag_horizon"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "prefill" else 1):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -234,12 +233,9 @@ def train(algo: str, task_id: str, *, callback: Callable[[dict], None] | None = 
     (steps, episode_return, episode_cost, lambda, updates, wall_time and the last update's losses)."""
     cfg = make_config(**overrides)
     spec, env, encoder = make_agent_env(algo, task_id, cfg)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
     try:
         return _train(spec, env, encoder, cfg, callback)
     finally:
-        torch.set_num_threads(threads)
         env.close()
 
 

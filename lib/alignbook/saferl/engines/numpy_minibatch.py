@@ -39,7 +39,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 from torch import nn
 
 from alignbook.saferl.buffer import Batch
@@ -236,14 +235,13 @@ def _sizes(net: nn.Sequential) -> tuple[int, ...]:
 
 def serve_actor(channel: Channel) -> None:
     """The second process: run the actor's passes for each job, reporting the KL after every pass."""
-    with threadpool_limits(1):
-        while (job := channel.recv()) is not None:
-            spec, state, arrays, orders, batch_size, lr, target_kl = job
-            actor = ActorSide(*spec)
-            actor.stack.load(state)
-            for kl in actor.passes(arrays, orders, batch_size, lr, target_kl):
-                channel.send(kl)
-            channel.send(actor.stack.state())
+    while (job := channel.recv()) is not None:
+        spec, state, arrays, orders, batch_size, lr, target_kl = job
+        actor = ActorSide(*spec)
+        actor.stack.load(state)
+        for kl in actor.passes(arrays, orders, batch_size, lr, target_kl):
+            channel.send(kl)
+        channel.send(actor.stack.state())
 
 
 _actor_worker: Worker | None = None

@@ -16,7 +16,6 @@ import time
 import numpy as np
 import pandas as pd
 import torch
-from threadpoolctl import threadpool_limits
 
 from alignbook.envs.registry import make_multi_agent
 from alignbook.saferl.buffer import RolloutBuffer
@@ -37,13 +36,7 @@ def train_multi(algo: str, task_id: str, **overrides):
     if not getattr(cls, "multi_agent", False):
         raise ValueError(f"{algo!r} is a single-agent algorithm; use alignbook.saferl.train")
     cfg = make_config(algo, **overrides)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
-    try:
-        with threadpool_limits(cfg.threads):
-            return _train(cls, task_id, cfg)
-    finally:
-        torch.set_num_threads(threads)
+    return _train(cls, task_id, cfg)
 
 
 def _train(cls, task_id: str, cfg):

@@ -59,7 +59,6 @@ class OffPolicyConfig:
     cost_window: int = 10  # episodes in the mean cost the multiplier sees
     normalise_obs: bool = False
     seed: int = 0
-    threads: int = 1
 
 
 @dataclass(frozen=True)
