@@ -1,0 +1,96 @@
+"""The device audit on small cases: a correct loop passes, each kind of forgotten move is caught, on a CPU."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from alignbook.devices import DeviceAudit, DeviceViolation
+
+CPU = torch.device("cpu")
+
+
+def train(move_batch=True, move_model=True, optimizer=torch.optim.Adam, steps=3):
+    """A small classifier's training loop, as a chapter writes one; the flags drop one move each."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.ReLU(), nn.Linear(8, 3))
+    if move_model:
+        model = model.to(CPU)
+    opt = optimizer(model.parameters(), lr=1e-2)
+    features, labels = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    for _ in range(steps):
+        x, y = (features.to(CPU), labels.to(CPU)) if move_batch else (features, labels)
+        loss = F.cross_entropy(model(x), y) + 0.01 * F.mse_loss(model(x).softmax(-1), F.one_hot(y, 3).float())
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    return loss.item()
+
+
+@pytest.mark.parametrize("optimizer", [torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD])
+def test_a_correct_loop_passes_and_gives_the_same_numbers(optimizer):
+    plain = train(optimizer=optimizer)
+    with DeviceAudit(CPU) as audit:
+        audited = train(optimizer=optimizer)
+    assert audit.violations == []
+    assert audited == plain  # the audit labels tensors, it never changes a result
+
+
+def test_a_batch_left_on_the_cpu_fails_and_says_where():
+    with pytest.raises(DeviceViolation) as error:
+        with DeviceAudit(CPU):
+            train(move_batch=False)
+    message = str(error.value)
+    assert "mixes tensors on cpu with tensors left on the CPU" in message
+    assert "(16, 4)" in message  # the batch's shape
+    assert "tests/test_devices.py:" in message and "in train" in message  # where the batch is used
+
+
+def test_a_model_never_moved_fails():
+    with pytest.raises(DeviceViolation, match="requires grad is not on cpu"):
+        with DeviceAudit(CPU):
+            train(move_batch=False, move_model=False)
+
+
+def test_strict_raises_at_the_first_violation():
+    audit = DeviceAudit(CPU, strict=True)
+    with pytest.raises(DeviceViolation, match="device audit: add"), audit:
+        on = torch.ones(3, device=CPU)
+        on + torch.ones(3)
+    assert audit.violations == []
+
+
+def test_labels_follow_factories_moves_and_ops():
+    with DeviceAudit(CPU) as audit:
+        off = torch.zeros(2, 3)
+        on = torch.zeros(2, 3, device=CPU)
+        assert audit.label(off) is False and audit.label(on) is True
+        assert audit.label(torch.zeros_like(on)) is True and audit.label(torch.zeros_like(off)) is False
+        assert audit.label(on * 2 + torch.tensor(1.0)) is True  # a 0-dim CPU scalar is allowed
+        moved = off.to(CPU)
+        assert audit.label(moved) is True
+        host = on.cpu()
+        assert audit.label(host) is False and audit.label(on) is True  # .cpu() does not relabel its input
+        assert audit.label(torch.from_numpy(host.numpy())) is False
+        linear = nn.Linear(3, 2, device=CPU)  # a parameter takes its data's label
+        assert audit.label(linear.weight) is True
+        assert audit.label(nn.Linear(3, 2).weight) is False
+    assert audit.violations == []
+
+
+def test_numpy_of_a_device_tensor_needs_cpu_first():
+    with pytest.raises(DeviceViolation, match=r"numpy\(\) of a tensor on cpu"):
+        with DeviceAudit(CPU):
+            torch.ones(2, device=CPU).numpy()
+    with DeviceAudit(CPU) as audit:
+        torch.ones(2, device=CPU).cpu().numpy()
+    assert audit.violations == []
+
+
+def test_the_audit_leaves_parameter_creation_as_it_was():
+    before = vars(nn.Parameter)["__new__"]
+    with DeviceAudit(CPU):
+        nn.Parameter(torch.zeros(1))
+    assert vars(nn.Parameter)["__new__"] is before
+    assert isinstance(nn.Parameter(torch.zeros(1)), nn.Parameter)
