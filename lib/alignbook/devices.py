@@ -277,3 +277,15 @@ def audit_kernel(device: torch.device) -> DeviceAudit:
         audit.__enter__()
         _KERNEL_AUDIT.append(audit)
     return _KERNEL_AUDIT[0]
+
+
+def device_key(device: torch.device) -> dict[str, str]:
+    """The part of a cache key that names the device: nothing on the CPU (its caches keep their keys), the
+    device type elsewhere (a GPU rounds differently, so its results are not the CPU's)."""
+    return {} if device.type == "cpu" else {"device": device.type}
+
+
+def device_of(module: torch.nn.Module) -> torch.device:
+    """Where a model's parameters live: functions handed a model put their batches there, so they need no
+    ``device`` argument of their own."""
+    return next(module.parameters()).device
