@@ -94,3 +94,11 @@ def test_the_audit_leaves_parameter_creation_as_it_was():
         nn.Parameter(torch.zeros(1))
     assert vars(nn.Parameter)["__new__"] is before
     assert isinstance(nn.Parameter(torch.zeros(1)), nn.Parameter)
+
+
+def test_copying_between_devices_is_a_move_not_a_violation():
+    with DeviceAudit(CPU) as audit:
+        model = nn.Linear(3, 2).to(CPU)
+        model.load_state_dict(nn.Linear(3, 2).state_dict())  # a CPU state dict into a moved model
+        assert audit.label(model.weight) is True
+    assert audit.violations == []

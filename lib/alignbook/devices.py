@@ -192,6 +192,11 @@ class DeviceAudit(TorchFunctionMode):
             if target is not None:
                 self._set(result, ON if self._is_target(target) else OFF)
                 return result
+        if name == "copy_" and len(inputs) == 2:
+            # A copy between devices is legal (it is how ``load_state_dict`` fills a moved model): the
+            # destination keeps its label.
+            self._set(result, self.label(inputs[0]) if self.label(inputs[0]) is not None else self.label(inputs[1]))
+            return result
         if name in _FACTORIES and not (name.endswith(_LIKE) or inputs):
             device = kwargs.get("device")
             self._set(result, OFF if device is None else self._is_target(device))
