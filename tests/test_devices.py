@@ -102,3 +102,14 @@ def test_copying_between_devices_is_a_move_not_a_violation():
         model.load_state_dict(nn.Linear(3, 2).state_dict())  # a CPU state dict into a moved model
         assert audit.label(model.weight) is True
     assert audit.violations == []
+
+
+def test_moving_a_tensor_leaves_the_original_off():
+    with DeviceAudit(CPU) as audit:
+        batch = torch.randn(4, 3)
+        moved = batch.to(CPU)
+        assert audit.label(moved) is True and audit.label(batch) is False  # as on a GPU: a copy moved
+    with pytest.raises(DeviceViolation, match=r"shapes \[\(4, 3\)\]"):
+        with DeviceAudit(CPU):
+            batch = torch.randn(4, 3)
+            batch.to(CPU) + batch

@@ -27,9 +27,9 @@ runs the real computation on the CPU, so every number stays what it was (the aud
 and only adds a label per tensor. Its blind spots, and how they are handled:
 
 - ``.to(cpu)`` on the CPU returns the very same tensor, so the label comes from the call, not from the
-  result: ``.to(device)`` labels its output on (for ``module.to(device)`` that output is the parameter itself,
-  which is what moves a model); ``.cpu()`` returns a fresh alias labelled off, so the tensor it came from keeps
-  its label.
+  result: ``.to(device)`` and ``.cpu()`` return a fresh alias (a view of the same storage, so every number is
+  unchanged) labelled on or off, and the tensor they were called on keeps its own label, as it would on a GPU.
+  A parameter is the exception: ``module.to(device)`` moves it in place, so its own label becomes on.
 - ``nn.Parameter(data)``, ``torch.from_numpy`` and ``torch.frombuffer`` do not pass through the mode, so the
   audit wraps them while it is active: a parameter takes the label of its data (``nn.Linear`` makes its
   weight with ``torch.empty(..., device=None)``: off until the module is moved), the other two make off.
@@ -190,6 +190,8 @@ class DeviceAudit(TorchFunctionMode):
         if name in _MOVES and inputs and inputs[0] is args[0]:
             target = _requested_device(args, kwargs) if name == "to" else torch.device("cuda")
             if target is not None:
+                if result is inputs[0] and not isinstance(result, torch.nn.Parameter):
+                    result = result.view_as(result)  # an alias: ``x`` itself keeps its label, as on a GPU
                 self._set(result, ON if self._is_target(target) else OFF)
                 return result
         if name == "copy_" and len(inputs) == 2:
