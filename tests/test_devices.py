@@ -113,3 +113,38 @@ def test_moving_a_tensor_leaves_the_original_off():
         with DeviceAudit(CPU):
             batch = torch.randn(4, 3)
             batch.to(CPU) + batch
+
+
+# The safe-RL learners train in worker processes in their chapters, out of the kernel's audit: audited here,
+# one learner per family, on the toy task at a tiny budget.
+SAFERL_TINY = dict(total_steps=300, steps_per_epoch=150, update_iters=2, batch_size=50, hidden=(8, 8))
+
+
+@pytest.mark.parametrize("algo, engine", [("ppo_lag", "autograd"), ("ppo_lag", None), ("cpo", None)])
+def test_on_policy_learners_follow_the_device(algo, engine):
+    from alignbook.saferl import TOY_TASK, train
+
+    with DeviceAudit(CPU) as audit:
+        agent, _ = train(algo, TOY_TASK, engine=engine, device="cpu", **SAFERL_TINY)
+        assert audit.label(agent.algo.ac.actor.log_std) is True
+
+
+def test_off_policy_and_multi_agent_learners_follow_the_device():
+    from alignbook.saferl import MA_TOY_TASK, TOY_TASK, train, train_multi
+
+    with DeviceAudit(CPU):
+        train("sac_lag", TOY_TASK, total_steps=400, steps_per_epoch=200, start_learning_steps=100, batch_size=32,
+              hidden=(8, 8), device="cpu")
+        train_multi("mappo_lag", MA_TOY_TASK, device="cpu", **SAFERL_TINY)
+
+
+def test_off_the_cpu_the_autograd_engine_runs():
+    from alignbook.saferl.config import algorithm_class, make_config
+    from alignbook.saferl.engines import Autograd, make_engine
+
+    # The meta device stands in for a GPU here: tensors with shapes and no data, on any machine.
+    algo = algorithm_class("ppo_lag")(3, 2, make_config("ppo_lag", device="meta"))
+    assert isinstance(make_engine(algo), Autograd)
+    with pytest.raises(ValueError, match="engine 'numpy' does not support"):
+        make_engine(algo, "numpy")
+    assert type(make_engine(algorithm_class("ppo_lag")(3, 2, make_config("ppo_lag")))).__name__ == "NumpyEngine"

@@ -93,6 +93,7 @@ class OnPolicyConfig:
     normalise_obs: bool = True
     seed: int = 0
     threads: int = 1  # torch threads during training: small networks run fastest on one
+    device: str = "cpu"  # where the networks and the update's tensors live; off the CPU the autograd engine runs
 
 
 @dataclass(frozen=True)
