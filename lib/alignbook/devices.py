@@ -53,7 +53,6 @@ from pathlib import Path
 
 import torch
 from torch.overrides import TorchFunctionMode
-from torch.utils.weak import WeakIdKeyDictionary
 
 ON, OFF = True, False
 
@@ -153,7 +152,9 @@ class DeviceAudit(TorchFunctionMode):
         self.device = torch.device(device)
         self.strict, self.limit = strict, limit
         self.violations: list[Violation] = []
-        self._labels = WeakIdKeyDictionary()
+        # The label lives on the tensor itself, under a name of this audit's own: it dies with the tensor,
+        # travels with ``copy.deepcopy``, and costs a dict look-up (a weak-keyed table cost several times more).
+        self._key = f"_device_audit_{id(self)}"
         self._patched: list[tuple[object, str, object]] = []
 
     # --- labels ---------------------------------------------------------------------------------------
@@ -164,13 +165,13 @@ class DeviceAudit(TorchFunctionMode):
 
     def label(self, tensor: torch.Tensor) -> bool | None:
         """ON, OFF, or None for a tensor the audit never saw made."""
-        return self._labels.get(tensor)
+        return tensor.__dict__.get(self._key)
 
     def _set(self, result, value: bool | None) -> None:
         if value is None:
             return
         for tensor in _outputs(result):
-            self._labels[tensor] = value
+            tensor.__dict__[self._key] = value
 
     # --- the mode -------------------------------------------------------------------------------------
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -187,6 +188,8 @@ class DeviceAudit(TorchFunctionMode):
             # Flagged on the CPU too: the audit stands in for a GPU run, where this raises.
             self._violation(f"{name}() of a tensor on {self.device}: a GPU tensor needs .cpu() first")
         result = func(*args, **kwargs)
+        if not isinstance(result, (torch.Tensor, list, tuple)):  # .shape, .dim(), .item(): nothing to label
+            return result
         if name in _MOVES and inputs and inputs[0] is args[0]:
             target = _requested_device(args, kwargs) if name == "to" else torch.device("cuda")
             if target is not None:
@@ -212,7 +215,7 @@ class DeviceAudit(TorchFunctionMode):
         # Autograd took part when the op recorded a graph node; attribute reads and updates under no_grad do not.
         graph = any(t.grad_fn is not None for t in _outputs(result))
         for tensor in inputs:
-            label = self._labels.get(tensor)
+            label = tensor.__dict__.get(self._key)
             if label is ON:
                 on = True
             elif label is OFF:
@@ -223,7 +226,7 @@ class DeviceAudit(TorchFunctionMode):
                     self._violation(f"{name}: a tensor of shape {tuple(tensor.shape)} that requires grad is not "
                                     f"on {self.device} (a model or parameter never moved there)")
         if on and off_wide:
-            shapes = [tuple(t.shape) for t in inputs if self._labels.get(t) is OFF and t.dim() > 0]
+            shapes = [tuple(t.shape) for t in inputs if self.label(t) is OFF and t.dim() > 0]
             self._violation(f"{name}: mixes tensors on {self.device} with tensors left on the CPU "
                             f"(shapes {shapes}); move them with .to(device) or make them with device=")
         if on:
@@ -245,13 +248,13 @@ class DeviceAudit(TorchFunctionMode):
         def labelled_parameter(cls, data=None, requires_grad=True):
             parameter = parameter_new(cls, data, requires_grad)
             if data is not None and audit.label(data) is not None:
-                audit._labels[parameter] = audit.label(data)
+                parameter.__dict__[audit._key] = audit.label(data)
             return parameter
 
         def made_off(make):
             def wrapper(*args, **kwargs):
                 tensor = make(*args, **kwargs)
-                audit._labels[tensor] = OFF
+                tensor.__dict__[audit._key] = OFF
                 return tensor
             return wrapper
 

@@ -139,7 +139,7 @@ class ReplayBuffer:
     def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
         self.n, self.i = (int(v) for v in tensors["position"])
         for k in ("obs", "act", "reward", "cost", "next_obs", "done"):
-            getattr(self, k)[: self.n] = tensors[k].numpy()
+            getattr(self, k)[: self.n] = tensors[k].cpu().numpy()
 
 
 class QCritic(nn.Module):
