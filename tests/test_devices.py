@@ -42,7 +42,7 @@ def test_a_batch_left_on_the_cpu_fails_and_says_where():
         with DeviceAudit(CPU):
             train(move_batch=False)
     message = str(error.value)
-    assert "mixes tensors on cpu with tensors left on the CPU" in message
+    assert "mixes tensors on the chosen device (cpu) with tensors never moved there" in message
     assert "(16, 4)" in message  # the batch's shape
     assert "tests/test_devices.py:" in message and "in train" in message  # where the batch is used
 

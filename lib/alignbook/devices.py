@@ -227,8 +227,8 @@ class DeviceAudit(TorchFunctionMode):
                                     f"on {self.device} (a model or parameter never moved there)")
         if on and off_wide:
             shapes = [tuple(t.shape) for t in inputs if self.label(t) is OFF and t.dim() > 0]
-            self._violation(f"{name}: mixes tensors on {self.device} with tensors left on the CPU "
-                            f"(shapes {shapes}); move them with .to(device) or make them with device=")
+            self._violation(f"{name}: mixes tensors on the chosen device ({self.device}) with tensors never moved "
+                            f"there (shapes {shapes}); move them with .to(device) or make them with device=")
         if on:
             return ON
         return OFF if off_any else None
