@@ -148,3 +148,21 @@ def test_off_the_cpu_the_autograd_engine_runs():
     with pytest.raises(ValueError, match="engine 'numpy' does not support"):
         make_engine(algo, "numpy")
     assert type(make_engine(algorithm_class("ppo_lag")(3, 2, make_config("ppo_lag")))).__name__ == "NumpyEngine"
+
+
+@pytest.mark.parametrize("audit", ["0", "1"])
+def test_the_chapter_enters_the_audit_for_the_kernel_when_asked(audit):
+    """A model never moved: a chapter run with ALIGNBOOK_DEVICE_AUDIT=1 fails on it, without it runs."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import alignbook, torch\n"
+            "ch = alignbook.chapter('survey', scale='smoke', device='cpu')\n"
+            "torch.nn.Linear(2, 2)(torch.ones(1, 2)).sum().backward()\n")
+    env = {**os.environ, "ALIGNBOOK_DEVICE_AUDIT": audit}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    if audit == "1":
+        assert done.returncode != 0 and "DeviceViolation: device audit: linear" in done.stderr, done.stderr
+    else:
+        assert done.returncode == 0, done.stderr

@@ -56,15 +56,13 @@ from torch.overrides import TorchFunctionMode
 
 ON, OFF = True, False
 
-# Factories that put their result wherever ``device=`` says, the CPU when it is missing. The ``*_like``
-# factories and ``as_tensor`` of a tensor follow their input instead, like any other op.
+# Factories that put their result wherever ``device=`` says, the CPU when it is missing. Called with a tensor
+# argument (``as_tensor(t)``, ``normal(mean, std)``), or as ``*_like``, they follow it, like any other op.
 _FACTORIES = frozenset({
     "zeros", "ones", "empty", "full", "rand", "randn", "randint", "randperm", "arange", "range", "linspace",
-    "logspace", "eye", "tensor", "as_tensor", "asarray", "empty_strided",
-    "scalar_tensor", "normal", "bernoulli", "tril_indices", "triu_indices", "zeros_like", "ones_like",
-    "empty_like", "full_like", "rand_like", "randn_like", "randint_like",
+    "logspace", "eye", "tensor", "as_tensor", "asarray", "empty_strided", "scalar_tensor", "normal",
+    "tril_indices", "triu_indices",
 })
-_LIKE = "_like"
 _MOVES = frozenset({"to", "cuda"})
 _TO_HOST = frozenset({"cpu"})
 _TO_NUMPY = frozenset({"numpy", "__array__"})
@@ -202,7 +200,7 @@ class DeviceAudit(TorchFunctionMode):
             # destination keeps its label.
             self._set(result, self.label(inputs[0]) if self.label(inputs[0]) is not None else self.label(inputs[1]))
             return result
-        if name in _FACTORIES and not (name.endswith(_LIKE) or inputs):
+        if name in _FACTORIES and not inputs:
             device = kwargs.get("device")
             self._set(result, OFF if device is None else self._is_target(device))
             return result
