@@ -66,6 +66,7 @@ _FACTORIES = frozenset({
 _MOVES = frozenset({"to", "cuda"})
 _TO_HOST = frozenset({"cpu"})
 _TO_NUMPY = frozenset({"numpy", "__array__"})
+_SPECIAL = _FACTORIES | _MOVES | _TO_HOST | _TO_NUMPY | {"copy_"}  # every other op only combines labels
 _STDLIB = sysconfig.get_paths()["stdlib"]
 _SHOWN_FRAMES = 4  # a short stack: the library and notebook frames nearest to the violation
 
@@ -81,10 +82,6 @@ class Violation:
 
     def __str__(self) -> str:
         return self.what + "".join(f"\n    at {frame}" for frame in self.where)
-
-
-def _name(func) -> str:
-    return getattr(func, "__name__", "") or ""
 
 
 def _tensors(args, kwargs):
@@ -174,7 +171,12 @@ class DeviceAudit(TorchFunctionMode):
     # --- the mode -------------------------------------------------------------------------------------
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        name = _name(func)
+        name = getattr(func, "__name__", "")
+        if name not in _SPECIAL:  # the common case first, kept short: it runs for every op of the kernel
+            result = func(*args, **kwargs)
+            if isinstance(result, (torch.Tensor, list, tuple)):  # .shape, .dim(), .item(): nothing to label
+                self._set(result, self._combine(name, list(_tensors(args, kwargs)), result))
+            return result
         inputs = list(_tensors(args, kwargs))
         if name in _TO_HOST and inputs:
             # On the CPU ``.cpu()`` returns its input itself; an alias keeps the input's own label.
@@ -186,7 +188,7 @@ class DeviceAudit(TorchFunctionMode):
             # Flagged on the CPU too: the audit stands in for a GPU run, where this raises.
             self._violation(f"{name}() of a tensor on {self.device}: a GPU tensor needs .cpu() first")
         result = func(*args, **kwargs)
-        if not isinstance(result, (torch.Tensor, list, tuple)):  # .shape, .dim(), .item(): nothing to label
+        if not isinstance(result, (torch.Tensor, list, tuple)):
             return result
         if name in _MOVES and inputs and inputs[0] is args[0]:
             target = _requested_device(args, kwargs) if name == "to" else torch.device("cuda")
@@ -210,17 +212,18 @@ class DeviceAudit(TorchFunctionMode):
     def _combine(self, name: str, inputs: list[torch.Tensor], result) -> bool | None:
         """The label of an op's output, reporting the op if its inputs disagree or a trainable input is off."""
         on = off_wide = off_any = False
-        # Autograd took part when the op recorded a graph node; attribute reads and updates under no_grad do not.
-        graph = any(t.grad_fn is not None for t in _outputs(result))
+        key = self._key
         for tensor in inputs:
-            label = tensor.__dict__.get(self._key)
+            label = tensor.__dict__.get(key)
             if label is ON:
                 on = True
             elif label is OFF:
                 off_any = True
                 if tensor.dim() > 0:
                     off_wide = True
-                if graph and tensor.requires_grad:
+                # Autograd took part when the op recorded a graph node (attribute reads and updates under
+                # no_grad do not): an off-device trainable tensor in it is a model never moved.
+                if tensor.requires_grad and any(t.grad_fn is not None for t in _outputs(result)):
                     self._violation(f"{name}: a tensor of shape {tuple(tensor.shape)} that requires grad is not "
                                     f"on {self.device} (a model or parameter never moved there)")
         if on and off_wide:
