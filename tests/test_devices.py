@@ -166,3 +166,13 @@ def test_the_chapter_enters_the_audit_for_the_kernel_when_asked(audit):
         assert done.returncode != 0 and "DeviceViolation: device audit: linear" in done.stderr, done.stderr
     else:
         assert done.returncode == 0, done.stderr
+
+
+def test_the_world_model_agent_and_its_replay_follow_the_device():
+    from test_worldmodel import SMALL_RUN
+
+    from alignbook.worldmodel import train
+
+    with DeviceAudit(CPU):  # the chapter trains these in worker processes, out of the kernel's audit
+        train("osrp_lag", "SafetyPointCircle1-v0", seed=1, **dict(SMALL_RUN, episode_steps=40, pid_start=0),
+              device="cpu")
