@@ -10,10 +10,17 @@ from pathlib import Path
 import pytest
 
 from alignbook.book import chapters, runner, site
+from alignbook.chapter import AUDIT_ENV
 from alignbook.report import read_report
 from conftest import PARAMETERS, ROOT, write_notebook
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.fixture(autouse=True)
+def device_audit(monkeypatch):
+    """Every chapter's kernel runs under the device audit: a tensor left off ``ch.device`` fails its run."""
+    monkeypatch.setenv(AUDIT_ENV, "1")
 
 
 @pytest.mark.notebook

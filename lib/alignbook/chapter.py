@@ -29,6 +29,8 @@ T = TypeVar("T")
 
 # The runner sets this in the kernel's environment: progress bars would only flood the executed notebook.
 RUNNER_ENV = "ALIGNBOOK_RUNNER"
+# Set to 1, every torch call of the kernel runs under alignbook.devices.DeviceAudit (kept here, light to import).
+AUDIT_ENV = "ALIGNBOOK_DEVICE_AUDIT"
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -87,5 +89,9 @@ def chapter(name: str, scale: str = "book", seed: int = 0, device: str = "auto")
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     resolved = resolve_device(device)
     threads.apply(scale)  # the book's one thread policy (alignbook.threads)
+    if os.environ.get(AUDIT_ENV) == "1":  # the smoke tests check that the chapter's tensors follow ``device``
+        from alignbook import devices
+
+        devices.audit_kernel(resolved)
     seed_everything(seed)
     return Chapter(name, scale, seed, resolved, cfg, Report(name, scale))

@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from alignbook.aligner.data import ideal_correction, world_triples
 from alignbook.aligner.model import ALIGNER_SOURCES, correct, win_rate
 from alignbook.cache import cached
+from alignbook.devices import device_key, device_of
 from alignbook.lm.model import BaichuanForCausalLM
 from alignbook.rlhf import world
 from alignbook.rlhf.pipeline import Built, run_ppo
@@ -60,8 +61,10 @@ def scripted_fn(style: str):
 
 
 def ppo_policy(built: Built, cfg: PPOConfig) -> tuple[BaichuanForCausalLM, dict]:
-    """``run_ppo`` through the cache: the trained policy and {seconds, parameters trained}."""
-    settings = {"stack": asdict(built.stack), "ppo": asdict(cfg), "world": world.fingerprint()}
+    """``run_ppo`` through the cache: the trained policy (on the SFT policy's device) and {seconds, parameters
+    trained}."""
+    device = device_of(built.policy)
+    settings = {"stack": asdict(built.stack), "ppo": asdict(cfg), "world": world.fingerprint(), **device_key(device)}
 
     def build(folder: Path) -> None:
         start = time.perf_counter()
@@ -75,7 +78,7 @@ def ppo_policy(built: Built, cfg: PPOConfig) -> tuple[BaichuanForCausalLM, dict]
     folder = cached("aligner_upstream_ppo", settings, build, sources=PPO_SOURCES)
     model = BaichuanForCausalLM(built.stack.sizes.config())
     model.load_state_dict(load_file(folder / "policy.safetensors"))
-    return model.eval(), json.loads((folder / "cost.json").read_text())
+    return model.to(device).eval(), json.loads((folder / "cost.json").read_text())
 
 
 # The base models (the world's SFT policy and an under-trained one) whose answers the training triples correct; the
@@ -88,7 +91,7 @@ def upstream_models(built: Built, ppo: PPOConfig, undertrained_steps: int, fixed
     """Seven upstream models, from the world's worst to its best: an under-trained SFT policy, the SFT policy,
     RLHF, Safe RLHF, reward shaping at a fixed lambda, always-comply and refuse-everything functions.
     Returns ({name: policy model, or the style a scripted function answers in}, {name: RLHF cost})."""
-    _, weak = sft_policy(built.stack.sizes, undertrained_steps, seed=built.stack.seed)
+    _, weak = sft_policy(built.stack.sizes, undertrained_steps, seed=built.stack.seed, device=device_of(built.policy))
     models, costs = {"SFT (under-trained)": weak, "SFT": built.policy}, {}
     for name, cfg in (("RLHF", replace(ppo, method="rlhf")), ("Safe RLHF", replace(ppo, method="safe_rlhf")),
                       (f"shaping lambda={fixed_lambda:g}", replace(ppo, method="shaping", fixed_lambda=fixed_lambda))):
@@ -173,7 +176,7 @@ def weak_to_strong(aligner, tokenizer, strong, prompts, samples: int, steps: int
 
     score("strong policy", strong)
     for name, demos in data.items():
-        model = BaichuanForCausalLM(strong.config)
+        model = BaichuanForCausalLM(strong.config).to(device_of(strong))
         model.load_state_dict(strong.state_dict())
         cfg = TrainConfig(steps=steps, batch_size=32, seq_len=64, lr=lr, warmup_steps=steps // 10, seed=seed)
         sft(model, tokenizer, demos, cfg)

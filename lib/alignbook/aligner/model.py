@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from alignbook.aligner.template import encode_example, encode_prefix
 from alignbook.cache import cached
+from alignbook.devices import device_key
 from alignbook.lm.model import BaichuanForCausalLM
 from alignbook.lm.train import TrainConfig
 from alignbook.rlhf import policies, world
@@ -64,10 +65,11 @@ def fit(model, examples: list[tuple[list[int], list[int]]], steps: int, batch: i
     return policies.fit(model, examples, cfg, pad)
 
 
-def train_aligner(tokenizer, triples: list[dict], cfg: AlignerConfig):
-    """A fresh Aligner trained in two stages; returns (model, {"warmup": losses, "correction": losses})."""
+def train_aligner(tokenizer, triples: list[dict], cfg: AlignerConfig, device: torch.device | str = "cpu"):
+    """A fresh Aligner trained in two stages on ``device``; returns (model, {"warmup": losses, "correction":
+    losses})."""
     torch.manual_seed(cfg.seed)
-    model = BaichuanForCausalLM(cfg.sizes.config())
+    model = BaichuanForCausalLM(cfg.sizes.config()).to(device)
     rng = np.random.default_rng(cfg.seed)
     n_copy = round(cfg.warmup_fraction * len(triples))
     copies = [triples[i] for i in rng.permutation(len(triples))[:n_copy]]
@@ -80,13 +82,15 @@ def train_aligner(tokenizer, triples: list[dict], cfg: AlignerConfig):
     return model, {"warmup": warm, "correction": main}
 
 
-def cached_aligner(tokenizer, triples: list[dict], cfg: AlignerConfig):
-    """``train_aligner`` through the disk cache, keyed on the settings, the triples and the code."""
-    settings = {**asdict(cfg), "triples": triples, "world": world.fingerprint()}
+def cached_aligner(tokenizer, triples: list[dict], cfg: AlignerConfig, device: torch.device | str = "cpu"):
+    """``train_aligner`` through the disk cache, keyed on the settings, the triples, the code and (off the
+    CPU) the device type; the model comes back on ``device``."""
+    device = torch.device(device)
+    settings = {**asdict(cfg), "triples": triples, "world": world.fingerprint(), **device_key(device)}
 
     def build(folder: Path) -> None:
         start = time.perf_counter()
-        model, logs = train_aligner(tokenizer, triples, cfg)
+        model, logs = train_aligner(tokenizer, triples, cfg, device=device)
         logs["seconds"] = time.perf_counter() - start
         save_file(model.state_dict(), folder / "aligner.safetensors")
         (folder / "logs.json").write_text(json.dumps(logs))
@@ -94,7 +98,7 @@ def cached_aligner(tokenizer, triples: list[dict], cfg: AlignerConfig):
     folder = cached("aligner", settings, build, sources=ALIGNER_SOURCES)
     model = BaichuanForCausalLM(cfg.sizes.config())
     model.load_state_dict(load_file(folder / "aligner.safetensors"))
-    return model.eval(), json.loads((folder / "logs.json").read_text())
+    return model.to(device).eval(), json.loads((folder / "logs.json").read_text())
 
 
 @dataclass

@@ -55,7 +55,7 @@ def row_argmax(x: torch.Tensor) -> torch.Tensor:
     """The first index of each row's maximum. On the CPU through NumPy: torch's CPU argmax and max(dim) have no
     vectorised kernel, NumPy's is an order of magnitude faster (``benchmarks/lm_throughput.py`` times a step)."""
     if x.device.type == "cpu" and x.dtype == torch.float32:
-        return torch.from_numpy(x.detach().numpy().argmax(axis=-1))
+        return torch.from_numpy(x.detach().cpu().numpy().argmax(axis=-1))
     return x.argmax(dim=-1)
 
 

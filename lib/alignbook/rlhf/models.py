@@ -66,14 +66,15 @@ class ScoreModel(PreTrainedModel):
         scores = self.score_head(self.hidden_states(input_ids, attention_mask))
         if lengths is None:
             return scores, scores[:, -1]
-        return scores, scores[torch.arange(len(scores)), lengths - 1]
+        return scores, scores[torch.arange(len(scores), device=scores.device), lengths - 1]
 
 
-def score_model(config: BaichuanConfig, score_dim: int = 1, body: BaichuanForCausalLM | None = None) -> ScoreModel:
-    """A fresh score model; with ``body`` its decoder starts from those weights (Safe RLHF initialises the
-    reward and cost models from the SFT model)."""
+def score_model(config: BaichuanConfig, score_dim: int = 1, body: BaichuanForCausalLM | None = None,
+                device: torch.device | str = "cpu") -> ScoreModel:
+    """A fresh score model on ``device``; with ``body`` its decoder starts from those weights (Safe RLHF
+    initialises the reward and cost models from the SFT model)."""
     config = BaichuanConfig.from_dict({**config.to_dict(), "score_dim": score_dim})
-    model = ScoreModel(config)
+    model = ScoreModel(config).to(device)
     if body is not None:
         model.decoder.load_state_dict(body.state_dict())
     return model
@@ -109,7 +110,7 @@ def moderation_loss(logits: torch.Tensor, categories: torch.Tensor, severity: to
     has one category of 19: without weighting its positive, "no category" is nearly optimal and nothing is
     ever flagged; ``positive_weight`` (default 19) balances one positive against the 18 negatives."""
     k = len(HARM_CATEGORIES)
-    weight = torch.tensor(positive_weight)
+    weight = torch.tensor(positive_weight, device=logits.device)
     return (F.binary_cross_entropy_with_logits(logits[:, :k], categories.float(), pos_weight=weight)
             + F.cross_entropy(logits[:, k:], severity))
 

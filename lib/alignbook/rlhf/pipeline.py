@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from alignbook.cache import cached
+from alignbook.devices import device_key, device_of
 from alignbook.lm.train import TrainConfig
 from alignbook.rlhf import world
 from alignbook.rlhf.models import MODERATION_OUTPUTS, ScoreModel, score_model
@@ -75,16 +76,19 @@ def train_scores(stack: Stack, policy, tokenizer, rows: list[dict], kinds=SCORE_
         cfg = TrainConfig(steps=stack.score_steps, batch_size=stack.score_batch, seq_len=64, lr=stack.score_lr,
                           warmup_steps=stack.score_steps // 10, seed=(stack.seed if seed is None else seed) + i)
         torch.manual_seed(cfg.seed)
-        model = score_model(stack.sizes.config(), MODERATION_OUTPUTS if kind == "moderation" else 1, body=policy)
+        model = score_model(stack.sizes.config(), MODERATION_OUTPUTS if kind == "moderation" else 1, body=policy,
+                            device=device_of(policy))
         log = train_moderation(model, data, cfg) if kind == "moderation" else train_score_model(model, data, kind, cfg)
         models[kind], logs[kind] = model, log["loss"].tolist()
     return models, logs
 
 
-def build_stack(stack: Stack) -> Built:
-    """Build (or read from the cache) the tokenizer, SFT policy, data and score models of ``stack``."""
-    tokenizer, policy = sft_policy(stack.sizes, stack.sft_steps, seed=stack.seed)
-    settings = {**asdict(stack), "world": world.fingerprint()}
+def build_stack(stack: Stack, device: torch.device | str = "cpu") -> Built:
+    """Build (or read from the cache) the tokenizer, SFT policy, data and score models of ``stack``, on
+    ``device``."""
+    device = torch.device(device)
+    tokenizer, policy = sft_policy(stack.sizes, stack.sft_steps, seed=stack.seed, device=device)
+    settings = {**asdict(stack), "world": world.fingerprint(), **device_key(device)}
 
     def build(folder: Path) -> None:
         rows = world.preference_rows(world.all_prompts(), stack.pairs_per_prompt, stack.noise, stack.tradeoff,
@@ -104,7 +108,7 @@ def build_stack(stack: Stack) -> Built:
     split = json.loads((folder / "rows.json").read_text())
     models = {}
     for kind in SCORE_KINDS:
-        model = score_model(stack.sizes.config(), MODERATION_OUTPUTS if kind == "moderation" else 1)
+        model = score_model(stack.sizes.config(), MODERATION_OUTPUTS if kind == "moderation" else 1, device=device)
         model.load_state_dict(load_file(folder / f"{kind}.safetensors"))
         models[kind] = model.eval()
     return Built(stack, tokenizer, policy, split["train"], split["test"], models,

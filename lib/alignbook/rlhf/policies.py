@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from transformers import PreTrainedTokenizerFast
 
 from alignbook.cache import cached
+from alignbook.devices import device_key, device_of
 from alignbook.lm.model import BaichuanConfig, BaichuanForCausalLM
 from alignbook.lm.tokenizer import train_tokenizer
 from alignbook.lm.train import TrainConfig, learning_rate, optimiser
@@ -73,18 +74,19 @@ def decode_response(tokenizer, ids: list[int]) -> str:
     return tokenizer.decode([i for i in ids if i != tokenizer.pad_token_id]).strip()
 
 
-def left_pad(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-padded ids and the attention mask (1 on real tokens)."""
+def left_pad(rows: list[list[int]], pad: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded ids and the attention mask (1 on real tokens), on ``device`` (default the CPU)."""
     width = max(map(len, rows))
-    ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
-    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+    ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=device)
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
     return ids, mask
 
 
-def right_pad(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded ids and each row's length."""
+def right_pad(rows: list[list[int]], pad: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids and each row's length, on ``device`` (default the CPU)."""
     width = max(map(len, rows))
-    return torch.tensor([r + [pad] * (width - len(r)) for r in rows]), torch.tensor([len(r) for r in rows])
+    return (torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=device),
+            torch.tensor([len(r) for r in rows], device=device))
 
 
 class KVBuffer:
@@ -92,9 +94,9 @@ class KVBuffer:
     concatenation of the cache (``DynamicCache`` concatenates every layer's keys and values at every token).
     It offers the two methods the model calls, ``get_seq_length`` and ``update``."""
 
-    def __init__(self, config, batch: int, length: int):
+    def __init__(self, config, batch: int, length: int, device: torch.device | None = None):
         shape = (config.num_hidden_layers, batch, config.num_attention_heads, length, config.head_dim)
-        self.keys, self.values = torch.empty(shape), torch.empty(shape)
+        self.keys, self.values = torch.empty(shape, device=device), torch.empty(shape, device=device)
         self.filled, self.last_layer = 0, config.num_hidden_layers - 1
 
     def get_seq_length(self, layer_idx: int = 0) -> int:
@@ -114,7 +116,8 @@ def draw(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     number per row (``torch.multinomial`` draws one per vocabulary entry). The sum runs in float64 so that a
     draw never lands past the last entry with mass; tokens of zero probability are never chosen."""
     cdf = probs.double().cumsum(-1)
-    u = torch.rand(len(probs), 1, generator=generator, dtype=torch.float64) * cdf[:, -1:]
+    # drawn by the (CPU) generator, then moved: the same numbers on every device
+    u = torch.rand(len(probs), 1, generator=generator, dtype=torch.float64).to(probs.device) * cdf[:, -1:]
     return torch.searchsorted(cdf, u, right=True).squeeze(1).clamp(max=probs.shape[1] - 1)
 
 
@@ -123,12 +126,13 @@ def sample(model: BaichuanForCausalLM, prompts: list[list[int]], max_new: int, g
            temperature: float = 1.0) -> list[list[int]]:
     """Sample one response per prompt (with the KV cache); each response ends with </s> or at ``max_new``."""
     eos, pad = model.config.eos_token_id, model.config.pad_token_id
-    ids, prompt_mask = left_pad(prompts, pad)
+    device = device_of(model)
+    ids, prompt_mask = left_pad(prompts, pad, device)
     width = ids.shape[1]
-    mask = torch.cat([prompt_mask, torch.ones(len(prompts), max_new, dtype=prompt_mask.dtype)], dim=1)
-    cache = KVBuffer(model.config, len(prompts), width + max_new)
+    mask = torch.cat([prompt_mask, torch.ones(len(prompts), max_new, dtype=prompt_mask.dtype, device=device)], dim=1)
+    cache = KVBuffer(model.config, len(prompts), width + max_new, device)
     logits = model(input_ids=ids, attention_mask=prompt_mask, cache=cache, use_cache=True, logits_to_keep=1).logits
-    done = torch.zeros(len(prompts), dtype=torch.bool)
+    done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
     tokens = []
     for t in range(max_new):
         token = draw(torch.softmax(logits[:, -1].float() / temperature, dim=-1), generator)
@@ -172,8 +176,8 @@ def fit(model: BaichuanForCausalLM, examples: list[tuple[list[int], list[int]]],
     model.train()
     for step in range(cfg.steps):
         chosen = [examples[i] for i in torch.randint(len(examples), (cfg.batch_size,), generator=generator)]
-        ids, _ = right_pad([x for x, _ in chosen], pad)
-        labels, _ = right_pad([y for _, y in chosen], -100)
+        ids, _ = right_pad([x for x, _ in chosen], pad, device_of(model))
+        labels, _ = right_pad([y for _, y in chosen], -100, device_of(model))
         loss = model(input_ids=ids, labels=labels).loss
         descend(opt, model, loss, step, cfg)
         losses.append(loss.item())
@@ -191,16 +195,19 @@ def sft(model: BaichuanForCausalLM, tokenizer, demos: list[tuple[Prompt, str]], 
 
 
 def sft_policy(sizes: Sizes, steps: int, batch: int = 32, lr: float = 3e-3, demos_per_prompt: int = 8,
-               seed: int = 0) -> tuple[PreTrainedTokenizerFast, BaichuanForCausalLM]:
-    """The world's tokenizer and its SFT policy, trained on mixed demonstrations for every prompt of the world
-    (cached on disk by sizes, steps and seed)."""
+               seed: int = 0, device: torch.device | str = "cpu",
+               ) -> tuple[PreTrainedTokenizerFast, BaichuanForCausalLM]:
+    """The world's tokenizer and its SFT policy on ``device``, trained on mixed demonstrations for every prompt
+    of the world (cached on disk by sizes, steps, seed and, off the CPU, the device type: GPU arithmetic rounds
+    differently)."""
+    device = torch.device(device)
     settings = dict(sizes=vars(sizes), steps=steps, batch=batch, lr=lr, demos=demos_per_prompt, seed=seed,
-                    world=world.fingerprint())
+                    world=world.fingerprint(), **device_key(device))
 
     def build(folder: Path) -> None:
         torch.manual_seed(seed)
         tokenizer = world_tokenizer(sizes.vocab)
-        model = BaichuanForCausalLM(sizes.config())
+        model = BaichuanForCausalLM(sizes.config()).to(device)
         cfg = TrainConfig(steps=steps, batch_size=batch, seq_len=64, lr=lr, warmup_steps=steps // 10, seed=seed)
         sft(model, tokenizer, world.demonstrations(world.all_prompts(), demos_per_prompt, seed), cfg)
         tokenizer.save_pretrained(folder)
@@ -210,4 +217,4 @@ def sft_policy(sizes: Sizes, steps: int, batch: int = 32, lr: float = 3e-3, demo
     tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
     model = BaichuanForCausalLM(sizes.config())
     model.load_state_dict(load_file(folder / "policy.safetensors"))
-    return tokenizer, model.eval()
+    return tokenizer, model.to(device).eval()

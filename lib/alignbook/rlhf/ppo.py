@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from alignbook.devices import device_of
 from alignbook.lm.model import BaichuanForCausalLM
 from alignbook.rlhf import world
 from alignbook.rlhf.models import ScoreModel, final_hidden_states
@@ -80,7 +81,7 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
     of the deltas with an upper-triangular matrix of discounts instead of a loop over the tokens."""
     next_values = F.pad((values * mask)[:, 1:], (0, 1))
     deltas = (rewards + gamma * next_values - values) * mask
-    t = torch.arange(rewards.shape[1])
+    t = torch.arange(rewards.shape[1], device=rewards.device)
     lag = t[:, None] - t[None, :]  # row k (the delta's token), column t (the advantage's token)
     discounts = torch.where(lag >= 0, (gamma * lam) ** lag.clamp(min=0).to(rewards.dtype), 0.0)
     advantages = (deltas @ discounts) * mask
@@ -106,10 +107,11 @@ class Rollout:
     mask: torch.Tensor  # 1 on response tokens
 
     @classmethod
-    def of(cls, prompt_ids: list[list[int]], responses: list[list[int]], pad: int) -> Rollout:
-        ids, seq_lengths = right_pad([p + r for p, r in zip(prompt_ids, responses, strict=True)], pad)
-        lengths = torch.tensor([len(r) for r in responses])
-        steps = torch.arange(int(lengths.max()))
+    def of(cls, prompt_ids: list[list[int]], responses: list[list[int]], pad: int,
+           device: torch.device | None = None) -> Rollout:
+        ids, seq_lengths = right_pad([p + r for p, r in zip(prompt_ids, responses, strict=True)], pad, device)
+        lengths = torch.tensor([len(r) for r in responses], device=device)
+        steps = torch.arange(int(lengths.max()), device=device)
         positions = (seq_lengths - lengths)[:, None] - 1 + steps[None]
         # past a response's end the positions are padding, masked out; clamped so that they stay in the batch
         return cls(ids, seq_lengths, lengths, positions.clamp(max=ids.shape[1] - 2),
@@ -186,7 +188,7 @@ class SafeRLHF:
         prompt_ids = [self._encode(p.text) for p in prompts]
         self.policy.eval()
         responses = sample(self.policy, prompt_ids, self.cfg.max_new, self.generator)
-        return responses, Rollout.of(prompt_ids, responses, self.tokenizer.pad_token_id)
+        return responses, Rollout.of(prompt_ids, responses, self.tokenizer.pad_token_id, device_of(self.policy))
 
     def step(self, prompts: list[world.Prompt]) -> dict:
         cfg, start = self.cfg, time.perf_counter()

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from alignbook.devices import device_of
 from alignbook.lm.train import TrainConfig, optimiser
 from alignbook.rlhf.data import HARM_CATEGORIES, SEVERITY_LEVELS
 from alignbook.rlhf.models import (
@@ -50,20 +51,21 @@ def end_scores(model: ScoreModel, seqs: list[list[int]], batch: int = 256) -> to
     model.eval()
     parts = []
     for i in range(0, len(seqs), batch):
-        ids, lengths = right_pad(seqs[i: i + batch], model.config.pad_token_id)
+        ids, lengths = right_pad(seqs[i: i + batch], model.config.pad_token_id, device_of(model))
         parts.append(model(ids, lengths=lengths)[1])
     return torch.cat(parts)
 
 
-def _pairs(data: dict, kind: str, index: np.ndarray):
-    """(preferred sequences, other sequences, is_safe of each) for rows ``index``."""
+def _pairs(data: dict, kind: str, index: np.ndarray, device: torch.device):
+    """(preferred sequences, other sequences, is_safe of each on ``device``) for rows ``index``."""
     chosen = data[KINDS[kind]][index]
     safe = np.stack([data["is_response_0_safe"], data["is_response_1_safe"]], axis=1)[index]
     seqs = [data["seqs"][i] for i in index]
     first = [s[c] for s, c in zip(seqs, chosen, strict=True)]
     second = [s[1 - c] for s, c in zip(seqs, chosen, strict=True)]
     rows = np.arange(len(index))
-    return first, second, torch.tensor(safe[rows, chosen]), torch.tensor(safe[rows, 1 - chosen])
+    return (first, second, torch.tensor(safe[rows, chosen], device=device),
+            torch.tensor(safe[rows, 1 - chosen], device=device))
 
 
 def train_score_model(model: ScoreModel, data: dict, kind: str, cfg: TrainConfig,
@@ -77,8 +79,9 @@ def train_score_model(model: ScoreModel, data: dict, kind: str, cfg: TrainConfig
     model.train()
     for step in range(cfg.steps):
         first, second, first_safe, second_safe = _pairs(data, kind, rng.integers(len(data["seqs"]),
-                                                                                   size=cfg.batch_size))
-        ids, lengths = right_pad(first + second, model.config.pad_token_id)
+                                                                                   size=cfg.batch_size),
+                                                        device_of(model))
+        ids, lengths = right_pad(first + second, model.config.pad_token_id, device_of(model))
         scores = model(ids, lengths=lengths)[1].squeeze(-1)
         a, b = scores[: cfg.batch_size], scores[cfg.batch_size:]
         if kind == "cost":  # "first" is the safer response: the unsafer one must cost more
@@ -94,7 +97,7 @@ def train_score_model(model: ScoreModel, data: dict, kind: str, cfg: TrainConfig
 def evaluate_score_model(model: ScoreModel, data: dict, kind: str) -> dict[str, float]:
     """Pairwise accuracy on the given preference; for cost models also the sign accuracy."""
     index = np.arange(len(data["seqs"]))
-    first, second, first_safe, second_safe = _pairs(data, kind, index)
+    first, second, first_safe, second_safe = _pairs(data, kind, index, device_of(model))
     a, b = end_scores(model, first).squeeze(-1), end_scores(model, second).squeeze(-1)
     out = {"accuracy": pairwise_accuracy(b, a) if kind == "cost" else pairwise_accuracy(a, b)}
     if kind == "cost":
@@ -104,12 +107,12 @@ def evaluate_score_model(model: ScoreModel, data: dict, kind: str) -> dict[str, 
 
 # ---------------------------------------------------------------- moderation
 
-def _responses(data: dict, index: np.ndarray):
+def _responses(data: dict, index: np.ndarray, device: torch.device):
     seqs = [data["seqs"][i][k] for i in index for k in (0, 1)]
     categories = np.stack([data["categories_0"][index], data["categories_1"][index]], axis=1).reshape(-1, 19)
     severity = np.stack([data["response_0_severity_level"][index], data["response_1_severity_level"][index]],
                         axis=1).reshape(-1)
-    return seqs, torch.tensor(categories), torch.tensor(severity)
+    return seqs, torch.tensor(categories, device=device), torch.tensor(severity, device=device)
 
 
 def train_moderation(model: ScoreModel, data: dict, cfg: TrainConfig) -> pd.DataFrame:
@@ -119,8 +122,9 @@ def train_moderation(model: ScoreModel, data: dict, cfg: TrainConfig) -> pd.Data
     log = []
     model.train()
     for step in range(cfg.steps):
-        seqs, categories, severity = _responses(data, rng.integers(len(data["seqs"]), size=cfg.batch_size))
-        ids, lengths = right_pad(seqs, model.config.pad_token_id)
+        seqs, categories, severity = _responses(data, rng.integers(len(data["seqs"]), size=cfg.batch_size),
+                                                device_of(model))
+        ids, lengths = right_pad(seqs, model.config.pad_token_id, device_of(model))
         loss = moderation_loss(model(ids, lengths=lengths)[1], categories, severity)
         descend(opt, model, loss, step, cfg)
         log.append({"step": step + 1, "loss": loss.item()})
@@ -131,7 +135,7 @@ def train_moderation(model: ScoreModel, data: dict, cfg: TrainConfig) -> pd.Data
 def evaluate_moderation(model: ScoreModel, data: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per category (support, precision, recall) and per true severity level (support, share flagged as
     harmful, share given the exact level)."""
-    seqs, categories, severity = _responses(data, np.arange(len(data["seqs"])))
+    seqs, categories, severity = _responses(data, np.arange(len(data["seqs"])), device_of(model))
     predicted_categories, predicted_severity = moderation_predict(end_scores(model, seqs))
     per_category = []
     for j, name in enumerate(HARM_CATEGORIES):

@@ -46,7 +46,8 @@ class OnPolicy:
 
     def __init__(self, obs_dim: int, act_dim: int, cfg):
         self.cfg = cfg
-        self.ac = ActorCritic(obs_dim, act_dim, tuple(cfg.hidden), cfg.activation)
+        self.device = torch.device(cfg.device)
+        self.ac = ActorCritic(obs_dim, act_dim, tuple(cfg.hidden), cfg.activation).to(self.device)
         self.actor_lr = cfg.actor_lr  # decays with set_progress
         self._optimizers: tuple[torch.optim.Adam, torch.optim.Adam] | None = None
         # Parameter lists fetched once: walking the modules on every minibatch step is measurable overhead.
@@ -139,7 +140,8 @@ class OnPolicy:
     def minibatches(self, batch: Batch):
         """One pass in a fresh random order: (minibatch, its indices into ``batch``). The batch is permuted
         once per pass, so each minibatch is a slice (a view) rather than seven gathers."""
-        order = torch.randperm(len(batch), generator=self.generator)
+        # drawn by the CPU generator (the same order on every device), then moved to the batch
+        order = torch.randperm(len(batch), generator=self.generator).to(self.device)
         shuffled = batch.minibatch(order)
         size = self.cfg.batch_size
         for start in range(0, len(batch), size):

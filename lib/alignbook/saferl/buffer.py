@@ -109,7 +109,9 @@ class RolloutBuffer:
 
         def flat(x: np.ndarray) -> torch.Tensor:
             # time-major (T, N, ...) -> (T * N, ...); the order does not matter once advantages exist.
-            return torch.as_tensor(x.reshape(steps * n, *x.shape[2:]), dtype=torch.float32)
+            return torch.as_tensor(x.reshape(steps * n, *x.shape[2:]), dtype=torch.float32, device=device)
+
+        device = model.actor.log_std.device  # the batch goes where the networks are
 
         obs, act = flat(self.obs), flat(self.act)
         with torch.no_grad():

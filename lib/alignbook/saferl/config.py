@@ -92,6 +92,7 @@ class OnPolicyConfig:
     entropy_coef: float = 0.0
     normalise_obs: bool = True
     seed: int = 0
+    device: str = "cpu"  # where the networks and the update's tensors live; off the CPU the autograd engine runs
 
 
 @dataclass(frozen=True)

@@ -47,9 +47,9 @@ class GaussianActor(nn.Module):
     def sync(self) -> None:
         """Copy the weights to NumPy for ``act``; call after every update."""
         linears = [m for m in self.mean if isinstance(m, nn.Linear)]
-        self._numpy = [(m.weight.detach().numpy().T.astype(np.float64), m.bias.detach().numpy().astype(np.float64))
-                       for m in linears]
-        self._std = np.exp(self.log_std.detach().numpy().astype(np.float64))
+        self._numpy = [(m.weight.detach().cpu().numpy().T.astype(np.float64),
+                        m.bias.detach().cpu().numpy().astype(np.float64)) for m in linears]
+        self._std = np.exp(self.log_std.detach().cpu().numpy().astype(np.float64))
 
     def act(self, obs: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         """Sample (or, with ``rng=None``, the mean action) for a batch of observations, in NumPy."""
@@ -75,5 +75,5 @@ class ActorCritic(nn.Module):
 
     @torch.no_grad()
     def values(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = torch.as_tensor(obs, dtype=torch.float32)
-        return self.reward_critic(x).squeeze(-1).double().numpy(), self.cost_critic(x).squeeze(-1).double().numpy()
+        x = torch.as_tensor(obs, dtype=torch.float32, device=self.actor.log_std.device)
+        return tuple(critic(x).squeeze(-1).double().cpu().numpy() for critic in (self.reward_critic, self.cost_critic))

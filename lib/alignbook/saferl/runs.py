@@ -99,14 +99,14 @@ def load_checkpoint(run, path: Path) -> None:
         run.engine.load_state_dict(_prefixed(tensors, "engine"))
         algo.generator.set_state(tensors["rng.minibatch"])
         if run.agent.normaliser is not None:
-            run.agent.normaliser.load_state_dict({k: v.numpy() for k, v in _prefixed(tensors, "norm").items()})
+            run.agent.normaliser.load_state_dict({k: v.cpu().numpy() for k, v in _prefixed(tensors, "norm").items()})
         for name in ("ep_return", "ep_cost", "ep_length"):
-            setattr(run, name, tensors[f"episode.{name}"].numpy().copy())
+            setattr(run, name, tensors[f"episode.{name}"].cpu().numpy().copy())
         run.last_mean_cost, run.elapsed = float(meta["last_mean_cost"]), float(meta["elapsed"])
     torch.set_rng_state(tensors["rng.torch"])
     run.rng.bit_generator.state = json.loads(meta["rng.numpy"])
     run.epoch = int(meta["epoch"])
-    run.obs = tensors["obs"].numpy().copy()
+    run.obs = tensors["obs"].cpu().numpy().copy()
     load_object_state(algo.lagrange_multiplier, json.loads(meta["multiplier"]))
     env_state = json.loads(meta["env"])
     if env_state is not None:

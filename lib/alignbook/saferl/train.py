@@ -79,8 +79,8 @@ class Agent:
         normaliser = None
         if cfg.normalise_obs:
             normaliser = RunningNormaliser((obs_dim,))
-            normaliser.load_state_dict({k[5:]: v.numpy() for k, v in tensors.items() if k.startswith("norm.")})
-        return cls(algo, normaliser, tensors["action.low"].numpy(), tensors["action.high"].numpy())
+            normaliser.load_state_dict({k[5:]: v.cpu().numpy() for k, v in tensors.items() if k.startswith("norm.")})
+        return cls(algo, normaliser, tensors["action.low"].cpu().numpy(), tensors["action.high"].cpu().numpy())
 
 
 def train(algo: str, task_id: str, *, engine: str | None = None, callback: Callable[[dict], None] | None = None,

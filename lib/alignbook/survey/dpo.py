@@ -41,9 +41,10 @@ class World:
     rejected: torch.Tensor
 
 
-def make_world(items: int, features: int, comparisons: int, noise: float, generator: torch.Generator) -> World:
-    annotator = feedback.make_annotator(features, generator)
-    responses = feedback.make_items(items, features, generator)
+def make_world(items: int, features: int, comparisons: int, noise: float, generator: torch.Generator,
+               device: torch.device | None = None) -> World:
+    annotator = feedback.make_annotator(features, generator, device=device)
+    responses = feedback.make_items(items, features, generator, device)
     chosen, rejected = feedback.sample_comparisons(responses, annotator, comparisons, noise, generator)
     return World(responses, annotator, chosen, rejected)
 
@@ -78,7 +79,7 @@ def dpo(world: World, beta: float, steps: int, l2: float = 1e-3) -> torch.Tensor
     """Fit the DPO loss with the optimiser and L2 penalty the reward model uses (on the implicit reward)."""
     if beta <= 0:
         raise ValueError(f"beta must be positive, got {beta}")
-    theta = torch.zeros(world.items.shape[1], requires_grad=True)
+    theta = torch.zeros(world.items.shape[1], device=world.items.device, requires_grad=True)
     optimiser = torch.optim.LBFGS([theta], max_iter=steps, line_search_fn="strong_wolfe")
     difference = world.items[world.chosen] - world.items[world.rejected]
 
@@ -102,11 +103,12 @@ def rlhf(world: World, beta: float, reward_steps: int, rl_steps: int, batch: int
     w = feedback.fit_reward_model(world.items, world.chosen, world.rejected, reward_steps)
     reward = world.items @ w
     log_ref = -torch.log(torch.tensor(float(len(world.items))))
-    theta = torch.zeros(world.items.shape[1], requires_grad=True)
+    theta = torch.zeros(world.items.shape[1], device=world.items.device, requires_grad=True)
     optimiser = torch.optim.Adam([theta], lr=lr)
     for _ in range(rl_steps):
         logp = log_policy(theta, world.items)
-        y = torch.multinomial(logp.detach().exp(), batch, replacement=True, generator=generator)
+        # drawn on the CPU generator (the same samples on every device), then moved to the policy's device
+        y = torch.multinomial(logp.detach().exp().cpu(), batch, replacement=True, generator=generator).to(theta.device)
         # the per-sample KL estimate log pi(y) - log pi_ref(y) is part of the reward, as in PPO-based RLHF
         shaped = reward[y] - beta * (logp[y].detach() - log_ref)
         advantage = shaped - shaped.mean()
@@ -123,13 +125,14 @@ def closed_form_optimum(w: torch.Tensor, beta: float) -> torch.Tensor:
 
 
 def compare_methods(items: int, features: int, comparisons: int, noise: float, betas, seeds: int,
-                    reward_steps: int, rl_steps: int, rl_batch: int, rl_lr: float) -> pd.DataFrame:
-    """One row per (seed, beta, method): true reward, KL, regularised objective, win rate, and the distance
+                    reward_steps: int, rl_steps: int, rl_batch: int, rl_lr: float,
+                    device: torch.device | str = "cpu") -> pd.DataFrame:
+    """One row per (seed, beta, method), computed on ``device``: true reward, KL, regularised objective, win rate, and the distance
     of the solution from the closed-form optimum of the RLHF objective under the fitted reward model."""
     rows = []
     for seed in range(seeds):
         generator = torch.Generator().manual_seed(2000 + seed)
-        world = make_world(items, features, comparisons, noise, generator)
+        world = make_world(items, features, comparisons, noise, generator, device)
         for beta in betas:
             theta_rlhf, w = rlhf(world, beta, reward_steps, rl_steps, rl_batch, rl_lr, generator)
             optimum = closed_form_optimum(w, beta)

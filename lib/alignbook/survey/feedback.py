@@ -28,14 +28,17 @@ class Annotator:
         return items @ self.weights
 
 
-def make_annotator(features: int, generator: torch.Generator, scale: float = 3.0) -> Annotator:
+# Random draws come from a CPU generator and then move to ``device``: the same numbers on every device.
+def make_annotator(features: int, generator: torch.Generator, scale: float = 3.0,
+                   device: torch.device | None = None) -> Annotator:
     direction = torch.randn(features, generator=generator)
-    return Annotator(scale * direction / direction.norm())
+    return Annotator((scale * direction / direction.norm()).to(device))
 
 
-def make_items(count: int, features: int, generator: torch.Generator) -> torch.Tensor:
+def make_items(count: int, features: int, generator: torch.Generator, device: torch.device | None = None
+               ) -> torch.Tensor:
     # Unit-variance features scaled by 1/sqrt(d) keep utilities on the same scale whatever the dimension.
-    return torch.randn(count, features, generator=generator) / features**0.5
+    return (torch.randn(count, features, generator=generator) / features**0.5).to(device)
 
 
 def sample_comparisons(
@@ -47,10 +50,10 @@ def sample_comparisons(
     positive_int(count, "count (the number of comparisons)")
     a = torch.randint(len(items), (count,), generator=generator)
     b = torch.randint(len(items) - 1, (count,), generator=generator)
-    b = b + (b >= a)  # never compare an item with itself
+    a, b = a.to(items.device), (b + (b >= a)).to(items.device)  # never compare an item with itself
     u = annotator.utility(items)
-    prefers_a = torch.rand(count, generator=generator) < torch.sigmoid(u[a] - u[b])
-    flipped = torch.rand(count, generator=generator) < noise
+    prefers_a = torch.rand(count, generator=generator).to(items.device) < torch.sigmoid(u[a] - u[b])
+    flipped = torch.rand(count, generator=generator).to(items.device) < noise
     prefers_a = prefers_a ^ flipped
     chosen = torch.where(prefers_a, a, b)
     rejected = torch.where(prefers_a, b, a)
@@ -61,7 +64,7 @@ def fit_reward_model(
     items: torch.Tensor, chosen: torch.Tensor, rejected: torch.Tensor, steps: int, l2: float = 1e-3
 ) -> torch.Tensor:
     """Maximum-likelihood linear reward under Bradley-Terry; a little L2 keeps separable data finite."""
-    weights = torch.zeros(items.shape[1], requires_grad=True)
+    weights = torch.zeros(items.shape[1], device=items.device, requires_grad=True)
     optimiser = torch.optim.LBFGS([weights], max_iter=steps, line_search_fn="strong_wolfe")
     difference = items[chosen] - items[rejected]
 
@@ -79,8 +82,8 @@ def fit_reward_model(
 def ordering_accuracy(estimate: torch.Tensor, truth: torch.Tensor, items: torch.Tensor, pairs: int,
                       generator: torch.Generator) -> float:
     """Fraction of random pairs of ``items`` that the estimated utility orders as the true one does."""
-    a = torch.randint(len(items), (pairs,), generator=generator)
-    b = torch.randint(len(items), (pairs,), generator=generator)
+    a = torch.randint(len(items), (pairs,), generator=generator).to(items.device)
+    b = torch.randint(len(items), (pairs,), generator=generator).to(items.device)
     true_gap = items[a] @ truth - items[b] @ truth
     est_gap = items[a] @ estimate - items[b] @ estimate
     keep = true_gap != 0
@@ -94,14 +97,16 @@ def rank_correlation(x: torch.Tensor, y: torch.Tensor) -> float:
     return float(torch.corrcoef(torch.stack([rx, ry]))[0, 1])
 
 
-def sweep(items: int, features: int, comparisons, noises, seeds: int, steps: int, test_pairs: int) -> pd.DataFrame:
-    """Accuracy of the fitted reward model for every (comparisons, noise, seed); one row each."""
+def sweep(items: int, features: int, comparisons, noises, seeds: int, steps: int, test_pairs: int,
+          device: torch.device | str = "cpu") -> pd.DataFrame:
+    """Accuracy of the fitted reward model for every (comparisons, noise, seed), computed on ``device``; one
+    row each."""
     rows = []
     for seed in range(seeds):
         generator = torch.Generator().manual_seed(1000 + seed)
-        annotator = make_annotator(features, generator)
-        train_items = make_items(items, features, generator)
-        test_items = make_items(2 * items, features, generator)
+        annotator = make_annotator(features, generator, device=device)
+        train_items = make_items(items, features, generator, device)
+        test_items = make_items(2 * items, features, generator, device)
         for noise in noises:
             for count in comparisons:
                 chosen, rejected = sample_comparisons(train_items, annotator, count, noise, generator)

@@ -17,19 +17,24 @@ import pandas as pd
 import torch
 from torch import nn
 
+from alignbook.devices import device_of
+
 # up, down, left, right as (row, column) moves; row 0 is the top of the grid
 MOVES = torch.tensor([[-1, 0], [1, 0], [0, -1], [0, 1]])
 
 
 @dataclass
 class GridWorld:
-    """A batch of ``size`` x ``size`` grids, each with an agent and a coin; the corner is (0, size - 1)."""
+    """A batch of ``size`` x ``size`` grids, each with an agent and a coin; the corner is (0, size - 1). Its
+    tensors live on ``device``; random draws come from a CPU generator and move there (the same episodes on
+    every device)."""
 
     size: int
+    device: torch.device | str = "cpu"
 
     @property
     def corner(self) -> torch.Tensor:
-        return torch.tensor([0, self.size - 1])
+        return torch.tensor([0, self.size - 1], device=self.device)
 
     @property
     def horizon(self) -> int:
@@ -51,19 +56,19 @@ class GridWorld:
         agent = torch.randint(cells - 1, (batch,), generator=generator)
         agent = agent + (agent >= coin)
         as_rc = lambda index: torch.stack([index // self.size, index % self.size], dim=1)  # noqa: E731
-        return as_rc(agent), as_rc(coin)
+        return as_rc(agent).to(self.device), as_rc(coin).to(self.device)
 
     def observe(self, agent: torch.Tensor, coin: torch.Tensor) -> torch.Tensor:
         """Two one-hot planes (agent, coin), flattened: the agent sees the whole grid."""
         batch, cells = len(agent), self.size * self.size
-        planes = torch.zeros(batch, 2, cells)
-        rows = torch.arange(batch)
+        planes = torch.zeros(batch, 2, cells, device=agent.device)
+        rows = torch.arange(batch, device=agent.device)
         planes[rows, 0, agent[:, 0] * self.size + agent[:, 1]] = 1.0
         planes[rows, 1, coin[:, 0] * self.size + coin[:, 1]] = 1.0
         return planes.flatten(1)
 
     def step(self, agent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return (agent + MOVES[action]).clamp(0, self.size - 1)
+        return (agent + MOVES.to(agent.device)[action]).clamp(0, self.size - 1)
 
 
 class ActorCritic(nn.Module):
@@ -89,9 +94,9 @@ def play(world: GridWorld, agent_net: ActorCritic, agent: torch.Tensor, coin: to
          generator: torch.Generator, gamma: float = 0.95, greedy: bool = False):
     """Run a batch of episodes; returns the rollout and, when sampling, the policy-gradient loss terms."""
     batch = len(agent)
-    alive = torch.ones(batch, dtype=torch.bool)
-    reached_corner = torch.zeros(batch, dtype=torch.bool)
-    steps = torch.zeros(batch, dtype=torch.long)
+    alive = torch.ones(batch, dtype=torch.bool, device=agent.device)
+    reached_corner = torch.zeros(batch, dtype=torch.bool, device=agent.device)
+    steps = torch.zeros(batch, dtype=torch.long, device=agent.device)
     log_probs, values, rewards, masks, entropies = [], [], [], [], []
     for _ in range(world.horizon):
         logits, value = agent_net(world.observe(agent, coin))
@@ -99,7 +104,7 @@ def play(world: GridWorld, agent_net: ActorCritic, agent: torch.Tensor, coin: to
         if greedy:
             action = logits.argmax(-1)
         else:
-            action = torch.multinomial(dist.probs, 1, generator=generator).squeeze(-1)
+            action = torch.multinomial(dist.probs.cpu(), 1, generator=generator).squeeze(-1).to(agent.device)
         agent = torch.where(alive[:, None], world.step(agent, action), agent)
         at_coin = (agent == coin).all(-1)
         at_corner = (agent == world.corner).all(-1) & ~(coin == world.corner).all(-1)
@@ -117,7 +122,7 @@ def play(world: GridWorld, agent_net: ActorCritic, agent: torch.Tensor, coin: to
     if greedy:
         return rollout, None
     # discounted returns, computed backwards; an episode's return stops where it ended
-    returns, running = [], torch.zeros(batch)
+    returns, running = [], torch.zeros(batch, device=agent.device)
     for reward, mask in zip(reversed(rewards), reversed(masks), strict=True):
         running = (reward + gamma * running) * mask
         returns.append(running)
@@ -134,14 +139,15 @@ def play(world: GridWorld, agent_net: ActorCritic, agent: torch.Tensor, coin: to
 
 
 def train(size: int, randomised: float, updates: int, batch: int, hidden: int, seed: int,
-          lr: float = 3e-3) -> ActorCritic:
-    """Train an agent whose coin is random in a fraction ``randomised`` of episodes, else at the corner."""
+          lr: float = 3e-3, device: torch.device | str = "cpu") -> ActorCritic:
+    """Train an agent on ``device`` whose coin is random in a fraction ``randomised`` of episodes, else at the
+    corner."""
     if not 0.0 <= randomised <= 1.0:
         raise ValueError(f"the randomised fraction must be in [0, 1], got {randomised}")
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    world = GridWorld(size)
-    net = ActorCritic(size, hidden)
+    world = GridWorld(size, device)
+    net = ActorCritic(size, hidden).to(device)
     optimiser = torch.optim.Adam(net.parameters(), lr=lr)
     for _ in range(updates):
         agent, coin = world.reset(batch, randomised, generator)
@@ -156,7 +162,7 @@ def train(size: int, randomised: float, updates: int, batch: int, hidden: int, s
 def evaluate(net: ActorCritic, size: int, episodes: int, shifted: bool, seed: int) -> dict[str, float]:
     """Greedy success in the training distribution (coin at the corner) or after the shift (coin elsewhere)."""
     generator = torch.Generator().manual_seed(10_000 + seed)
-    world = GridWorld(size)
+    world = GridWorld(size, device_of(net))
     agent, coin = world.reset(episodes, 1.0 if shifted else 0.0, generator, exclude_corner=shifted)
     rollout, _ = play(world, net, agent, coin, generator, greedy=True)
     return {
@@ -166,11 +172,12 @@ def evaluate(net: ActorCritic, size: int, episodes: int, shifted: bool, seed: in
 
 
 def sweep(size: int, updates: int, batch: int, hidden: int, randomised, seeds: int, episodes: int,
-          progress=iter) -> pd.DataFrame:
-    """Train one agent per (randomised fraction, seed) and evaluate it before and after the shift."""
+          progress=iter, device: torch.device | str = "cpu") -> pd.DataFrame:
+    """Train one agent per (randomised fraction, seed) on ``device`` and evaluate it before and after the
+    shift."""
     rows = []
     for fraction, seed in progress([(f, s) for f in randomised for s in range(seeds)]):
-        net = train(size, fraction, updates, batch, hidden, seed)
+        net = train(size, fraction, updates, batch, hidden, seed, device=device)
         train_eval = evaluate(net, size, episodes, shifted=False, seed=seed)
         test_eval = evaluate(net, size, episodes, shifted=True, seed=seed)
         rows.append({

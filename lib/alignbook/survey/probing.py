@@ -23,22 +23,26 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from alignbook.devices import device_of
 from alignbook.lm.model import BaichuanConfig, BaichuanForCausalLM
 
 FIRST_SYMBOL = 3  # ids 0-2 are the config's pad, bos and eos
 
 
-def make_sequences(count: int, length: int, symbols: int, generator: torch.Generator) -> torch.Tensor:
+def make_sequences(count: int, length: int, symbols: int, generator: torch.Generator,
+                   device: torch.device | None = None) -> torch.Tensor:
+    """Drawn on the CPU generator, then moved to ``device`` (the same sequences on every device)."""
     if length < 2 or symbols < 2:
         raise ValueError(f"need length >= 2 and symbols >= 2, got length={length}, symbols={symbols}")
-    return FIRST_SYMBOL + torch.randint(symbols, (count, length), generator=generator)
+    return (FIRST_SYMBOL + torch.randint(symbols, (count, length), generator=generator)).to(device)
 
 
-def make_model(symbols: int, hidden: int, layers: int, heads: int, length: int, seed: int) -> BaichuanForCausalLM:
+def make_model(symbols: int, hidden: int, layers: int, heads: int, length: int, seed: int,
+               device: torch.device | str = "cpu") -> BaichuanForCausalLM:
     torch.manual_seed(seed)
     config = BaichuanConfig(vocab_size=FIRST_SYMBOL + symbols, hidden_size=hidden, num_hidden_layers=layers,
                             num_attention_heads=heads, max_position_embeddings=length, initializer_range=0.1)
-    return BaichuanForCausalLM(config)
+    return BaichuanForCausalLM(config).to(device)
 
 
 def last_logits(model: BaichuanForCausalLM, sequences: torch.Tensor) -> torch.Tensor:
@@ -52,7 +56,7 @@ def train_copy_first(model: BaichuanForCausalLM, symbols: int, length: int, step
     losses = []
     model.train()
     for _ in range(steps):
-        x = make_sequences(batch, length, symbols, generator)
+        x = make_sequences(batch, length, symbols, generator, device_of(model))
         loss = F.cross_entropy(last_logits(model, x), x[:, 0])
         optimiser.zero_grad()
         loss.backward()
@@ -101,8 +105,8 @@ def probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.T
     """Test accuracy of a multinomial logistic-regression probe (standardised inputs, L-BFGS)."""
     mean, std = train_x.mean(0), train_x.std(0) + 1e-6
     train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
-    weights = torch.zeros(train_x.shape[1], classes, requires_grad=True)
-    bias = torch.zeros(classes, requires_grad=True)
+    weights = torch.zeros(train_x.shape[1], classes, device=train_x.device, requires_grad=True)
+    bias = torch.zeros(classes, device=train_x.device, requires_grad=True)
     optimiser = torch.optim.LBFGS([weights, bias], max_iter=steps, line_search_fn="strong_wolfe")
 
     def closure():
@@ -128,14 +132,14 @@ def probe_layers(model: BaichuanForCausalLM, train: torch.Tensor, test: torch.Te
 
 def corrupt_first(sequences: torch.Tensor, symbols: int, generator: torch.Generator) -> torch.Tensor:
     """The same sequences with a different first symbol."""
-    shift = 1 + torch.randint(symbols - 1, (len(sequences),), generator=generator)
+    shift = (1 + torch.randint(symbols - 1, (len(sequences),), generator=generator)).to(sequences.device)
     corrupted = sequences.clone()
     corrupted[:, 0] = FIRST_SYMBOL + (sequences[:, 0] - FIRST_SYMBOL + shift) % symbols
     return corrupted
 
 
 def _logit_difference(logits: torch.Tensor, clean: torch.Tensor, corrupted: torch.Tensor) -> torch.Tensor:
-    rows = torch.arange(len(logits))
+    rows = torch.arange(len(logits), device=logits.device)
     return logits[rows, clean[:, 0]] - logits[rows, corrupted[:, 0]]
 
 

@@ -38,7 +38,8 @@ class Environment:
 
 
 def make_environment(n: int, spurious_agreement: float, core_noise: float, generator: torch.Generator,
-                     spurious_noise: float = 0.1) -> Environment:
+                     spurious_noise: float = 0.1, device: torch.device | None = None) -> Environment:
+    """Drawn on the CPU generator, then moved to ``device`` (the same numbers on every device)."""
     if not 0.0 <= spurious_agreement <= 1.0:
         raise ValueError(f"spurious_agreement must be a probability, got {spurious_agreement}")
     if n <= 0 or core_noise <= 0:
@@ -47,7 +48,7 @@ def make_environment(n: int, spurious_agreement: float, core_noise: float, gener
     core = y + core_noise * torch.randn(n, generator=generator)
     agrees = torch.rand(n, generator=generator) < spurious_agreement
     spurious = torch.where(agrees, y, -y) + spurious_noise * torch.randn(n, generator=generator)
-    return Environment(torch.stack([core, spurious], dim=1), y)
+    return Environment(torch.stack([core, spurious], dim=1).to(device), y.to(device))
 
 
 def risk(weights: torch.Tensor, bias: torch.Tensor, env: Environment) -> torch.Tensor:
@@ -70,11 +71,12 @@ def train(method: str, envs: list[Environment], steps: int, lr: float, rex_lambd
     """Full-batch Adam on the method's objective; returns (weights, bias)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; valid methods are: {', '.join(METHODS)}")
-    weights = torch.zeros(2, requires_grad=True)
-    bias = torch.zeros((), requires_grad=True)
+    device = envs[0].features.device
+    weights = torch.zeros(2, device=device, requires_grad=True)
+    bias = torch.zeros((), device=device, requires_grad=True)
     optimiser = torch.optim.Adam([weights, bias], lr=lr)
     pooled = Environment(torch.cat([e.features for e in envs]), torch.cat([e.labels for e in envs]))
-    group_weights = torch.full((4,), 0.25)
+    group_weights = torch.full((4,), 0.25, device=device)
     for step in range(steps):
         if method == "ERM":
             loss = risk(weights, bias, pooled)
@@ -99,13 +101,14 @@ def train(method: str, envs: list[Environment], steps: int, lr: float, rex_lambd
 
 
 def run(n: int, train_agreement, test_agreement: float, core_noise: float, seeds: int, steps: int, lr: float,
-        rex_lambda: float, rex_warmup: int, dro_eta: float) -> pd.DataFrame:
-    """One row per (seed, method): accuracies in and out of distribution, and how much weight is on the shortcut."""
+        rex_lambda: float, rex_warmup: int, dro_eta: float, device: torch.device | str = "cpu") -> pd.DataFrame:
+    """One row per (seed, method), trained on ``device``: accuracies in and out of distribution, and how much
+    weight is on the shortcut."""
     rows = []
     for seed in range(seeds):
         generator = torch.Generator().manual_seed(3000 + seed)
-        envs = [make_environment(n, p, core_noise, generator) for p in train_agreement]
-        test = make_environment(n, test_agreement, core_noise, generator)
+        envs = [make_environment(n, p, core_noise, generator, device=device) for p in train_agreement]
+        test = make_environment(n, test_agreement, core_noise, generator, device=device)
         for method in METHODS:
             w, b = train(method, envs, steps, lr, rex_lambda, rex_warmup, dro_eta)
             rows.append({

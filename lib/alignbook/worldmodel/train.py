@@ -114,19 +114,24 @@ def check_observation(obs: np.ndarray) -> np.ndarray:
 
 
 class Replay:
-    """Decisions in arrival order (obs_t, a_{t-1}, r_t, c_t); sequences never cross an episode's start."""
+    """Decisions in arrival order (obs_t, a_{t-1}, r_t, c_t); sequences never cross an episode's start.
+    Observations and actions move to ``device`` as they arrive, so that a training batch is gathered where the
+    model trains (no host-to-device copy of images per update); rewards, costs and episode ids are scalars and
+    stay on the host."""
 
-    def __init__(self):
+    def __init__(self, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
         self.obs, self.prev_action, self.reward, self.cost, self.episode = [], [], [], [], []
 
     def add(self, obs, prev_action, reward, cost, episode) -> None:
-        self.obs.append(obs)
-        self.prev_action.append(prev_action)
+        obs = torch.as_tensor(obs)
+        self.obs.append((obs if obs.dtype == torch.uint8 else obs.float()).to(self.device))
+        self.prev_action.append(torch.as_tensor(prev_action, dtype=torch.float32).to(self.device))
         self.reward.append(reward)
         self.cost.append(cost)
         self.episode.append(episode)
 
-    def sample(self, rng: np.random.Generator, batch: int, length: int, device: str = "cpu"):
+    def sample(self, rng: np.random.Generator, batch: int, length: int):
         episode = np.asarray(self.episode)
         if len(episode) < length:
             return None
@@ -134,10 +139,9 @@ class Replay:
         if len(starts) == 0:
             return None
         index = rng.choice(starts, batch)[:, None] + np.arange(length)
-        obs = torch.as_tensor(np.stack([np.stack([self.obs[i] for i in row]) for row in index]))
-        take = lambda xs: torch.as_tensor(np.asarray(xs, dtype=np.float32)[index])  # noqa: E731
-        obs = obs if obs.dtype == torch.uint8 else obs.float()
-        return tuple(x.to(device) for x in (obs, take(self.prev_action), take(self.reward), take(self.cost)))
+        gather = lambda xs: torch.stack([xs[i] for i in index.flat]).reshape(*index.shape, *xs[0].shape)  # noqa: E731
+        scalars = lambda xs: torch.as_tensor(np.asarray(xs, dtype=np.float32)[index]).to(self.device)  # noqa: E731
+        return gather(self.obs), gather(self.prev_action), scalars(self.reward), scalars(self.cost)
 
 
 class Agent:
@@ -266,7 +270,7 @@ def _train(spec: Algorithm, env, encoder: str, cfg: Config, callback) -> tuple[A
     low, high = env.action_space.low, env.action_space.high
     episode_steps = min(cfg.episode_steps or env.max_episode_steps, env.max_episode_steps)
     agent = Agent(spec, cfg, "image" if encoder == "image" else obs.shape[0], act_dim, episode_steps)
-    replay = Replay()
+    replay = Replay(cfg.device)
     prev_action = np.zeros(act_dim, np.float32)
     episode, steps, ep_steps, ep_return, ep_cost, owed, updates = 0, 0, 0, 0.0, 0.0, 0.0, 0
     cost_ema, rows, stats, start = None, [], {}, time.perf_counter()
@@ -289,7 +293,7 @@ def _train(spec: Algorithm, env, encoder: str, cfg: Config, callback) -> tuple[A
         if steps >= cfg.prefill:
             owed += per_decision
             while owed >= 1:
-                batch = replay.sample(rng, cfg.batch, cfg.length, cfg.device)
+                batch = replay.sample(rng, cfg.batch, cfg.length)
                 if batch is None:
                     break
                 stats = agent.update(batch)

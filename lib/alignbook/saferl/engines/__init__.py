@@ -8,7 +8,8 @@ multiplier); an engine runs it.
                 hand-written backward pass, the actor's passes in a second process. Tested equal to the
                 reference (``tests/test_saferl_engines.py``).
 
-``train(..., engine=None)`` picks the fastest engine that supports the algorithm.
+``train(..., engine=None)`` picks the fastest engine that supports the algorithm; off the CPU (``device`` in
+the config) that is ``autograd``, whose tensors follow the networks to the device.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ ENGINES: dict[str, type[Engine]] = {"numpy": NumpyEngine, "autograd": Autograd}
 
 
 def make_engine(algo, name: str | None = None) -> Engine:
-    """The engine ``name`` for ``algo``; with ``None``, the fastest one that supports it."""
+    """The engine ``name`` for ``algo``; with ``None``, the fastest one that supports it (on a GPU: autograd)."""
     if name is None:
         return next(cls(algo) for cls in ENGINES.values() if cls.supports(algo))
     if name not in ENGINES:

@@ -272,7 +272,7 @@ class NumpyEngine(Engine):
     @classmethod
     def supports(cls, algo) -> bool:
         return (algo.family == "minibatch SGD" and algo.loss in ("surrogate", "clipped_surrogate")
-                and not algo.cfg.entropy_coef)
+                and not algo.cfg.entropy_coef and algo.device.type == "cpu")  # NumPy runs on the CPU only
 
     def __init__(self, algo, parallel: bool = True):
         super().__init__(algo)
@@ -310,7 +310,7 @@ class NumpyEngine(Engine):
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
         for side, stack in (("actor", self.actor.stack), ("critics", self.critics.stack)):
-            stack.m[...], stack.v[...] = tensors[f"{side}.m"].numpy(), tensors[f"{side}.v"].numpy()
+            stack.m[...], stack.v[...] = tensors[f"{side}.m"].cpu().numpy(), tensors[f"{side}.v"].cpu().numpy()
             stack.t = int(tensors[f"{side}.t"])
 
     def update_networks(self, batch: Batch, mean_episode_cost: float) -> dict[str, float]:
@@ -318,16 +318,16 @@ class NumpyEngine(Engine):
         adv = algo.advantage(batch)
         # Every pass's order drawn up front (the two sides of a parallel update need them all); the reference
         # draws the same orders one pass at a time, so both see the same minibatches.
-        orders = np.stack([torch.randperm(len(batch), generator=algo.generator).numpy().astype(np.int32)
+        orders = np.stack([torch.randperm(len(batch), generator=algo.generator).cpu().numpy().astype(np.int32)
                            for _ in range(algo.cfg.update_iters)])
-        arrays = [t.numpy() for t in (batch.obs, batch.act, batch.logp, adv, batch.target_r, batch.target_c)]
+        arrays = [t.cpu().numpy() for t in (batch.obs, batch.act, batch.logp, adv, batch.target_r, batch.target_c)]
         kl, passes = self.passes(*arrays, orders)
         return {"kl": kl, "passes": float(passes)}
 
     def pull(self) -> None:
         """torch -> NumPy."""
         for tensor, view, _ in self.links:
-            view[...] = tensor.detach().numpy().T
+            view[...] = tensor.detach().cpu().numpy().T
 
     def push(self) -> None:
         """NumPy -> torch."""

@@ -85,7 +85,7 @@ class MultiAgent:
             mean_episode_cost)
         if len(costs) != len(self.agents):
             raise ValueError(f"need one mean episode cost per agent ({len(self.agents)}), got {len(costs)}")
-        factor = torch.ones(len(batches[0]))
+        factor = torch.ones(len(batches[0]), device=batches[0].obs.device)
         stats: dict[str, float] = {}
         for i in self.order():
             agent, batch = self.agents[i], batches[i]

@@ -59,6 +59,7 @@ class OffPolicyConfig:
     cost_window: int = 10  # episodes in the mean cost the multiplier sees
     normalise_obs: bool = False
     seed: int = 0
+    device: str = "cpu"  # where the networks and the sampled minibatches live
 
 
 @dataclass(frozen=True)
@@ -121,9 +122,11 @@ class ReplayBuffer:
         self.reward[i], self.cost[i], self.done[i] = reward, cost, terminated
         self.i, self.n = (i + 1) % self.size, min(self.n + 1, self.size)
 
-    def sample(self, batch_size: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    def sample(self, batch_size: int, rng: np.random.Generator, device: torch.device | None = None
+               ) -> dict[str, torch.Tensor]:
+        """A minibatch on ``device``: the buffer stays in (CPU) memory, only the sampled rows move."""
         idx = rng.integers(0, self.n, batch_size)
-        return {k: torch.from_numpy(getattr(self, k)[idx])
+        return {k: torch.from_numpy(getattr(self, k)[idx]).to(device)
                 for k in ("obs", "act", "reward", "cost", "next_obs", "done")}
 
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -135,7 +138,7 @@ class ReplayBuffer:
     def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
         self.n, self.i = (int(v) for v in tensors["position"])
         for k in ("obs", "act", "reward", "cost", "next_obs", "done"):
-            getattr(self, k)[: self.n] = tensors[k].numpy()
+            getattr(self, k)[: self.n] = tensors[k].cpu().numpy()
 
 
 class QCritic(nn.Module):
@@ -167,6 +170,9 @@ class OffPolicy:
         self.critics = nn.ModuleList([QCritic(obs_dim, act_dim, hidden, activation)
                                       for _ in range(self.reward_critics)])
         self.cost_critic = QCritic(obs_dim, act_dim, hidden, activation)
+        self.device = torch.device(cfg.device)
+        for module in (self.actor, self.critics, self.cost_critic):
+            module.to(self.device)
         self.target_actor = copy.deepcopy(self.actor)
         self.target_critics = copy.deepcopy(self.critics)
         self.target_cost_critic = copy.deepcopy(self.cost_critic)
@@ -259,8 +265,8 @@ class OffPolicyAgent:
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
-        x = torch.as_tensor(np.atleast_2d(obs), dtype=torch.float32)
-        return self.env_action(self.algo.act(x, deterministic=True).double().numpy())
+        x = torch.as_tensor(np.atleast_2d(obs), dtype=torch.float32, device=self.algo.device)
+        return self.env_action(self.algo.act(x, deterministic=True).double().cpu().numpy())
 
 
 class Run:
@@ -289,7 +295,8 @@ class Run:
         if self.steps < self.cfg.start_learning_steps:
             return self.rng.uniform(-1.0, 1.0, (1, self.act_dim))
         with torch.no_grad():
-            raw = self.algo.act(torch.as_tensor(self.obs, dtype=torch.float32), deterministic=False).numpy()
+            obs = torch.as_tensor(self.obs, dtype=torch.float32, device=self.algo.device)
+            raw = self.algo.act(obs, deterministic=False).cpu().numpy()
         if self.algo.explores_with_noise:
             raw = np.clip(raw + self.cfg.exploration_noise * self.rng.standard_normal(raw.shape), -1.0, 1.0)
         return raw
@@ -319,7 +326,7 @@ class Run:
             self.obs = next_obs
             if self.steps >= cfg.start_learning_steps:
                 for _ in range(cfg.update_iters):
-                    stats = algo.update(self.buffer.sample(cfg.batch_size, self.rng))
+                    stats = algo.update(self.buffer.sample(cfg.batch_size, self.rng, algo.device))
                 if algo.lagrange_multiplier is not None and self.epoch >= cfg.warmup_epochs and self.recent_costs:
                     algo.lagrange_multiplier.update(float(np.mean(self.recent_costs)))
         row = {"epoch": self.epoch, "steps": self.steps,
