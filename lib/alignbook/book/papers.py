@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from alignbook.book.markdown import cited_in_links
+
 REQUIRED = ("key", "title", "authors", "year", "part", "topic")
 LINKS = {
     # the modern identifier form (YYMM.NNNNN, 4 or 5 digits) or the old archive/number form
@@ -129,8 +131,9 @@ def load(path: Path) -> Collection:
 
 
 def cited_keys(text: str) -> set[str]:
-    """Every key cited with a {cite}, {cite:p} or {cite:t} role in a page or a notebook's markdown."""
-    return {key.strip() for keys in CITATION.findall(text) for key in keys.split(",")}
+    """Every key cited with a {cite}, {cite:p} or {cite:t} role in a page or a notebook's markdown, or with a
+    link to the references (the notebooks' plain-Markdown form, ``alignbook.book.markdown``)."""
+    return {key.strip() for keys in CITATION.findall(text) for key in keys.split(",")} | cited_in_links(text)
 
 
 def _cell(text: str) -> str:

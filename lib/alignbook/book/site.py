@@ -20,6 +20,7 @@ import yaml
 
 from alignbook.book import bench, papers
 from alignbook.book.chapters import BookError, Chapter, all_chapters
+from alignbook.book.markdown import roles_from_links
 from alignbook.book.runner import executed_path, load_history, load_record, scale_dir
 from alignbook.report import (
     Verdict,
@@ -315,12 +316,18 @@ def copy_mathjax(target: Path) -> None:
 
 
 def publishable_notebook(executed: Path, target: Path) -> None:
-    """Copy an executed chapter for the site, showing its parameters once.
+    """Copy an executed chapter for the site, showing its parameters once, its citations and cross-references
+    as MyST roles.
 
     papermill leaves the notebook's own ``parameters`` cell and adds the values it ran with in a cell tagged
-    ``injected-parameters`` after it; the page shows only the latter, the values that produced it.
+    ``injected-parameters`` after it; the page shows only the latter, the values that produced it. The
+    notebooks cite with plain links that Colab can render (``alignbook.book.markdown``); the site's
+    bibliography and checked cross-references need the roles.
     """
     nb = nbformat.read(executed, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = roles_from_links(cell.source)
     if any("injected-parameters" in cell.metadata.get("tags", []) for cell in nb.cells):
         for cell in nb.cells:
             tags = cell.metadata.get("tags", [])

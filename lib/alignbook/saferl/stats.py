@@ -21,8 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from rliable import metrics
 from scipy import stats
+
+try:
+    from rliable import metrics
+except ImportError:  # an optional extra: no chapter needs it
+    raise ImportError("alignbook.saferl.stats needs rliable, an optional extra: pip install 'alignbook[stats]'") from None
 
 AGGREGATES: dict[str, Callable[[np.ndarray], float]] = {
     "iqm": metrics.aggregate_iqm, "mean": metrics.aggregate_mean, "median": metrics.aggregate_median,
