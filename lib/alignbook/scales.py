@@ -14,10 +14,16 @@ Every chapter must define all three scales with the same keys, and each key must
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 SCALES: tuple[str, ...] = ("smoke", "book", "full")
+# Set by the runner in the kernel of ``run --scale full --rehearse``: get(NAME, "full") then gives rehearsal(NAME).
+REHEARSE_ENV = "ALIGNBOOK_REHEARSE"
+# The (chapter, key) pairs read from rehearsal configs since the rehearsal's cell hook last cleared it.
+READS: set[tuple[str, str]] = set()
 
 _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # AI Alignment: A Comprehensive Survey -- the two demos of the overview chapter.
@@ -289,23 +295,84 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-class Config(Mapping[str, Any]):
-    """A read-only mapping of one chapter's sizes at one scale, readable as attributes (``cfg.bt_items``)."""
+def _twice(key: str) -> Callable[[Mapping[str, Any]], int]:
+    """Two epochs' worth of a step budget: ``total = 2 x key`` (the epoch itself keeps its full size)."""
+    return lambda full: 2 * full[key]
 
-    def __init__(self, chapter: str, scale: str, values: Mapping[str, Any]):
-        self._chapter, self._scale, self._values = chapter, scale, dict(values)
+
+# The rehearsal of full (``rehearsal``): per chapter, the settings that count iterations of a loop -- steps,
+# seeds, episodes, sweeps -- and their rehearsal value (None: two iterations, a sweep's two ends).
+# Settings that give shape (widths, layers, sequence lengths, batch and epoch sizes) are not listed: they keep
+# their full values, so that the rehearsal builds every model and batch at full size.
+_LOOPS: dict[str, dict[str, Callable[[Mapping[str, Any]], Any] | None]] = {
+    "survey": dict.fromkeys(("bt_comparisons", "bt_noise", "bt_seeds", "bt_steps", "gw_updates", "gw_randomised",
+                             "gw_seeds", "gw_eval_episodes")),
+    "safety_gymnasium": {**dict.fromkeys(("tour_agents", "rollout_episodes", "rollout_steps", "velocity_episodes",
+                                          "velocity_steps")),
+                         "bench_seconds": lambda full: 0.3, "vision_seconds": lambda full: 0.3},
+    "baichuan2": dict.fromkeys(("arith_steps", "arith_seeds", "stab_steps", "stab_seeds", "pos_steps", "pos_seeds",
+                                "pos_eval_lens", "scaling_sizes")),
+    "safepo": {**dict.fromkeys(("algos", "seeds", "update_iters", "eval_episodes")),
+               "total_steps": _twice("steps_per_epoch"), "toy_steps": _twice("toy_epoch")},
+    "safepo_multiagent": {**dict.fromkeys(("seeds", "update_iters", "tour_steps")),
+                          "total_steps": _twice("steps_per_epoch"), "goal_total_steps": _twice("goal_steps_per_epoch"),
+                          "toy_steps": _twice("toy_epoch")},
+    # OmniSafe's toy runs have epochs of 200 steps.
+    "omnisafe": {"seeds": None, "toy_steps": lambda full: 400, "race_steps": lambda full: 400,
+                 "tour_steps": lambda full: 400},
+    "pku_saferlhf": dict.fromkeys(("sft_steps", "score_steps", "ppo_iterations", "fixed_lambdas", "seeds",
+                                   "eval_samples", "rounds")),
+    "aligner": dict.fromkeys(("steps", "warmup_steps", "ablation_fractions", "ablation_steps", "seeds",
+                              "undertrained_steps", "strong_sft_steps", "w2s_steps")),
+    # Two world-model updates after a prefill of one replay sequence (train_ratio 512 with 16 x 64 replayed
+    # steps per update: an update every two environment steps).
+    "safedreamer": {"seeds": None, "record_episodes": None, "env_steps": lambda full: full["length"] + 4,
+                    "vision_env_steps": lambda full: full["length"] + 4},
+    "wbpd": dict.fromkeys(("train", "test", "train_steps", "samples", "sampler_steps", "shown", "param_sizes")),
+    "demo_feedback": dict.fromkeys(("betas", "seeds", "reward_steps", "rl_steps")),
+    "demo_shift": dict.fromkeys(("seeds", "steps")),
+    "demo_probing": dict.fromkeys(("steps",)),
+    # The claim is read at claim_slip: the sweep of slips must hold it.
+    "demo_debate": {**dict.fromkeys(("lengths", "games", "seeds")),
+                    "slips": lambda full: (full["slips"][0], full["claim_slip"])},
+}
+# Settings that are no loop but must follow the cut ones (a warm-up within the steps, a prefill within the budget).
+_ADJUST: dict[str, dict[str, Callable[[Mapping[str, Any]], Any]]] = {
+    "demo_shift": {"rex_warmup": lambda cut: min(cut["rex_warmup"], cut["steps"] // 2)},
+    "safedreamer": {"prefill": lambda cut: cut["length"], "pid_start": lambda cut: cut["length"],
+                    "ppo_steps_per_epoch": lambda cut: cut["env_steps"] // 2},
+}
+
+
+class Config(Mapping[str, Any]):
+    """A read-only mapping of one chapter's sizes at one scale, readable as attributes (``cfg.bt_items``).
+
+    ``reads``, when given, collects ``(chapter, key)`` for every key read: the rehearsal learns from it which
+    loop counts each cell of a chapter depends on."""
+
+    def __init__(self, chapter: str, scale: str, values: Mapping[str, Any],
+                 reads: set[tuple[str, str]] | None = None):
+        self._chapter, self._scale, self._values, self._reads = chapter, scale, dict(values), reads
 
     def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):  # copy/pickle probe private names before __init__ ran
+            raise AttributeError(key)
         try:
-            return self._values[key]
+            value = self._values[key]
         except KeyError:
             raise AttributeError(
                 f"{self._chapter!r} has no setting {key!r} at scale {self._scale!r}; "
                 f"its settings are: {', '.join(sorted(self._values))}"
             ) from None
+        if self._reads is not None:
+            self._reads.add((self._chapter, key))
+        return value
 
     def __getitem__(self, key: str) -> Any:
-        return self._values[key]
+        value = self._values[key]
+        if self._reads is not None:
+            self._reads.add((self._chapter, key))
+        return value
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
@@ -331,11 +398,65 @@ def chapters() -> tuple[str, ...]:
 
 
 def get(chapter: str, scale: str) -> Config:
-    """The sizes of ``chapter`` at ``scale``; unknown names fail with the list of valid ones."""
+    """The sizes of ``chapter`` at ``scale``; unknown names fail with the list of valid ones. Under the runner's
+    rehearsal (``$ALIGNBOOK_REHEARSE`` set) scale "full" gives ``rehearsal(chapter)``, so that a chapter reading
+    another chapter's sizes (aligner reads pku_saferlhf's) is cut the same way."""
     check_scale(scale)
     if chapter not in _CHAPTERS:
         raise ValueError(f"unknown chapter {chapter!r}; chapters with scales are: {', '.join(_CHAPTERS)}")
+    if scale == "full" and os.environ.get(REHEARSE_ENV):
+        return rehearsal(chapter)
     return Config(chapter, scale, _CHAPTERS[chapter][scale])
+
+
+def _count(value: Any) -> float:
+    """How many iterations a loop setting stands for: a number is its value, a tuple its length, and a ladder
+    of rungs ``(..., steps)`` (baichuan2's scaling_sizes) its longest rung's steps (an upper bound)."""
+    if isinstance(value, tuple) and value and all(isinstance(v, tuple) for v in value):
+        return float(max(v[-1] for v in value))
+    return float(len(value)) if isinstance(value, tuple) else float(value)
+
+
+def _cut(value: Any) -> Any:
+    """The default rehearsal of a loop setting: two iterations. A sweep keeps its two ends (the first value
+    and the largest one, which must build too); a ladder of ``(..., steps)`` rungs keeps every rung at full
+    size, for two steps each."""
+    if isinstance(value, tuple) and value and all(isinstance(v, tuple) for v in value):
+        return tuple((*v[:-1], min(v[-1], 2)) for v in value)
+    if isinstance(value, tuple):
+        return value[:1] + value[-1:] if len(value) > 2 else value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"cannot cut {value!r}: a loop setting is an int, a float or a tuple")
+    return type(value)(min(value, 2))
+
+
+def rehearsal(chapter: str) -> Config:
+    """The full configuration of ``chapter`` with every loop cut to its first two iterations (``_LOOPS``) and
+    the settings that depend on them kept consistent (``_ADJUST``): models at full size, data at full shape.
+    Its scale still reads "full"; the keys read from it are collected in ``READS``."""
+    full = _CHAPTERS[chapter]["full"]
+    values = dict(full)
+    for key, rule in _LOOPS[chapter].items():
+        values[key] = _cut(full[key]) if rule is None else rule(full)
+    for key, rule in _ADJUST.get(chapter, {}).items():
+        values[key] = rule(values)
+    return Config(chapter, "full", values, reads=READS)
+
+
+def loop_counts(chapter: str) -> dict[str, tuple[float, float]]:
+    """For each loop setting of ``chapter``: its iterations in the rehearsal and at full."""
+    full, cut = _CHAPTERS[chapter]["full"], rehearsal(chapter)._values
+    return {key: (_count(cut[key]), _count(full[key])) for key in _LOOPS[chapter]}
+
+
+def extrapolation(reads: Iterable[tuple[str, str]]) -> tuple[float, float]:
+    """For the ``(chapter, key)`` settings a piece of a chapter read: the product of the rehearsal's iterations
+    and the product of full's iterations over the loop settings among them (settings that are no loop count 1).
+    Full time = rehearsal time x full product / rehearsal product: exact for one loop, an upper bound where the
+    loops are not all nested or where a fixed cost is multiplied with them."""
+    pairs = [(c, k) for c, k in set(reads) if c in _LOOPS and k in _LOOPS[c]]
+    counts = {c: loop_counts(c) for c in {c for c, _ in pairs}}
+    return (math.prod(counts[c][k][0] for c, k in pairs), math.prod(counts[c][k][1] for c, k in pairs))
 
 
 def validate(table: Mapping[str, Mapping[str, Mapping[str, Any]]] = _CHAPTERS) -> None:
@@ -355,6 +476,12 @@ def validate(table: Mapping[str, Mapping[str, Mapping[str, Any]]] = _CHAPTERS) -
                         f"chapter {name!r}: {key!r} is {type(reference[key]).__name__} at {SCALES[0]!r} "
                         f"but {type(value).__name__} at {scale!r}"
                     )
+    for name, loops in _LOOPS.items():
+        unknown = sorted((set(loops) | set(_ADJUST.get(name, {}))) - set(table.get(name, {}).get("full", {})))
+        if unknown:
+            raise ValueError(f"chapter {name!r}: rehearsal rules name unknown settings {unknown}")
+    if table is _CHAPTERS and set(_LOOPS) != set(_CHAPTERS):
+        raise ValueError(f"chapters without rehearsal rules: {sorted(set(_CHAPTERS) - set(_LOOPS))}")
 
 
 validate()

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from alignbook import scales
-from alignbook.book import bench, runner, site
+from alignbook.book import bench, rehearsal, runner, site
 from alignbook.book.chapters import BookError, all_chapters, find_root, select
 
 
@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--ray-address", default=None,
                          help="execute the chapters as Ray tasks on this cluster (HOST:PORT), one chapter a task")
     run.add_argument("--stale", action="store_true", help="skip chapters already executed with these inputs")
+    run.add_argument("--rehearse", action="store_true",
+                     help="with --scale full: every loop cut to two iterations; prints the extrapolated full time "
+                          "per section and fails above 15 GB of memory (into _build/full-rehearsal/)")
 
     benchmark = commands.add_parser("bench", help="run benchmarks/*.py and record their JSON results")
     benchmark.add_argument("scripts", nargs="*", help="benchmark names (default: all)")
@@ -61,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "run":
             chapters = select(root, args.chapters)
+            if args.rehearse:
+                if args.scale != "full":
+                    raise BookError(f"--rehearse rehearses scale 'full'; got --scale {args.scale}")
+                rehearsal.rehearse_all(root, chapters, args.seed, args.device)
+                return 0
             runner.run(root, chapters, args.scale, args.seed, args.device, only_stale=args.stale, jobs=args.jobs,
                        ray_address=args.ray_address)
             return 0

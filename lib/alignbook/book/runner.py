@@ -28,6 +28,7 @@ from pathlib import Path
 import alignbook
 from alignbook import scales
 from alignbook.book.chapters import BookError, Chapter, parameters_cell
+from alignbook.cache import CACHE_ENV
 from alignbook.chapter import RUNNER_ENV, resolve_device
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -159,11 +160,13 @@ def machine_label() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"
 
 
-def execute(root: str, source: str, name: str, scale: str, seed: int, device: str) -> dict:
+def execute(root: str, source: str, name: str, scale: str, seed: int, device: str, rehearse: bool = False) -> dict:
     """Execute the notebook ``source`` in a subprocess of its own and return what came of it: the executed (or
     partly executed) notebook's text, the failure (None on success), wall time, peak memory and the machine.
     Writes nothing under ``root``: the caller files the result (``file_result``), so that this can run in a
-    worker process or a Ray task on another machine."""
+    worker process or a Ray task on another machine. ``rehearse`` (scale full): the rehearsal of
+    ``alignbook.book.rehearsal``, with empty caches so that every cost is measured, and the kernel's log of its
+    cells under "cells"."""
     work = Path(tempfile.mkdtemp(prefix=f"alignbook-{name}-"))
     partial, failure = work / f"{name}.ipynb", work / "failure.json"
     env = {
@@ -176,6 +179,9 @@ def execute(root: str, source: str, name: str, scale: str, seed: int, device: st
         "PYTHONWARNINGS": "ignore:IProgress not found",
     }
     env.setdefault("MUJOCO_GL", "egl")
+    cells = work / "cells.json"
+    if rehearse:
+        env.update({scales.REHEARSE_ENV: str(cells), CACHE_ENV: str(work / "cache")})
     params = json.dumps({"scale": scale, "seed": seed, "device": device})
     command = [sys.executable, "-m", "alignbook.book.execute", source, str(partial), params, str(failure)]
     start = time.perf_counter()
@@ -193,6 +199,8 @@ def execute(root: str, source: str, name: str, scale: str, seed: int, device: st
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_label(),
     }
+    if rehearse:
+        result["cells"] = json.loads(cells.read_text(encoding="utf-8")) if cells.exists() else []
     shutil.rmtree(work, ignore_errors=True)
     return result
 
