@@ -22,6 +22,7 @@ from typing import Any
 SCALES: tuple[str, ...] = ("smoke", "book", "full")
 # Set by the runner in the kernel of ``run --scale full --rehearse``: get(NAME, "full") then gives rehearsal(NAME).
 REHEARSE_ENV = "ALIGNBOOK_REHEARSE"
+ITERATIONS_ENV = "ALIGNBOOK_REHEARSE_ITERATIONS"  # 2 unless set (the calibration's second run sets 4)
 # The (chapter, key) pairs read from rehearsal configs since the rehearsal's cell hook last cleared it.
 READS: set[tuple[str, str]] = set()
 
@@ -295,46 +296,47 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def _twice(key: str) -> Callable[[Mapping[str, Any]], int]:
-    """Two epochs' worth of a step budget: ``total = 2 x key`` (the epoch itself keeps its full size)."""
-    return lambda full: 2 * full[key]
+def _epochs(key: str) -> Callable[[Mapping[str, Any], int], int]:
+    """``n`` epochs' worth of a step budget: ``total = n x key`` (the epoch itself keeps its full size)."""
+    return lambda full, n: n * full[key]
 
 
 # The rehearsal of full (``rehearsal``): per chapter, the settings that count iterations of a loop -- steps,
-# seeds, episodes, sweeps -- and their rehearsal value (None: two iterations, a sweep's two ends).
+# seeds, episodes, sweeps -- and their rehearsal value for ``n`` iterations (None: ``_cut``; n is 2, or 4 for
+# the calibration of ``run --rehearse --calibrate``).
 # Settings that give shape (widths, layers, sequence lengths, batch and epoch sizes) are not listed: they keep
 # their full values, so that the rehearsal builds every model and batch at full size.
-_LOOPS: dict[str, dict[str, Callable[[Mapping[str, Any]], Any] | None]] = {
+_LOOPS: dict[str, dict[str, Callable[[Mapping[str, Any], int], Any] | None]] = {
     "survey": dict.fromkeys(("bt_comparisons", "bt_noise", "bt_seeds", "bt_steps", "gw_updates", "gw_randomised",
                              "gw_seeds", "gw_eval_episodes")),
     "safety_gymnasium": {**dict.fromkeys(("tour_agents", "rollout_episodes", "rollout_steps", "velocity_episodes",
                                           "velocity_steps")),
-                         "bench_seconds": lambda full: 0.3, "vision_seconds": lambda full: 0.3},
+                         "bench_seconds": lambda full, n: 0.15 * n, "vision_seconds": lambda full, n: 0.15 * n},
     "baichuan2": dict.fromkeys(("arith_steps", "arith_seeds", "stab_steps", "stab_seeds", "pos_steps", "pos_seeds",
                                 "pos_eval_lens", "scaling_sizes")),
     "safepo": {**dict.fromkeys(("algos", "seeds", "update_iters", "eval_episodes")),
-               "total_steps": _twice("steps_per_epoch"), "toy_steps": _twice("toy_epoch")},
+               "total_steps": _epochs("steps_per_epoch"), "toy_steps": _epochs("toy_epoch")},
     "safepo_multiagent": {**dict.fromkeys(("seeds", "update_iters", "tour_steps")),
-                          "total_steps": _twice("steps_per_epoch"), "goal_total_steps": _twice("goal_steps_per_epoch"),
-                          "toy_steps": _twice("toy_epoch")},
+                          "total_steps": _epochs("steps_per_epoch"), "goal_total_steps": _epochs("goal_steps_per_epoch"),
+                          "toy_steps": _epochs("toy_epoch")},
     # OmniSafe's toy runs have epochs of 200 steps.
-    "omnisafe": {"seeds": None, "toy_steps": lambda full: 400, "race_steps": lambda full: 400,
-                 "tour_steps": lambda full: 400},
+    "omnisafe": {"seeds": None, "toy_steps": lambda full, n: 200 * n, "race_steps": lambda full, n: 200 * n,
+                 "tour_steps": lambda full, n: 200 * n},
     "pku_saferlhf": dict.fromkeys(("sft_steps", "score_steps", "ppo_iterations", "fixed_lambdas", "seeds",
                                    "eval_samples", "rounds")),
     "aligner": dict.fromkeys(("steps", "warmup_steps", "ablation_fractions", "ablation_steps", "seeds",
                               "undertrained_steps", "strong_sft_steps", "w2s_steps")),
-    # Two world-model updates after a prefill of one replay sequence (train_ratio 512 with 16 x 64 replayed
+    # n world-model updates after a prefill of one replay sequence (train_ratio 512 with 16 x 64 replayed
     # steps per update: an update every two environment steps).
-    "safedreamer": {"seeds": None, "record_episodes": None, "env_steps": lambda full: full["length"] + 4,
-                    "vision_env_steps": lambda full: full["length"] + 4},
+    "safedreamer": {"seeds": None, "record_episodes": None, "env_steps": lambda full, n: full["length"] + 2 * n,
+                    "vision_env_steps": lambda full, n: full["length"] + 2 * n},
     "wbpd": dict.fromkeys(("train", "test", "train_steps", "samples", "sampler_steps", "shown", "param_sizes")),
     "demo_feedback": dict.fromkeys(("betas", "seeds", "reward_steps", "rl_steps")),
     "demo_shift": dict.fromkeys(("seeds", "steps")),
     "demo_probing": dict.fromkeys(("steps",)),
     # The claim is read at claim_slip: the sweep of slips must hold it.
     "demo_debate": {**dict.fromkeys(("lengths", "games", "seeds")),
-                    "slips": lambda full: (full["slips"][0], full["claim_slip"])},
+                    "slips": lambda full, n: (*full["slips"][:n - 1], full["claim_slip"])},
 }
 # Settings that are no loop but must follow the cut ones (a warm-up within the steps, a prefill within the budget).
 _ADJUST: dict[str, dict[str, Callable[[Mapping[str, Any]], Any]]] = {
@@ -417,45 +419,49 @@ def _count(value: Any) -> float:
     return float(len(value)) if isinstance(value, tuple) else float(value)
 
 
-def _cut(value: Any) -> Any:
-    """The default rehearsal of a loop setting: two iterations. A sweep keeps its two ends (the first value
-    and the largest one, which must build too); a ladder of ``(..., steps)`` rungs keeps every rung at full
-    size, for two steps each."""
+def _cut(value: Any, n: int) -> Any:
+    """The default rehearsal of a loop setting: ``n`` iterations. A sweep keeps its first ``n - 1`` values and
+    its last (the largest, which must build too); a ladder of ``(..., steps)`` rungs keeps every rung at full
+    size, for ``n`` steps each."""
     if isinstance(value, tuple) and value and all(isinstance(v, tuple) for v in value):
-        return tuple((*v[:-1], min(v[-1], 2)) for v in value)
+        return tuple((*v[:-1], min(v[-1], n)) for v in value)
     if isinstance(value, tuple):
-        return value[:1] + value[-1:] if len(value) > 2 else value
+        return value[:n - 1] + value[-1:] if len(value) > n else value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"cannot cut {value!r}: a loop setting is an int, a float or a tuple")
-    return type(value)(min(value, 2))
+    return type(value)(min(value, n))
 
 
-def rehearsal(chapter: str) -> Config:
-    """The full configuration of ``chapter`` with every loop cut to its first two iterations (``_LOOPS``) and
-    the settings that depend on them kept consistent (``_ADJUST``): models at full size, data at full shape.
-    Its scale still reads "full"; the keys read from it are collected in ``READS``."""
+def rehearsal(chapter: str, iterations: int | None = None) -> Config:
+    """The full configuration of ``chapter`` with every loop cut to its first ``iterations`` (default 2, or
+    ``$ALIGNBOOK_REHEARSE_ITERATIONS``) (``_LOOPS``) and the settings that depend on them kept consistent
+    (``_ADJUST``): models at full size, data at full shape. Its scale still reads "full"; the keys read from it
+    are collected in ``READS``."""
+    n = iterations or int(os.environ.get(ITERATIONS_ENV) or 2)
+    if n < 2:
+        raise ValueError(f"a rehearsal runs at least two iterations of each loop, got {n}")
     full = _CHAPTERS[chapter]["full"]
     values = dict(full)
     for key, rule in _LOOPS[chapter].items():
-        values[key] = _cut(full[key]) if rule is None else rule(full)
+        values[key] = _cut(full[key], n) if rule is None else rule(full, n)
     for key, rule in _ADJUST.get(chapter, {}).items():
         values[key] = rule(values)
     return Config(chapter, "full", values, reads=READS)
 
 
-def loop_counts(chapter: str) -> dict[str, tuple[float, float]]:
+def loop_counts(chapter: str, iterations: int | None = None) -> dict[str, tuple[float, float]]:
     """For each loop setting of ``chapter``: its iterations in the rehearsal and at full."""
-    full, cut = _CHAPTERS[chapter]["full"], rehearsal(chapter)._values
+    full, cut = _CHAPTERS[chapter]["full"], rehearsal(chapter, iterations)._values
     return {key: (_count(cut[key]), _count(full[key])) for key in _LOOPS[chapter]}
 
 
-def extrapolation(reads: Iterable[tuple[str, str]]) -> tuple[float, float]:
+def extrapolation(reads: Iterable[tuple[str, str]], iterations: int | None = None) -> tuple[float, float]:
     """For the ``(chapter, key)`` settings a piece of a chapter read: the product of the rehearsal's iterations
     and the product of full's iterations over the loop settings among them (settings that are no loop count 1).
     Full time = rehearsal time x full product / rehearsal product: exact for one loop, an upper bound where the
     loops are not all nested or where a fixed cost is multiplied with them."""
     pairs = [(c, k) for c, k in set(reads) if c in _LOOPS and k in _LOOPS[c]]
-    counts = {c: loop_counts(c) for c in {c for c, _ in pairs}}
+    counts = {c: loop_counts(c, iterations) for c in {c for c, _ in pairs}}
     return (math.prod(counts[c][k][0] for c, k in pairs), math.prod(counts[c][k][1] for c, k in pairs))
 
 

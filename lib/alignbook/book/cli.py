@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--rehearse", action="store_true",
                      help="with --scale full: every loop cut to two iterations; prints the extrapolated full time "
                           "per section and fails above 15 GB of memory (into _build/full-rehearsal/)")
+    run.add_argument("--calibrate", action="store_true",
+                     help="with --rehearse: rehearse again at four iterations per loop, so that fixed costs "
+                          "are counted once in the estimate")
 
     benchmark = commands.add_parser("bench", help="run benchmarks/*.py and record their JSON results")
     benchmark.add_argument("scripts", nargs="*", help="benchmark names (default: all)")
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.rehearse:
                 if args.scale != "full":
                     raise BookError(f"--rehearse rehearses scale 'full'; got --scale {args.scale}")
-                rehearsal.rehearse_all(root, chapters, args.seed, args.device)
+                rehearsal.rehearse_all(root, chapters, args.seed, args.device, calibrate=args.calibrate)
                 return 0
             runner.run(root, chapters, args.scale, args.seed, args.device, only_stale=args.stale, jobs=args.jobs,
                        ray_address=args.ray_address)

@@ -160,13 +160,13 @@ def machine_label() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"
 
 
-def execute(root: str, source: str, name: str, scale: str, seed: int, device: str, rehearse: bool = False) -> dict:
+def execute(root: str, source: str, name: str, scale: str, seed: int, device: str, rehearse: int = 0) -> dict:
     """Execute the notebook ``source`` in a subprocess of its own and return what came of it: the executed (or
     partly executed) notebook's text, the failure (None on success), wall time, peak memory and the machine.
     Writes nothing under ``root``: the caller files the result (``file_result``), so that this can run in a
     worker process or a Ray task on another machine. ``rehearse`` (scale full): the rehearsal of
-    ``alignbook.book.rehearsal``, with empty caches so that every cost is measured, and the kernel's log of its
-    cells under "cells"."""
+    ``alignbook.book.rehearsal`` with that many iterations per loop, with empty caches so that every cost is
+    measured, and the kernel's log of its cells under "cells"."""
     work = Path(tempfile.mkdtemp(prefix=f"alignbook-{name}-"))
     partial, failure = work / f"{name}.ipynb", work / "failure.json"
     env = {
@@ -181,7 +181,8 @@ def execute(root: str, source: str, name: str, scale: str, seed: int, device: st
     env.setdefault("MUJOCO_GL", "egl")
     cells = work / "cells.json"
     if rehearse:
-        env.update({scales.REHEARSE_ENV: str(cells), CACHE_ENV: str(work / "cache")})
+        env.update({scales.REHEARSE_ENV: str(cells), scales.ITERATIONS_ENV: str(rehearse),
+                    CACHE_ENV: str(work / "cache")})
     params = json.dumps({"scale": scale, "seed": seed, "device": device})
     command = [sys.executable, "-m", "alignbook.book.execute", source, str(partial), params, str(failure)]
     start = time.perf_counter()
