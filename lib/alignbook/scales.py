@@ -41,12 +41,14 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             gw_size=6, gw_updates=400, gw_batch=64, gw_hidden=64, gw_randomised=(0.0, 0.02, 0.05, 0.1, 0.3),
             gw_seeds=3, gw_eval_episodes=1000,
         ),
+        # The paper: a survey, no experiment of its own (these are the book's demonstrations). Full here: the
+        # gridworld sweep cut from 15 hours on 2 cores (1500 updates x 10 seeds) to 800 updates x 5 seeds.
         "full": dict(
             bt_items=1000, bt_features=16,
             bt_comparisons=(20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000),
             bt_noise=(0.0, 0.1, 0.2, 0.3, 0.4), bt_seeds=10, bt_steps=800, bt_test_pairs=20000,
-            gw_size=8, gw_updates=1500, gw_batch=128, gw_hidden=128,
-            gw_randomised=(0.0, 0.01, 0.02, 0.05, 0.1, 0.3), gw_seeds=10, gw_eval_episodes=5000,
+            gw_size=8, gw_updates=800, gw_batch=128, gw_hidden=128,
+            gw_randomised=(0.0, 0.01, 0.02, 0.05, 0.1, 0.3), gw_seeds=5, gw_eval_episodes=2000,
         ),
     },
     # Safety-Gymnasium (environments half): the task tour, cost maps, reference policies and throughput.
@@ -60,6 +62,8 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             rollout_episodes=3, rollout_steps=1000,
             velocity_episodes=2, velocity_steps=1000, bench_seconds=3.0, bench_num_envs=8, vision_seconds=2.0,
         ),
+        # The paper: 1000-step episodes (500 on Circle), throughput per task (SafetyPointGoal1 600 steps/s).
+        # Full here: every agent, 10 episodes of 1000 steps per task, 256-pixel frames.
         "full": dict(
             tour_size=256, tour_agents=("Point", "Car", "Doggo", "Racecar", "Ant"), costmap_resolution=200,
             rollout_episodes=10, rollout_steps=1000,
@@ -86,16 +90,19 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             pos_eval_lens=(64, 128, 256, 512), pos_seeds=2,
             scaling_sizes=((32, 1, 40), (32, 2, 60), (48, 2, 80), (64, 2, 100), (64, 3, 140), (96, 3, 200)),
         ),
+        # The paper: 7B and 13B models on 2.6T tokens, vocabulary 125,696, the final loss predicted from models
+        # of 10M to 3B parameters on 1T tokens. Full here: TinyStories (50,000 stories), vocabulary 8,192, a
+        # ladder of six models up to 256 wide x 4 layers for 1,000 steps of 16 x 256 tokens.
         "full": dict(
             corpus="hf:roneneldan/TinyStories", corpus_files="TinyStoriesV2-GPT4-train.txt",
-            corpus_max_documents=300000, valid_fraction=0.02, vocab_size=8192, threads=0, seq_len=512, batch_size=32,
-            lr=1e-3, warmup_fraction=0.05, grad_clip=0.5, valid_windows=256,
-            arith_vocab=1024, arith_max_digits=5, arith_train=200000, arith_test=2000, arith_hidden=256,
-            arith_layers=4, arith_steps=3000, arith_seeds=3, stab_hidden=512, stab_layers=8, stab_steps=2000,
-            stab_lr=1e-2, stab_seeds=3, pos_hidden=256, pos_layers=4, pos_steps=2000, pos_train_len=256,
-            pos_eval_lens=(256, 512, 1024, 2048), pos_seeds=3,
-            scaling_sizes=((64, 2, 500), (128, 2, 800), (128, 4, 1200), (256, 4, 2000), (384, 6, 3000),
-                           (512, 8, 5000)),
+            corpus_max_documents=50000, valid_fraction=0.02, vocab_size=8192, threads=0, seq_len=256, batch_size=16,
+            lr=1e-3, warmup_fraction=0.05, grad_clip=0.5, valid_windows=128,
+            arith_vocab=1024, arith_max_digits=5, arith_train=50000, arith_test=1000, arith_hidden=128,
+            arith_layers=3, arith_steps=1000, arith_seeds=3, stab_hidden=256, stab_layers=4, stab_steps=500,
+            stab_lr=1e-2, stab_seeds=3, pos_hidden=128, pos_layers=3, pos_steps=600, pos_train_len=128,
+            pos_eval_lens=(128, 256, 512, 1024), pos_seeds=3,
+            scaling_sizes=((64, 2, 300), (96, 2, 400), (128, 2, 500), (128, 3, 600), (192, 3, 800),
+                           (256, 4, 1000)),
         ),
     },
     # SafePO (algorithms half of Safety-Gymnasium): the twelve algorithms on the closed-form toy problem, then a
@@ -116,10 +123,13 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             hidden=(64, 64), batch_size=1000, update_iters=5, tour_steps=200, toy_steps=12000, toy_epoch=200,
             goal_task="SafetyPointMultiGoal1-v0", goal_total_steps=24000, goal_steps_per_epoch=4000,
         ),
+        # The paper: 1e7 steps per run, 10 envs x 1000-step rollouts, hidden 128, 8 velocity tasks x 4 algorithms
+        # x 3 seeds. Full here: 400,000 steps (velocity) and 200,000 (MultiGoal) per run, 3 seeds, upstream's
+        # epochs and networks; MuJoCo stepping on the CPU is half of the time.
         "full": dict(
-            task="Safety2x1SwimmerVelocity-v0", seeds=3, total_steps=10_000_000, steps_per_epoch=10000, num_envs=10,
+            task="Safety2x1SwimmerVelocity-v0", seeds=3, total_steps=400_000, steps_per_epoch=10000, num_envs=10,
             hidden=(128, 128), batch_size=10000, update_iters=5, tour_steps=1000, toy_steps=30000, toy_epoch=200,
-            goal_task="SafetyPointMultiGoal1-v0", goal_total_steps=10_000_000, goal_steps_per_epoch=10000,
+            goal_task="SafetyPointMultiGoal1-v0", goal_total_steps=200_000, goal_steps_per_epoch=10000,
         ),
     },
     "safepo": {
@@ -133,10 +143,13 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             steps_per_epoch=2000, update_iters=10, num_envs=4, lambda_lr=0.5, eval_episodes=2, toy_steps=12000,
             toy_epoch=200,
         ),
+        # The paper: 1e7 steps per run, 20,000 steps per epoch, 40 update passes, 10 envs, several seeds, on
+        # every task. Full here: PointGoal1, the eight algorithms x 3 seeds x 300,000 steps (epochs of 10,000,
+        # 40 passes); MuJoCo stepping on the CPU is the bottleneck.
         "full": dict(
             task="SafetyPointGoal1-v0", algos=("ppo", "ppo_lag", "trpo_lag", "cppo_pid", "cpo", "pcpo", "focops", "cup"),
-            seeds=5, total_steps=10_000_000, steps_per_epoch=20000, update_iters=40, num_envs=1, lambda_lr=0.035,
-            eval_episodes=10, toy_steps=30000, toy_epoch=200,
+            seeds=3, total_steps=300_000, steps_per_epoch=10000, update_iters=40, num_envs=4, lambda_lr=0.035,
+            eval_episodes=3, toy_steps=30000, toy_epoch=200,
         ),
     },
     # OmniSafe: the framework's tour and four claims over seeds on the toy CMDP (runs of seconds): toy_steps for
@@ -145,6 +158,7 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     "omnisafe": {
         "smoke": dict(seeds=2, toy_steps=400, race_steps=400, tour_steps=400, return_threshold=-2.0, workers=0),
         "book": dict(seeds=5, toy_steps=12000, race_steps=1200, tour_steps=600, return_threshold=-2.0, workers=2),
+        # The paper: 1e6-1e7 Safety-Gymnasium steps per run, cost limit 25. Full here: the toy CMDP, 10 seeds.
         "full": dict(seeds=10, toy_steps=30000, race_steps=6000, tour_steps=2000, return_threshold=-2.0, workers=8),
     },
     # PKU-SafeRLHF / Safe RLHF in the embedded world: the decoder's sizes, the SFT and score-model budgets, and
@@ -166,12 +180,14 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             lambda_lr=0.1, lambda_max=5.0, window=64, fixed_lambdas=(0.5, 2.0, 5.0), seeds=3, eval_samples=2,
             rounds=3, real_text=True,
         ),
+        # The paper: Alpaca-7B, score models 2 epochs over 73,907 pairs, PPO-Lag one epoch at prompt batch
+        # 16 x 8 GPUs, window 128. Full here: a 128-wide 3-layer decoder, 100 PPO iterations of 64 prompts, 3 seeds.
         "full": dict(
-            hidden=256, layers=4, heads=4, vocab=1024, max_response=48, sft_steps=3000, pairs_per_prompt=16,
-            noise=0.1, tradeoff=0.3, score_steps=2000, score_batch=32, score_lr=5e-4, ppo_iterations=300,
+            hidden=128, layers=3, heads=4, vocab=1024, max_response=48, sft_steps=2000, pairs_per_prompt=16,
+            noise=0.1, tradeoff=0.3, score_steps=1000, score_batch=32, score_lr=5e-4, ppo_iterations=100,
             ppo_batch=64, actor_lr=3e-5, critic_lr=1e-4, kl_coeff=0.01, threshold=0.0, lambda_init=1.0,
-            lambda_lr=0.1, lambda_max=5.0, window=128, fixed_lambdas=(0.1, 0.5, 1.0, 2.0, 5.0), seeds=5,
-            eval_samples=8, rounds=3, real_text=True,
+            lambda_lr=0.1, lambda_max=5.0, window=128, fixed_lambdas=(0.5, 1.0, 2.0, 5.0), seeds=3,
+            eval_samples=4, rounds=3, real_text=True,
         ),
     },
     # Wideband back-projection diffusion -- the paper's n = 80 grid and frequencies (2.5, 5, 10) scaled down by
@@ -198,12 +214,14 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             fixed_lambda=2.0, max_new=40, strong_hidden=96, strong_layers=2, strong_sft_steps=200, w2s_samples=4,
             w2s_steps=60, w2s_lr=1e-3,
         ),
+        # The paper: Aligner-2B/7B/13B, 3 epochs over about 20k triples, lr 2e-5, warm-up fractions 0-50%.
+        # Full here: a 128-wide 4-layer Aligner, 1,000 steps, the five warm-up fractions, 3 seeds.
         "full": dict(
             held_out_fraction=0.25, train_samples=8, hidden=128, layers=4, small_hidden=64, small_layers=2,
-            warmup_fraction=0.2, warmup_steps=300, steps=2000, batch=32, lr=3e-3,
-            ablation_fractions=(0.0, 0.02, 0.1, 0.2, 0.5), ablation_steps=1000, seeds=5, undertrained_steps=100,
-            fixed_lambda=2.0, max_new=48, strong_hidden=256, strong_layers=4, strong_sft_steps=3000,
-            w2s_samples=8, w2s_steps=300, w2s_lr=5e-4,
+            warmup_fraction=0.2, warmup_steps=200, steps=1000, batch=32, lr=3e-3,
+            ablation_fractions=(0.0, 0.02, 0.1, 0.2, 0.5), ablation_steps=400, seeds=3, undertrained_steps=100,
+            fixed_lambda=2.0, max_new=48, strong_hidden=192, strong_layers=3, strong_sft_steps=1500,
+            w2s_samples=8, w2s_steps=200, w2s_lr=5e-4,
         ),
     },
     "safedreamer": {
@@ -227,16 +245,20 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             vision_task="SafetyPointGoal1Vision-v0", vision_env_steps=0,
             vision_model=dict(deter=64, stoch=8, classes=8, units=64, layers=1, cnn_depth=8, bins=63),
         ),
+        # The paper: up to 1e7 environment steps, train ratio 512, batch 16 x 64, RSSM deter 512 with 48 x 48
+        # stochastic classes, MLPs 512 x 2, encoder 5 x 1024, CEM 6 x 500 candidates. Full here: 20,000 steps on
+        # PointGoal1 at train ratio 64 with a 128-deter world model, CEM 4 x 200, 2 seeds; the vision task 5,000
+        # steps with the same model and 16-channel CNNs. World-model updates dominate, not MuJoCo.
         "full": dict(
-            task="SafetyPointGoal1-v0", episode_steps=1000, cost_limit=2.0, seeds=3, env_steps=1_000_000,
-            prefill=5000, batch=16, length=64, train_ratio=512.0, imag_horizon=15, discount_horizon=333.0,
+            task="SafetyPointGoal1-v0", episode_steps=1000, cost_limit=2.0, seeds=2, env_steps=20_000,
+            prefill=2000, batch=16, length=64, train_ratio=64.0, imag_horizon=15, discount_horizon=333.0,
             wm_lr=1e-4, ac_lr=3e-5,
-            model=dict(deter=256, stoch=16, classes=16, units=512, layers=2, enc_units=1024, enc_layers=5, bins=255),
-            planner=dict(horizon=15, candidates=500, elites=50, iterations=6),
-            augmented=dict(init=1e-6, penalty=5e-9, growth=1e-5, penalty_max=1.0), pid_start=5000,
-            ppo_steps_per_epoch=20000, record_episodes=5, context=10, stride=10, workers=1,
-            vision_task="SafetyPointGoal1Vision-v0", vision_env_steps=1_000_000,
-            vision_model=dict(),  # upstream's sizes: WorldModelConfig's defaults
+            model=dict(deter=128, stoch=16, classes=16, units=256, layers=2, enc_units=256, enc_layers=3, bins=255),
+            planner=dict(horizon=15, candidates=200, elites=20, iterations=4),
+            augmented=dict(init=1e-6, penalty=5e-9, growth=1e-5, penalty_max=1.0), pid_start=2000,
+            ppo_steps_per_epoch=2000, record_episodes=3, context=10, stride=10, workers=1,
+            vision_task="SafetyPointGoal1Vision-v0", vision_env_steps=5000,
+            vision_model=dict(deter=128, stoch=16, classes=16, units=256, layers=2, cnn_depth=16, bins=255),
         ),
     },
     # n / 80 so that points per wavelength stay the same; FD order 2 at book scale (4x faster than order 4).
@@ -251,10 +273,13 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             width=32, blocks=3, batch=16, lr=1e-3, ema=0.999, train_steps=1250,
             samples=8, sampler_steps=64, shown=3, param_sizes=(16, 32, 48, 64, 80, 96, 120, 160),
         ),
+        # The paper: n = 80, frequencies 2.5, 5, 10, 21,000 train / 500 test media, batch 16, 131,250 steps
+        # (about 70 min on one GPU), 256 sampler steps. Full here: the paper's grid and frequencies, 1,000 train
+        # / 100 test media, 6,000 steps per model, 8 samples of 128 sampler steps.
         "full": dict(
-            n=80, frequencies=(2.5, 5.0, 10.0), fd_order=4, family="squares", train=10000, test=500,
-            width=64, blocks=6, batch=16, lr=1e-3, ema=0.999, train_steps=40000,
-            samples=16, sampler_steps=256, shown=4, param_sizes=(16, 32, 48, 64, 80, 96, 120, 160),
+            n=80, frequencies=(2.5, 5.0, 10.0), fd_order=4, family="squares", train=1000, test=100,
+            width=64, blocks=6, batch=16, lr=1e-3, ema=0.999, train_steps=6000,
+            samples=8, sampler_steps=128, shown=4, param_sizes=(16, 32, 48, 64, 80, 96, 120, 160),
         ),
     },
     # The survey's demonstrations, one per part without a chapter that runs it; each under a minute at book scale.
@@ -336,7 +361,8 @@ _LOOPS: dict[str, dict[str, Callable[[Mapping[str, Any], int], Any] | None]] = {
     "demo_probing": dict.fromkeys(("steps",)),
     # The claim is read at claim_slip: the sweep of slips must hold it.
     "demo_debate": {**dict.fromkeys(("lengths", "games", "seeds")),
-                    "slips": lambda full, n: (*full["slips"][:n - 1], full["claim_slip"])},
+                    "slips": lambda full, n: (*[v for v in full["slips"] if v != full["claim_slip"]][:n - 1],
+                                              full["claim_slip"])},
 }
 # Settings that are no loop but must follow the cut ones (a warm-up within the steps, a prefill within the budget).
 _ADJUST: dict[str, dict[str, Callable[[Mapping[str, Any]], Any]]] = {
