@@ -351,10 +351,11 @@ _LOOPS: dict[str, dict[str, Callable[[Mapping[str, Any], int], Any] | None]] = {
                                    "eval_samples", "rounds")),
     "aligner": dict.fromkeys(("steps", "warmup_steps", "ablation_fractions", "ablation_steps", "seeds",
                               "undertrained_steps", "strong_sft_steps", "w2s_steps")),
-    # n world-model updates after a prefill of one replay sequence (train_ratio 512 with 16 x 64 replayed
-    # steps per update: an update every two environment steps).
-    "safedreamer": {"seeds": None, "record_episodes": None, "env_steps": lambda full, n: full["length"] + 2 * n,
-                    "vision_env_steps": lambda full, n: full["length"] + 2 * n},
+    # A random prefill of two whole episodes (so that the logs hold episodes), then n world-model updates
+    # (one per batch x length / train_ratio environment steps); the vision task as many after its prefill.
+    "safedreamer": {"seeds": None, "record_episodes": None,
+                    "env_steps": lambda full, n: 2 * full["episode_steps"] + n * _per_update(full),
+                    "vision_env_steps": lambda full, n: 2 * (full["length"] + n * _per_update(full))},
     "wbpd": dict.fromkeys(("train", "test", "train_steps", "samples", "sampler_steps", "shown", "param_sizes")),
     "demo_feedback": dict.fromkeys(("betas", "seeds", "reward_steps", "rl_steps")),
     "demo_shift": dict.fromkeys(("seeds", "steps")),
@@ -367,9 +368,21 @@ _LOOPS: dict[str, dict[str, Callable[[Mapping[str, Any], int], Any] | None]] = {
 # Settings that are no loop but must follow the cut ones (a warm-up within the steps, a prefill within the budget).
 _ADJUST: dict[str, dict[str, Callable[[Mapping[str, Any]], Any]]] = {
     "demo_shift": {"rex_warmup": lambda cut: min(cut["rex_warmup"], cut["steps"] // 2)},
-    "safedreamer": {"prefill": lambda cut: cut["length"], "pid_start": lambda cut: cut["length"],
+    "safedreamer": {"prefill": lambda cut: 2 * cut["episode_steps"], "pid_start": lambda cut: 2 * cut["episode_steps"],
                     "ppo_steps_per_epoch": lambda cut: cut["env_steps"] // 2},
 }
+# Loop settings whose iterations are not their value: Safe DreamerV3 trains only after its random prefill (the
+# notebook gives the vision task a prefill of at most half its steps).
+_ITERATIONS: dict[str, dict[str, Callable[[Mapping[str, Any]], float]]] = {
+    "safedreamer": {"env_steps": lambda cfg: cfg["env_steps"] - cfg["prefill"],
+                    "vision_env_steps": lambda cfg: cfg["vision_env_steps"] - min(cfg["prefill"],
+                                                                                  cfg["vision_env_steps"] // 2)},
+}
+
+
+def _per_update(cfg: Mapping[str, Any]) -> int:
+    """Environment steps between two world-model updates."""
+    return max(1, round(cfg["batch"] * cfg["length"] / cfg["train_ratio"]))
 
 
 class Config(Mapping[str, Any]):
@@ -478,7 +491,9 @@ def rehearsal(chapter: str, iterations: int | None = None) -> Config:
 def loop_counts(chapter: str, iterations: int | None = None) -> dict[str, tuple[float, float]]:
     """For each loop setting of ``chapter``: its iterations in the rehearsal and at full."""
     full, cut = _CHAPTERS[chapter]["full"], rehearsal(chapter, iterations)._values
-    return {key: (_count(cut[key]), _count(full[key])) for key in _LOOPS[chapter]}
+    special = _ITERATIONS.get(chapter, {})
+    return {key: (special[key](cut), special[key](full)) if key in special else (_count(cut[key]), _count(full[key]))
+            for key in _LOOPS[chapter]}
 
 
 def extrapolation(reads: Iterable[tuple[str, str]], iterations: int | None = None) -> tuple[float, float]:
