@@ -124,12 +124,12 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             goal_task="SafetyPointMultiGoal1-v0", goal_total_steps=24000, goal_steps_per_epoch=4000,
         ),
         # The paper: 1e7 steps per run, 10 envs x 1000-step rollouts, hidden 128, 8 velocity tasks x 4 algorithms
-        # x 3 seeds. Full here: 400,000 steps (velocity) and 200,000 (MultiGoal) per run, 3 seeds, upstream's
-        # epochs and networks; MuJoCo stepping on the CPU is half of the time.
+        # x 3 seeds. Full here: 200,000 steps (velocity) and 100,000 (MultiGoal) per run, 3 seeds, upstream's
+        # epochs and networks; MuJoCo stepping and the updates share the CPU time.
         "full": dict(
-            task="Safety2x1SwimmerVelocity-v0", seeds=3, total_steps=400_000, steps_per_epoch=10000, num_envs=10,
+            task="Safety2x1SwimmerVelocity-v0", seeds=3, total_steps=200_000, steps_per_epoch=10000, num_envs=10,
             hidden=(128, 128), batch_size=10000, update_iters=5, tour_steps=1000, toy_steps=30000, toy_epoch=200,
-            goal_task="SafetyPointMultiGoal1-v0", goal_total_steps=200_000, goal_steps_per_epoch=10000,
+            goal_task="SafetyPointMultiGoal1-v0", goal_total_steps=100_000, goal_steps_per_epoch=10000,
         ),
     },
     "safepo": {
@@ -144,11 +144,11 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             toy_epoch=200,
         ),
         # The paper: 1e7 steps per run, 20,000 steps per epoch, 40 update passes, 10 envs, several seeds, on
-        # every task. Full here: PointGoal1, the eight algorithms x 3 seeds x 300,000 steps (epochs of 10,000,
-        # 40 passes); MuJoCo stepping on the CPU is the bottleneck.
+        # every task. Full here: PointGoal1, the eight algorithms x 3 seeds x 100,000 steps (epochs of 5,000,
+        # 40 passes); MuJoCo stepping and the 40 update passes share the CPU time.
         "full": dict(
             task="SafetyPointGoal1-v0", algos=("ppo", "ppo_lag", "trpo_lag", "cppo_pid", "cpo", "pcpo", "focops", "cup"),
-            seeds=3, total_steps=300_000, steps_per_epoch=10000, update_iters=40, num_envs=4, lambda_lr=0.035,
+            seeds=3, total_steps=100_000, steps_per_epoch=5000, update_iters=40, num_envs=4, lambda_lr=0.035,
             eval_episodes=3, toy_steps=30000, toy_epoch=200,
         ),
     },
