@@ -65,9 +65,22 @@ def test_get_full_under_the_rehearsal_gives_the_rehearsal_and_records_reads(monk
 
 
 def test_validate_rejects_rules_for_unknown_settings(monkeypatch):
+    monkeypatch.setitem(scales._PHASES, "survey", ())
     monkeypatch.setitem(scales._LOOPS, "survey", {"no_such_key": None})
     with pytest.raises(ValueError, match=r"rehearsal rules name unknown settings \['no_such_key'\]"):
         scales.validate()
+    monkeypatch.setitem(scales._PHASES, "survey", (("bt_items",),))
+    with pytest.raises(ValueError, match=r"phases name settings that are no loop: \['bt_items'\]"):
+        scales.validate()
+
+
+def test_loops_run_one_after_another_take_the_largest_ratio_not_the_product():
+    full = scales.get("survey", "full")
+    # the reward-model sweep and the gridworld updates are phases of their own: the larger ratio stands for both
+    assert scales.extrapolation([("survey", "bt_steps"), ("survey", "gw_updates")]) == (2.0, float(full.bt_steps))
+    # loops of one phase are nested
+    rehearsed, at_full = scales.extrapolation([("survey", "gw_updates"), ("survey", "gw_seeds")])
+    assert (rehearsed, at_full) == (4.0, float(full.gw_updates * full.gw_seeds))
 
 
 def test_estimate_groups_cells_by_heading_and_extrapolates():

@@ -372,6 +372,27 @@ _ADJUST: dict[str, dict[str, Callable[[Mapping[str, Any]], Any]]] = {
     "safedreamer": {"prefill": lambda cut: 2 * cut["episode_steps"], "pid_start": lambda cut: 2 * cut["episode_steps"],
                     "ppo_steps_per_epoch": lambda cut: cut["env_steps"] // 2},
 }
+# Loops that run one after another within a chapter (each tuple: one phase, with the loops nested in it; a loop
+# in no phase is nested around all of them). A cell that reads several phases is extrapolated by its largest.
+_PHASES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "survey": (("bt_comparisons", "bt_noise", "bt_seeds", "bt_steps"), ("gw_randomised", "gw_seeds", "gw_updates"),
+               ("gw_randomised", "gw_seeds", "gw_eval_episodes")),
+    "safety_gymnasium": (("tour_agents",), ("rollout_episodes", "rollout_steps"),
+                         ("velocity_episodes", "velocity_steps"), ("bench_seconds",), ("vision_seconds",)),
+    "baichuan2": (("arith_seeds", "arith_steps"), ("stab_seeds", "stab_steps"), ("pos_seeds", "pos_steps"),
+                  ("pos_seeds", "pos_eval_lens"), ("scaling_sizes",)),
+    "safepo": (("algos", "seeds", "total_steps", "update_iters"), ("algos", "seeds", "eval_episodes"), ("toy_steps",)),
+    "safepo_multiagent": (("seeds", "total_steps", "update_iters"), ("seeds", "goal_total_steps", "update_iters"),
+                          ("toy_steps",), ("tour_steps",)),
+    "omnisafe": (("seeds", "toy_steps"), ("seeds", "race_steps"), ("tour_steps",)),
+    "pku_saferlhf": (("sft_steps",), ("score_steps",), ("seeds", "fixed_lambdas", "ppo_iterations", "rounds"),
+                     ("seeds", "fixed_lambdas", "eval_samples", "rounds")),
+    "aligner": (("seeds", "steps"), ("seeds", "warmup_steps"), ("seeds", "ablation_fractions", "ablation_steps"),
+                ("undertrained_steps",), ("strong_sft_steps",), ("w2s_steps",)),
+    "safedreamer": (("seeds", "env_steps"), ("vision_env_steps",), ("record_episodes",)),
+    "wbpd": (("train",), ("test",), ("train_steps",), ("samples", "sampler_steps"), ("shown",), ("param_sizes",)),
+    "demo_feedback": (("seeds", "reward_steps"), ("seeds", "betas", "rl_steps")),
+}
 # Loop settings whose iterations are not their value: Safe DreamerV3 trains only after its random prefill (the
 # notebook gives the vision task a prefill of at most half its steps).
 _ITERATIONS: dict[str, dict[str, Callable[[Mapping[str, Any]], float]]] = {
@@ -498,13 +519,24 @@ def loop_counts(chapter: str, iterations: int | None = None) -> dict[str, tuple[
 
 
 def extrapolation(reads: Iterable[tuple[str, str]], iterations: int | None = None) -> tuple[float, float]:
-    """For the ``(chapter, key)`` settings a piece of a chapter read: the product of the rehearsal's iterations
-    and the product of full's iterations over the loop settings among them (settings that are no loop count 1).
-    Full time = rehearsal time x full product / rehearsal product: exact for one loop, an upper bound where the
-    loops are not all nested or where a fixed cost is multiplied with them."""
-    pairs = [(c, k) for c, k in set(reads) if c in _LOOPS and k in _LOOPS[c]]
-    counts = {c: loop_counts(c, iterations) for c in {c for c, _ in pairs}}
-    return (math.prod(counts[c][k][0] for c, k in pairs), math.prod(counts[c][k][1] for c, k in pairs))
+    """For the ``(chapter, key)`` settings a piece of a chapter read: its iterations in the rehearsal and at
+    full. Loops are nested (their counts multiply) unless ``_PHASES`` says they run one after another: then the
+    phase with the largest full/rehearsal ratio stands for all of them (for work that is a sum of phases, the
+    largest ratio bounds the sum's). Full time = rehearsal time x full / rehearsal: exact for one loop, an upper
+    bound otherwise, and fixed costs are multiplied with the loops too."""
+    read = {(c, k) for c, k in reads if c in _LOOPS and k in _LOOPS[c]}
+    rehearsed = at_full = 1.0
+    for chapter in {c for c, _ in read}:
+        counts = loop_counts(chapter, iterations)
+        keys = {k for c, k in read if c == chapter}
+        phases = [keys & set(phase) for phase in _PHASES.get(chapter, ())]
+        outer = keys - set().union(*phases) if phases else keys
+        best = max((p for p in phases if p), default=set(),
+                   key=lambda p: math.prod(counts[k][1] / counts[k][0] for k in p))
+        for key in outer | best:
+            rehearsed *= counts[key][0]
+            at_full *= counts[key][1]
+    return rehearsed, at_full
 
 
 def validate(table: Mapping[str, Mapping[str, Mapping[str, Any]]] = _CHAPTERS) -> None:
@@ -524,6 +556,10 @@ def validate(table: Mapping[str, Mapping[str, Mapping[str, Any]]] = _CHAPTERS) -
                         f"chapter {name!r}: {key!r} is {type(reference[key]).__name__} at {SCALES[0]!r} "
                         f"but {type(value).__name__} at {scale!r}"
                     )
+    for name, phases in _PHASES.items():
+        stray = sorted({k for phase in phases for k in phase} - set(_LOOPS.get(name, {})))
+        if stray:
+            raise ValueError(f"chapter {name!r}: phases name settings that are no loop: {stray}")
     for name, loops in _LOOPS.items():
         unknown = sorted((set(loops) | set(_ADJUST.get(name, {}))) - set(table.get(name, {}).get("full", {})))
         if unknown:

@@ -168,7 +168,8 @@ def rehearse(root: Path, chapter: Chapter, seed: int = 0, device: str = "auto", 
     runner.write_atomic(out / "executed" / f"{chapter.name}.ipynb", result["notebook"])
     runner.write_atomic(out / "records" / f"{chapter.name}.json",
                         json.dumps({**asdict(est), "machine": result["machine"], "finished": result["finished"],
-                                    "device": device, "seed": seed}, indent=1))
+                                    "device": device, "seed": seed, "notebook_cells": result["cells"],
+                                    "calibration_cells": calibration}, indent=1))
     log(describe(est))
     if est.over_memory():
         raise runner.ChapterFailed(
