@@ -110,6 +110,7 @@ def test_rehearse_needs_scale_full(capsys):
 
 
 @pytest.mark.notebook
+@pytest.mark.rehearsal
 @pytest.mark.parametrize("name", [p.stem for p in NOTEBOOKS])
 def test_full_configuration_builds_within_the_memory_cap(name):
     """The chapter at full with every loop cut to two iterations: fails when a full configuration no longer
