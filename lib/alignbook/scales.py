@@ -359,7 +359,8 @@ _LOOPS: dict[str, dict[str, Callable[[Mapping[str, Any], int], Any] | None]] = {
                     "env_steps": lambda full, n: 2 * full["episode_steps"] + n * _per_update(full),
                     "vision_env_steps": lambda full, n: 2 * (full["length"] + n * _per_update(full))},
     "wbpd": dict.fromkeys(("train", "test", "train_steps", "samples", "sampler_steps", "shown", "param_sizes")),
-    "demo_feedback": dict.fromkeys(("betas", "seeds", "reward_steps", "rl_steps")),
+    # The smallest betas: with two RL steps, the frontiers of the ends of the sweep share no range of KL.
+    "demo_feedback": {**dict.fromkeys(("seeds", "reward_steps", "rl_steps")), "betas": lambda full, n: full["betas"][:n]},
     "demo_shift": dict.fromkeys(("seeds", "steps")),
     "demo_probing": dict.fromkeys(("steps",)),
     # The claim is read at claim_slip: the sweep of slips must hold it.

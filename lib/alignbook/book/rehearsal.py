@@ -130,10 +130,11 @@ def describe(est: Estimate) -> str:
     for s in est.sections:
         lines.append(f"  {s.heading[:39]:<40}{s.measured_s:>9.1f}s{s.per_iteration_s:>10.3g}s"
                      f"{_duration(s.full_s):>12}{_duration(s.upper_s):>12}  {', '.join(s.loops) or '-'}")
-    how = ("calibrated with a second rehearsal at four iterations: fixed costs once, loops one after another "
-           "counted as nested" if calibrated else "rehearsal time x the loops' ratios, fixed costs multiplied too")
+    how = ("an estimate, not a bound: fixed cost and cost per iteration fitted through this rehearsal and a "
+           "second one at four iterations, which timing noise and loops of unequal cost can throw either way"
+           if calibrated else "an upper bound: rehearsal time x the loops' ratios, fixed costs multiplied too")
     lines.append(f"  total: rehearsal {est.wall_s:.1f} s; full extrapolated on this machine {_duration(est.full_s)} "
-                 f"(an upper bound: {how}; GPU speed-up assumed {GPU_SPEEDUP:g}x, none measured)")
+                 f"({how}; GPU speed-up assumed {GPU_SPEEDUP:g}x, none measured)")
     memory = f"  peak memory: {est.peak_rss_mb:,.0f} MB host" + (
         f", {est.cuda_peak_mb:,.0f} MB CUDA" if est.cuda_peak_mb else "")
     lines.append(memory + f" (cap {MEMORY_CAP_BYTES / 1e9:.0f} GB: {'EXCEEDED' if est.over_memory() else 'ok'})")
