@@ -26,6 +26,10 @@ def test_figure_is_the_column_wide_and_styled():
     assert tuple(fig.get_size_inches()) == pytest.approx((3.9, 2))
     with pytest.raises(ValueError, match="width"):
         plotting.figure(width=1.5)
+    # a width computed as steps x (column / steps) rounds to 1.0000000000000002 for 15 steps (safedreamer at full)
+    steps = 15
+    fig, _ = plotting.figure(width=(plotting.COLUMN_INCHES / steps) * steps / plotting.COLUMN_INCHES, height=2)
+    assert fig.get_size_inches()[0] == pytest.approx(plotting.COLUMN_INCHES)
 
 
 def test_few_seeds_are_drawn_as_lines_around_the_mean():

@@ -10,9 +10,11 @@ A chapter begins with::
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
@@ -94,4 +96,58 @@ def chapter(name: str, scale: str = "book", seed: int = 0, device: str = "auto")
 
         devices.audit_kernel(resolved)
     seed_everything(seed)
+    if scale == "full" and os.environ.get(scales.REHEARSE_ENV):
+        cfg = _offline_corpus(cfg)
+        _record_cells(os.environ[scales.REHEARSE_ENV])
+        print(f"rehearsal of {name!r} at full: every loop cut to two iterations; the results are not judged")
     return Chapter(name, scale, seed, resolved, cfg, Report(name, scale))
+
+
+def _offline_corpus(cfg: scales.Config) -> scales.Config:
+    """A rehearsal never downloads: a corpus on the Hub ("hf:OWNER/NAME") is replaced by a local stand-in in the
+    same layout (the embedded corpus as ``corpus_files``, documents separated as in TinyStories)."""
+    source = cfg.get("corpus", "")
+    if not source.startswith("hf:") or os.path.isdir(source[3:]):
+        return cfg
+    from alignbook.cache import cache_root
+    from alignbook.lm.corpus import default_corpus
+
+    folder = cache_root() / "rehearsal-corpus"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = cfg.corpus_files if "*" not in cfg.corpus_files else "stand-in.txt"
+    documents = default_corpus()
+    (folder / name).write_text("\n<|endoftext|>\n".join(documents), encoding="utf-8")
+    print(f"rehearsal: the corpus {source[3:]!r} (on the Hub) is replaced by a local stand-in in the same "
+          f"format: {len(documents)} documents of the embedded corpus in {folder / name}")
+    values = {**cfg._values, "corpus": f"hf:{folder}", "corpus_files": name}  # _values: not counted as reads
+    return scales.Config(cfg._chapter, cfg._scale, values, reads=cfg._reads)
+
+
+def _record_cells(log_path: str) -> None:
+    """Append, after every cell, its execution count, wall time, the (chapter, key) settings it read and the
+    CUDA peak memory so far to the JSON list at ``log_path`` (read by alignbook.book.rehearsal)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        raise RuntimeError("a rehearsal runs inside a notebook kernel (python -m alignbook run ... --rehearse)")
+    cells: list[dict] = []
+    started = [time.perf_counter()]  # the current cell (this one first) began just before chapter() was called
+
+    def pre(_info) -> None:
+        scales.READS.clear()
+        started[0] = time.perf_counter()
+
+    def post(result) -> None:
+        import sys
+
+        torch = sys.modules.get("torch")
+        cuda = torch.cuda.max_memory_allocated() if torch is not None and torch.cuda.is_initialized() else 0
+        cells.append({"execution_count": result.execution_count, "seconds": time.perf_counter() - started[0],
+                      "reads": sorted(scales.READS), "cuda_peak_bytes": cuda})
+        with open(log_path, "w", encoding="utf-8") as handle:
+            json.dump(cells, handle)
+
+    scales.READS.clear()
+    shell.events.register("pre_run_cell", pre)
+    shell.events.register("post_run_cell", post)

@@ -79,8 +79,9 @@ def figure(ncols: int = 1, nrows: int = 1, height: float | None = None, width: f
     """
     if ncols < 1 or nrows < 1:
         raise ValueError(f"ncols and nrows must be at least 1, got ncols={ncols}, nrows={nrows}")
-    if not 0 < width <= 1:
+    if not 0 < width <= 1 + 1e-9:  # a width computed as k x (column / k) may round just above 1
         raise ValueError(f"width is a fraction of the column in (0, 1], got {width}")
+    width = min(width, 1.0)
     use_style()
     size = (COLUMN_INCHES * width, height if height is not None else ROW_INCHES * nrows)
     return plt.subplots(nrows, ncols, figsize=size, **subplots)

@@ -14,10 +14,17 @@ Every chapter must define all three scales with the same keys, and each key must
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 SCALES: tuple[str, ...] = ("smoke", "book", "full")
+# Set by the runner in the kernel of ``run --scale full --rehearse``: get(NAME, "full") then gives rehearsal(NAME).
+REHEARSE_ENV = "ALIGNBOOK_REHEARSE"
+ITERATIONS_ENV = "ALIGNBOOK_REHEARSE_ITERATIONS"  # 2 unless set (the calibration's second run sets 4)
+# The (chapter, key) pairs read from rehearsal configs since the rehearsal's cell hook last cleared it.
+READS: set[tuple[str, str]] = set()
 
 _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     # AI Alignment: A Comprehensive Survey -- the two demos of the overview chapter.
@@ -34,12 +41,14 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             gw_size=6, gw_updates=400, gw_batch=64, gw_hidden=64, gw_randomised=(0.0, 0.02, 0.05, 0.1, 0.3),
             gw_seeds=3, gw_eval_episodes=1000,
         ),
+        # The paper: a survey, no experiment of its own (these are the book's demonstrations). Full here: the
+        # gridworld sweep cut from 15 hours on 2 cores (1500 updates x 10 seeds) to 800 updates x 5 seeds.
         "full": dict(
             bt_items=1000, bt_features=16,
             bt_comparisons=(20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000),
             bt_noise=(0.0, 0.1, 0.2, 0.3, 0.4), bt_seeds=10, bt_steps=800, bt_test_pairs=20000,
-            gw_size=8, gw_updates=1500, gw_batch=128, gw_hidden=128,
-            gw_randomised=(0.0, 0.01, 0.02, 0.05, 0.1, 0.3), gw_seeds=10, gw_eval_episodes=5000,
+            gw_size=8, gw_updates=800, gw_batch=128, gw_hidden=128,
+            gw_randomised=(0.0, 0.01, 0.02, 0.05, 0.1, 0.3), gw_seeds=5, gw_eval_episodes=2000,
         ),
     },
     # Safety-Gymnasium (environments half): the task tour, cost maps, reference policies and throughput.
@@ -53,6 +62,8 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             rollout_episodes=3, rollout_steps=1000,
             velocity_episodes=2, velocity_steps=1000, bench_seconds=3.0, bench_num_envs=8, vision_seconds=2.0,
         ),
+        # The paper: 1000-step episodes (500 on Circle), throughput per task (SafetyPointGoal1 600 steps/s).
+        # Full here: every agent, 10 episodes of 1000 steps per task, 256-pixel frames.
         "full": dict(
             tour_size=256, tour_agents=("Point", "Car", "Doggo", "Racecar", "Ant"), costmap_resolution=200,
             rollout_episodes=10, rollout_steps=1000,
@@ -79,16 +90,19 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             pos_eval_lens=(64, 128, 256, 512), pos_seeds=3,
             scaling_sizes=((32, 1, 40), (32, 2, 60), (48, 2, 80), (64, 2, 100), (64, 3, 140), (96, 3, 200)),
         ),
+        # The paper: 7B and 13B models on 2.6T tokens, vocabulary 125,696, the final loss predicted from models
+        # of 10M to 3B parameters on 1T tokens. Full here: TinyStories (50,000 stories), vocabulary 8,192, a
+        # ladder of six models up to 256 wide x 4 layers for 1,000 steps of 16 x 256 tokens.
         "full": dict(
             corpus="hf:roneneldan/TinyStories", corpus_files="TinyStoriesV2-GPT4-train.txt",
-            corpus_max_documents=300000, valid_fraction=0.02, vocab_size=8192, seq_len=512, batch_size=32,
-            lr=1e-3, warmup_fraction=0.05, grad_clip=0.5, valid_windows=256,
-            arith_vocab=1024, arith_max_digits=5, arith_train=200000, arith_test=2000, arith_hidden=256,
-            arith_layers=4, arith_steps=3000, arith_seeds=3, stab_hidden=512, stab_layers=8, stab_steps=2000,
-            stab_lr=1e-2, stab_seeds=3, pos_hidden=256, pos_layers=4, pos_steps=2000, pos_train_len=256,
-            pos_eval_lens=(256, 512, 1024, 2048), pos_seeds=3,
-            scaling_sizes=((64, 2, 500), (128, 2, 800), (128, 4, 1200), (256, 4, 2000), (384, 6, 3000),
-                           (512, 8, 5000)),
+            corpus_max_documents=50000, valid_fraction=0.02, vocab_size=8192, seq_len=256, batch_size=16,
+            lr=1e-3, warmup_fraction=0.05, grad_clip=0.5, valid_windows=128,
+            arith_vocab=1024, arith_max_digits=5, arith_train=50000, arith_test=1000, arith_hidden=128,
+            arith_layers=3, arith_steps=1000, arith_seeds=3, stab_hidden=256, stab_layers=4, stab_steps=500,
+            stab_lr=1e-2, stab_seeds=3, pos_hidden=128, pos_layers=3, pos_steps=600, pos_train_len=128,
+            pos_eval_lens=(128, 256, 512, 1024), pos_seeds=3,
+            scaling_sizes=((64, 2, 300), (96, 2, 400), (128, 2, 500), (128, 3, 600), (192, 3, 800),
+                           (256, 4, 1000)),
         ),
     },
     # SafePO (algorithms half of Safety-Gymnasium): the twelve algorithms on the closed-form toy problem, then a
@@ -109,10 +123,13 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             hidden=(64, 64), batch_size=1000, update_iters=5, tour_steps=200, toy_steps=12000, toy_epoch=200,
             goal_task="SafetyPointMultiGoal1-v0", goal_total_steps=24000, goal_steps_per_epoch=4000,
         ),
+        # The paper: 1e7 steps per run, 10 envs x 1000-step rollouts, hidden 128, 8 velocity tasks x 4 algorithms
+        # x 3 seeds. Full here: 200,000 steps (velocity) and 100,000 (MultiGoal) per run, 3 seeds, upstream's
+        # epochs and networks; MuJoCo stepping and the updates share the CPU time.
         "full": dict(
-            task="Safety2x1SwimmerVelocity-v0", seeds=3, total_steps=10_000_000, steps_per_epoch=10000, num_envs=10,
+            task="Safety2x1SwimmerVelocity-v0", seeds=3, total_steps=200_000, steps_per_epoch=10000, num_envs=10,
             hidden=(128, 128), batch_size=10000, update_iters=5, tour_steps=1000, toy_steps=30000, toy_epoch=200,
-            goal_task="SafetyPointMultiGoal1-v0", goal_total_steps=10_000_000, goal_steps_per_epoch=10000,
+            goal_task="SafetyPointMultiGoal1-v0", goal_total_steps=100_000, goal_steps_per_epoch=10000,
         ),
     },
     "safepo": {
@@ -126,10 +143,13 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             steps_per_epoch=2000, update_iters=10, num_envs=4, lambda_lr=0.5, eval_episodes=2, toy_steps=12000,
             toy_epoch=200,
         ),
+        # The paper: 1e7 steps per run, 20,000 steps per epoch, 40 update passes, 10 envs, several seeds, on
+        # every task. Full here: PointGoal1, the eight algorithms x 3 seeds x 100,000 steps (epochs of 5,000,
+        # 40 passes); MuJoCo stepping and the 40 update passes share the CPU time.
         "full": dict(
             task="SafetyPointGoal1-v0", algos=("ppo", "ppo_lag", "trpo_lag", "cppo_pid", "cpo", "pcpo", "focops", "cup"),
-            seeds=5, total_steps=10_000_000, steps_per_epoch=20000, update_iters=40, num_envs=1, lambda_lr=0.035,
-            eval_episodes=10, toy_steps=30000, toy_epoch=200,
+            seeds=3, total_steps=100_000, steps_per_epoch=5000, update_iters=40, num_envs=4, lambda_lr=0.035,
+            eval_episodes=3, toy_steps=30000, toy_epoch=200,
         ),
     },
     # OmniSafe: the framework's tour and four claims over seeds on the toy CMDP (runs of seconds): toy_steps for
@@ -138,7 +158,9 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     "omnisafe": {
         "smoke": dict(seeds=2, toy_steps=400, race_steps=400, tour_steps=400, return_threshold=-2.0, workers=0),
         "book": dict(seeds=5, toy_steps=12000, race_steps=1200, tour_steps=600, return_threshold=-2.0, workers=2),
-        "full": dict(seeds=10, toy_steps=30000, race_steps=6000, tour_steps=2000, return_threshold=-2.0, workers=8),
+        # The paper: 1e6-1e7 Safety-Gymnasium steps per run, cost limit 25. Full here: the toy CMDP, 10 seeds;
+        # two workers (a Colab machine has two cores: eight workers there only add process start-ups).
+        "full": dict(seeds=10, toy_steps=30000, race_steps=6000, tour_steps=2000, return_threshold=-2.0, workers=2),
     },
     # PKU-SafeRLHF / Safe RLHF in the embedded world: the decoder's sizes, the SFT and score-model budgets, and
     # PPO. The upstream settings scaled: kl_coeff, threshold, lambda_init/lr/max and the clips as in
@@ -159,12 +181,14 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             lambda_lr=0.1, lambda_max=5.0, window=64, fixed_lambdas=(0.5, 2.0, 5.0), seeds=3, eval_samples=2,
             rounds=3, real_text=True,
         ),
+        # The paper: Alpaca-7B, score models 2 epochs over 73,907 pairs, PPO-Lag one epoch at prompt batch
+        # 16 x 8 GPUs, window 128. Full here: a 128-wide 3-layer decoder, 100 PPO iterations of 64 prompts, 3 seeds.
         "full": dict(
-            hidden=256, layers=4, heads=4, vocab=1024, max_response=48, sft_steps=3000, pairs_per_prompt=16,
-            noise=0.1, tradeoff=0.3, score_steps=2000, score_batch=32, score_lr=5e-4, ppo_iterations=300,
+            hidden=128, layers=3, heads=4, vocab=1024, max_response=48, sft_steps=2000, pairs_per_prompt=16,
+            noise=0.1, tradeoff=0.3, score_steps=1000, score_batch=32, score_lr=5e-4, ppo_iterations=100,
             ppo_batch=64, actor_lr=3e-5, critic_lr=1e-4, kl_coeff=0.01, threshold=0.0, lambda_init=1.0,
-            lambda_lr=0.1, lambda_max=5.0, window=128, fixed_lambdas=(0.1, 0.5, 1.0, 2.0, 5.0), seeds=5,
-            eval_samples=8, rounds=3, real_text=True,
+            lambda_lr=0.1, lambda_max=5.0, window=128, fixed_lambdas=(0.5, 1.0, 2.0, 5.0), seeds=3,
+            eval_samples=4, rounds=3, real_text=True,
         ),
     },
     # Wideband back-projection diffusion -- the paper's n = 80 grid and frequencies (2.5, 5, 10) scaled down by
@@ -192,12 +216,14 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             fixed_lambda=2.0, max_new=40, strong_hidden=96, strong_layers=2, strong_sft_steps=200, w2s_samples=4,
             w2s_steps=60, w2s_lr=1e-3,
         ),
+        # The paper: Aligner-2B/7B/13B, 3 epochs over about 20k triples, lr 2e-5, warm-up fractions 0-50%.
+        # Full here: a 128-wide 4-layer Aligner, 1,000 steps, the five warm-up fractions, 3 seeds.
         "full": dict(
             held_out_fraction=0.25, train_samples=8, hidden=128, layers=4, small_hidden=64, small_layers=2,
-            warmup_fraction=0.2, warmup_steps=300, steps=2000, batch=32, lr=3e-3,
-            ablation_fractions=(0.0, 0.02, 0.1, 0.2, 0.5), ablation_steps=1000, seeds=5, undertrained_steps=100,
-            fixed_lambda=2.0, max_new=48, strong_hidden=256, strong_layers=4, strong_sft_steps=3000,
-            w2s_samples=8, w2s_steps=300, w2s_lr=5e-4,
+            warmup_fraction=0.2, warmup_steps=200, steps=1000, batch=32, lr=3e-3,
+            ablation_fractions=(0.0, 0.02, 0.1, 0.2, 0.5), ablation_steps=400, seeds=3, undertrained_steps=100,
+            fixed_lambda=2.0, max_new=48, strong_hidden=192, strong_layers=3, strong_sft_steps=1500,
+            w2s_samples=8, w2s_steps=200, w2s_lr=5e-4,
         ),
     },
     "safedreamer": {
@@ -221,16 +247,21 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             vision_task="SafetyPointGoal1Vision-v0", vision_env_steps=0,
             vision_model=dict(deter=64, stoch=8, classes=8, units=64, layers=1, cnn_depth=8, bins=63),
         ),
+        # The paper: up to 1e7 environment steps, train ratio 512, batch 16 x 64, RSSM deter 512 with 48 x 48
+        # stochastic classes, MLPs 512 x 2, encoder 5 x 1024, CEM 6 x 500 candidates, 1000-step episodes. Full
+        # here: 6,000 steps on PointGoal1 in episodes of 500 (cost limit scaled with them) at train ratio 64 with
+        # a 128-deter world model, CEM 3 x 100 candidates, 2 seeds; the vision task 2,000 steps. The planner (CEM
+        # at every environment step) and the world-model updates dominate, not MuJoCo.
         "full": dict(
-            task="SafetyPointGoal1-v0", episode_steps=1000, cost_limit=2.0, seeds=3, env_steps=1_000_000,
-            prefill=5000, batch=16, length=64, train_ratio=512.0, imag_horizon=15, discount_horizon=333.0,
+            task="SafetyPointGoal1-v0", episode_steps=500, cost_limit=1.0, seeds=2, env_steps=6000,
+            prefill=1000, batch=16, length=64, train_ratio=64.0, imag_horizon=15, discount_horizon=333.0,
             wm_lr=1e-4, ac_lr=3e-5,
-            model=dict(deter=256, stoch=16, classes=16, units=512, layers=2, enc_units=1024, enc_layers=5, bins=255),
-            planner=dict(horizon=15, candidates=500, elites=50, iterations=6),
-            augmented=dict(init=1e-6, penalty=5e-9, growth=1e-5, penalty_max=1.0), pid_start=5000,
-            ppo_steps_per_epoch=20000, record_episodes=5, context=10, stride=10, workers=1,
-            vision_task="SafetyPointGoal1Vision-v0", vision_env_steps=1_000_000,
-            vision_model=dict(),  # upstream's sizes: WorldModelConfig's defaults
+            model=dict(deter=128, stoch=16, classes=16, units=256, layers=2, enc_units=256, enc_layers=3, bins=255),
+            planner=dict(horizon=15, candidates=100, elites=10, iterations=3),
+            augmented=dict(init=1e-6, penalty=5e-9, growth=1e-5, penalty_max=1.0), pid_start=1000,
+            ppo_steps_per_epoch=2000, record_episodes=2, context=10, stride=10, workers=1,
+            vision_task="SafetyPointGoal1Vision-v0", vision_env_steps=2000,
+            vision_model=dict(deter=128, stoch=16, classes=16, units=256, layers=2, cnn_depth=16, bins=255),
         ),
     },
     # n / 80 so that points per wavelength stay the same; FD order 2 at book scale (4x faster than order 4).
@@ -245,10 +276,13 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             width=32, blocks=3, batch=16, lr=1e-3, ema=0.999, train_steps=1250,
             samples=8, sampler_steps=64, shown=3, param_sizes=(16, 32, 48, 64, 80, 96, 120, 160),
         ),
+        # The paper: n = 80, frequencies 2.5, 5, 10, 21,000 train / 500 test media, batch 16, 131,250 steps
+        # (about 70 min on one GPU), 256 sampler steps. Full here: the paper's grid and frequencies, 1,000 train
+        # / 100 test media, 6,000 steps per model, 8 samples of 128 sampler steps.
         "full": dict(
-            n=80, frequencies=(2.5, 5.0, 10.0), fd_order=4, family="squares", train=10000, test=500,
-            width=64, blocks=6, batch=16, lr=1e-3, ema=0.999, train_steps=40000,
-            samples=16, sampler_steps=256, shown=4, param_sizes=(16, 32, 48, 64, 80, 96, 120, 160),
+            n=80, frequencies=(2.5, 5.0, 10.0), fd_order=4, family="squares", train=1000, test=100,
+            width=64, blocks=6, batch=16, lr=1e-3, ema=0.999, train_steps=6000,
+            samples=8, sampler_steps=128, shown=4, param_sizes=(16, 32, 48, 64, 80, 96, 120, 160),
         ),
     },
     # The survey's demonstrations, one per part without a chapter that runs it; each under a minute at book scale.
@@ -290,23 +324,121 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-class Config(Mapping[str, Any]):
-    """A read-only mapping of one chapter's sizes at one scale, readable as attributes (``cfg.bt_items``)."""
+def _epochs(key: str) -> Callable[[Mapping[str, Any], int], int]:
+    """``n`` epochs' worth of a step budget: ``total = n x key`` (the epoch itself keeps its full size)."""
+    return lambda full, n: n * full[key]
 
-    def __init__(self, chapter: str, scale: str, values: Mapping[str, Any]):
-        self._chapter, self._scale, self._values = chapter, scale, dict(values)
+
+# The rehearsal of full (``rehearsal``): per chapter, the settings that count iterations of a loop -- steps,
+# seeds, episodes, sweeps -- and their rehearsal value for ``n`` iterations (None: ``_cut``; n is 2, or 4 for
+# the calibration of ``run --rehearse --calibrate``).
+# Settings that give shape (widths, layers, sequence lengths, batch and epoch sizes) are not listed: they keep
+# their full values, so that the rehearsal builds every model and batch at full size.
+_LOOPS: dict[str, dict[str, Callable[[Mapping[str, Any], int], Any] | None]] = {
+    "survey": dict.fromkeys(("bt_comparisons", "bt_noise", "bt_seeds", "bt_steps", "gw_updates", "gw_randomised",
+                             "gw_seeds", "gw_eval_episodes")),
+    "safety_gymnasium": {**dict.fromkeys(("tour_agents", "rollout_episodes", "rollout_steps", "velocity_episodes",
+                                          "velocity_steps")),
+                         "bench_seconds": lambda full, n: 0.15 * n, "vision_seconds": lambda full, n: 0.15 * n},
+    "baichuan2": dict.fromkeys(("arith_steps", "arith_seeds", "stab_steps", "stab_seeds", "pos_steps", "pos_seeds",
+                                "pos_eval_lens", "scaling_sizes")),
+    "safepo": {**dict.fromkeys(("algos", "seeds", "update_iters", "eval_episodes")),
+               "total_steps": _epochs("steps_per_epoch"), "toy_steps": _epochs("toy_epoch")},
+    "safepo_multiagent": {**dict.fromkeys(("seeds", "update_iters", "tour_steps")),
+                          "total_steps": _epochs("steps_per_epoch"), "goal_total_steps": _epochs("goal_steps_per_epoch"),
+                          "toy_steps": _epochs("toy_epoch")},
+    # OmniSafe's toy runs have epochs of 200 steps.
+    "omnisafe": {"seeds": None, "toy_steps": lambda full, n: 200 * n, "race_steps": lambda full, n: 200 * n,
+                 "tour_steps": lambda full, n: 200 * n},
+    "pku_saferlhf": dict.fromkeys(("sft_steps", "score_steps", "ppo_iterations", "fixed_lambdas", "seeds",
+                                   "eval_samples", "rounds")),
+    "aligner": dict.fromkeys(("steps", "warmup_steps", "ablation_fractions", "ablation_steps", "seeds",
+                              "undertrained_steps", "strong_sft_steps", "w2s_steps")),
+    # A random prefill of two whole episodes (so that the logs hold episodes), then n world-model updates
+    # (one per batch x length / train_ratio environment steps); the vision task as many after its prefill.
+    "safedreamer": {"seeds": None, "record_episodes": None,
+                    "env_steps": lambda full, n: 2 * full["episode_steps"] + n * _per_update(full),
+                    "vision_env_steps": lambda full, n: 2 * (full["length"] + n * _per_update(full))},
+    "wbpd": dict.fromkeys(("train", "test", "train_steps", "samples", "sampler_steps", "shown", "param_sizes")),
+    # Every beta (a sweep of five, cheap): with two RL steps, two betas' frontiers may share no range of KL.
+    "demo_feedback": dict.fromkeys(("seeds", "reward_steps", "rl_steps")),
+    "demo_shift": dict.fromkeys(("seeds", "steps")),
+    "demo_probing": dict.fromkeys(("steps",)),
+    # The claim is read at claim_slip: the sweep of slips must hold it.
+    "demo_debate": {**dict.fromkeys(("lengths", "games", "seeds")),
+                    "slips": lambda full, n: (*[v for v in full["slips"] if v != full["claim_slip"]][:n - 1],
+                                              full["claim_slip"])},
+}
+# Settings that are no loop but must follow the cut ones (a warm-up within the steps, a prefill within the budget).
+_ADJUST: dict[str, dict[str, Callable[[Mapping[str, Any]], Any]]] = {
+    "demo_shift": {"rex_warmup": lambda cut: min(cut["rex_warmup"], cut["steps"] // 2)},
+    "safedreamer": {"prefill": lambda cut: 2 * cut["episode_steps"], "pid_start": lambda cut: 2 * cut["episode_steps"],
+                    "ppo_steps_per_epoch": lambda cut: cut["env_steps"] // 2},
+}
+# Loops that run one after another within a chapter (each tuple: one phase, with the loops nested in it; a loop
+# in no phase is nested around all of them). A cell that reads several phases is extrapolated by its largest.
+_PHASES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "survey": (("bt_comparisons", "bt_noise", "bt_seeds", "bt_steps"), ("gw_randomised", "gw_seeds", "gw_updates"),
+               ("gw_randomised", "gw_seeds", "gw_eval_episodes")),
+    "safety_gymnasium": (("tour_agents",), ("rollout_episodes", "rollout_steps"),
+                         ("velocity_episodes", "velocity_steps"), ("bench_seconds",), ("vision_seconds",)),
+    "baichuan2": (("arith_seeds", "arith_steps"), ("stab_seeds", "stab_steps"), ("pos_seeds", "pos_steps"),
+                  ("pos_seeds", "pos_eval_lens"), ("scaling_sizes",)),
+    "safepo": (("algos", "seeds", "total_steps", "update_iters"), ("algos", "seeds", "eval_episodes"), ("toy_steps",)),
+    "safepo_multiagent": (("seeds", "total_steps", "update_iters"), ("seeds", "goal_total_steps", "update_iters"),
+                          ("toy_steps",), ("tour_steps",)),
+    "omnisafe": (("seeds", "toy_steps"), ("seeds", "race_steps"), ("tour_steps",)),
+    "pku_saferlhf": (("sft_steps",), ("score_steps",), ("seeds", "fixed_lambdas", "ppo_iterations", "rounds"),
+                     ("seeds", "fixed_lambdas", "eval_samples", "rounds")),
+    "aligner": (("seeds", "steps"), ("seeds", "warmup_steps"), ("seeds", "ablation_fractions", "ablation_steps"),
+                ("undertrained_steps",), ("strong_sft_steps",), ("w2s_steps",)),
+    "safedreamer": (("seeds", "env_steps"), ("vision_env_steps",), ("record_episodes",)),
+    "wbpd": (("train",), ("test",), ("train_steps",), ("samples", "sampler_steps"), ("shown",), ("param_sizes",)),
+    "demo_feedback": (("seeds", "reward_steps"), ("seeds", "rl_steps")),
+}
+# Loop settings whose iterations are not their value: Safe DreamerV3 trains only after its random prefill (the
+# notebook gives the vision task a prefill of at most half its steps).
+_ITERATIONS: dict[str, dict[str, Callable[[Mapping[str, Any]], float]]] = {
+    "safedreamer": {"env_steps": lambda cfg: cfg["env_steps"] - cfg["prefill"],
+                    "vision_env_steps": lambda cfg: cfg["vision_env_steps"] - min(cfg["prefill"],
+                                                                                  cfg["vision_env_steps"] // 2)},
+}
+
+
+def _per_update(cfg: Mapping[str, Any]) -> int:
+    """Environment steps between two world-model updates."""
+    return max(1, round(cfg["batch"] * cfg["length"] / cfg["train_ratio"]))
+
+
+class Config(Mapping[str, Any]):
+    """A read-only mapping of one chapter's sizes at one scale, readable as attributes (``cfg.bt_items``).
+
+    ``reads``, when given, collects ``(chapter, key)`` for every key read: the rehearsal learns from it which
+    loop counts each cell of a chapter depends on."""
+
+    def __init__(self, chapter: str, scale: str, values: Mapping[str, Any],
+                 reads: set[tuple[str, str]] | None = None):
+        self._chapter, self._scale, self._values, self._reads = chapter, scale, dict(values), reads
 
     def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):  # copy/pickle probe private names before __init__ ran
+            raise AttributeError(key)
         try:
-            return self._values[key]
+            value = self._values[key]
         except KeyError:
             raise AttributeError(
                 f"{self._chapter!r} has no setting {key!r} at scale {self._scale!r}; "
                 f"its settings are: {', '.join(sorted(self._values))}"
             ) from None
+        if self._reads is not None:
+            self._reads.add((self._chapter, key))
+        return value
 
     def __getitem__(self, key: str) -> Any:
-        return self._values[key]
+        value = self._values[key]
+        if self._reads is not None:
+            self._reads.add((self._chapter, key))
+        return value
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
@@ -332,11 +464,82 @@ def chapters() -> tuple[str, ...]:
 
 
 def get(chapter: str, scale: str) -> Config:
-    """The sizes of ``chapter`` at ``scale``; unknown names fail with the list of valid ones."""
+    """The sizes of ``chapter`` at ``scale``; unknown names fail with the list of valid ones. Under the runner's
+    rehearsal (``$ALIGNBOOK_REHEARSE`` set) scale "full" gives ``rehearsal(chapter)``, so that a chapter reading
+    another chapter's sizes (aligner reads pku_saferlhf's) is cut the same way."""
     check_scale(scale)
     if chapter not in _CHAPTERS:
         raise ValueError(f"unknown chapter {chapter!r}; chapters with scales are: {', '.join(_CHAPTERS)}")
+    if scale == "full" and os.environ.get(REHEARSE_ENV):
+        return rehearsal(chapter)
     return Config(chapter, scale, _CHAPTERS[chapter][scale])
+
+
+def _count(value: Any) -> float:
+    """How many iterations a loop setting stands for: a number is its value, a tuple its length, and a ladder
+    of rungs ``(..., steps)`` (baichuan2's scaling_sizes) its longest rung's steps (an upper bound)."""
+    if isinstance(value, tuple) and value and all(isinstance(v, tuple) for v in value):
+        return float(max(v[-1] for v in value))
+    return float(len(value)) if isinstance(value, tuple) else float(value)
+
+
+def _cut(value: Any, n: int) -> Any:
+    """The default rehearsal of a loop setting: ``n`` iterations. A sweep keeps its first ``n - 1`` values and
+    its last (the largest, which must build too); a ladder of ``(..., steps)`` rungs keeps every rung at full
+    size, for ``n`` steps each."""
+    if isinstance(value, tuple) and value and all(isinstance(v, tuple) for v in value):
+        return tuple((*v[:-1], min(v[-1], n)) for v in value)
+    if isinstance(value, tuple):
+        return value[:n - 1] + value[-1:] if len(value) > n else value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"cannot cut {value!r}: a loop setting is an int, a float or a tuple")
+    return type(value)(min(value, n))
+
+
+def rehearsal(chapter: str, iterations: int | None = None) -> Config:
+    """The full configuration of ``chapter`` with every loop cut to its first ``iterations`` (default 2, or
+    ``$ALIGNBOOK_REHEARSE_ITERATIONS``) (``_LOOPS``) and the settings that depend on them kept consistent
+    (``_ADJUST``): models at full size, data at full shape. Its scale still reads "full"; the keys read from it
+    are collected in ``READS``."""
+    n = iterations or int(os.environ.get(ITERATIONS_ENV) or 2)
+    if n < 2:
+        raise ValueError(f"a rehearsal runs at least two iterations of each loop, got {n}")
+    full = _CHAPTERS[chapter]["full"]
+    values = dict(full)
+    for key, rule in _LOOPS[chapter].items():
+        values[key] = _cut(full[key], n) if rule is None else rule(full, n)
+    for key, rule in _ADJUST.get(chapter, {}).items():
+        values[key] = rule(values)
+    return Config(chapter, "full", values, reads=READS)
+
+
+def loop_counts(chapter: str, iterations: int | None = None) -> dict[str, tuple[float, float]]:
+    """For each loop setting of ``chapter``: its iterations in the rehearsal and at full."""
+    full, cut = _CHAPTERS[chapter]["full"], rehearsal(chapter, iterations)._values
+    special = _ITERATIONS.get(chapter, {})
+    return {key: (special[key](cut), special[key](full)) if key in special else (_count(cut[key]), _count(full[key]))
+            for key in _LOOPS[chapter]}
+
+
+def extrapolation(reads: Iterable[tuple[str, str]], iterations: int | None = None) -> tuple[float, float]:
+    """For the ``(chapter, key)`` settings a piece of a chapter read: its iterations in the rehearsal and at
+    full. Loops are nested (their counts multiply) unless ``_PHASES`` says they run one after another: then the
+    phase with the largest full/rehearsal ratio stands for all of them (for work that is a sum of phases, the
+    largest ratio bounds the sum's). Full time = rehearsal time x full / rehearsal: exact for one loop, an upper
+    bound otherwise, and fixed costs are multiplied with the loops too."""
+    read = {(c, k) for c, k in reads if c in _LOOPS and k in _LOOPS[c]}
+    rehearsed = at_full = 1.0
+    for chapter in {c for c, _ in read}:
+        counts = loop_counts(chapter, iterations)
+        keys = {k for c, k in read if c == chapter}
+        phases = [keys & set(phase) for phase in _PHASES.get(chapter, ())]
+        outer = keys - set().union(*phases) if phases else keys
+        best = max((p for p in phases if p), default=set(),
+                   key=lambda p: math.prod(counts[k][1] / counts[k][0] for k in p))
+        for key in outer | best:
+            rehearsed *= counts[key][0]
+            at_full *= counts[key][1]
+    return rehearsed, at_full
 
 
 def validate(table: Mapping[str, Mapping[str, Mapping[str, Any]]] = _CHAPTERS) -> None:
@@ -356,6 +559,16 @@ def validate(table: Mapping[str, Mapping[str, Mapping[str, Any]]] = _CHAPTERS) -
                         f"chapter {name!r}: {key!r} is {type(reference[key]).__name__} at {SCALES[0]!r} "
                         f"but {type(value).__name__} at {scale!r}"
                     )
+    for name, phases in _PHASES.items():
+        stray = sorted({k for phase in phases for k in phase} - set(_LOOPS.get(name, {})))
+        if stray:
+            raise ValueError(f"chapter {name!r}: phases name settings that are no loop: {stray}")
+    for name, loops in _LOOPS.items():
+        unknown = sorted((set(loops) | set(_ADJUST.get(name, {}))) - set(table.get(name, {}).get("full", {})))
+        if unknown:
+            raise ValueError(f"chapter {name!r}: rehearsal rules name unknown settings {unknown}")
+    if table is _CHAPTERS and set(_LOOPS) != set(_CHAPTERS):
+        raise ValueError(f"chapters without rehearsal rules: {sorted(set(_CHAPTERS) - set(_LOOPS))}")
 
 
 validate()

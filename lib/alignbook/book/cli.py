@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from alignbook import scales
-from alignbook.book import bench, runner, site
+from alignbook.book import bench, rehearsal, runner, site
 from alignbook.book.chapters import BookError, all_chapters, find_root, select
 
 
@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--timeout", type=float, default=None,
                          help="stop a chapter after this many seconds (it fails, its partial notebook kept)")
     run.add_argument("--stale", action="store_true", help="skip chapters already executed with these inputs")
+    run.add_argument("--rehearse", action="store_true",
+                     help="with --scale full: every loop cut to two iterations; prints the extrapolated full time "
+                          "per section and fails above 15 GB of memory (into _build/full-rehearsal/)")
+    run.add_argument("--calibrate", action="store_true",
+                     help="with --rehearse: rehearse again at four iterations per loop, so that fixed costs "
+                          "are counted once in the estimate")
 
     benchmark = commands.add_parser("bench", help="run benchmarks/*.py and record their JSON results")
     benchmark.add_argument("scripts", nargs="*", help="benchmark names (default: all)")
@@ -63,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "run":
             chapters = select(root, args.chapters)
+            if args.rehearse:
+                if args.scale != "full":
+                    raise BookError(f"--rehearse rehearses scale 'full'; got --scale {args.scale}")
+                rehearsal.rehearse_all(root, chapters, args.seed, args.device, calibrate=args.calibrate)
+                return 0
             runner.run(root, chapters, args.scale, args.seed, args.device, only_stale=args.stale, jobs=args.jobs,
                        ray_address=args.ray_address, timeout=args.timeout)
             return 0

@@ -32,6 +32,7 @@ import alignbook
 from alignbook import scales
 from alignbook.book.chapters import BookError, Chapter, parameters_cell
 from alignbook.book.execute import mark_stopped
+from alignbook.cache import CACHE_ENV
 from alignbook.chapter import RUNNER_ENV, resolve_device
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -207,7 +208,7 @@ def _wait(process: subprocess.Popen, timeout: float | None) -> tuple[int, os.str
 
 
 def execute(root: str, source: str, name: str, scale: str, seed: int, device: str,
-            timeout: float | None = None) -> dict:
+            timeout: float | None = None, rehearse: int = 0) -> dict:
     """Execute the notebook ``source`` in a subprocess of its own and return what came of it: the executed (or
     partly executed) notebook's text, the failure (None on success), wall time, peak memory and the machine.
     Writes nothing under ``root``: the caller files the result (``file_result``), so that this can run in a
@@ -215,16 +216,19 @@ def execute(root: str, source: str, name: str, scale: str, seed: int, device: st
 
     A chapter that runs past ``timeout`` seconds, or a signal to this process, stops the chapter: the result
     is a failure whose reason says so, with the notebook as far as it got. Either way the temporary folder
-    goes, with whatever the chapter made in its temporary directory (``TMPDIR`` points into it)."""
+    goes, with whatever the chapter made in its temporary directory (``TMPDIR`` points into it).
+
+    ``rehearse`` (scale full): the rehearsal of ``alignbook.book.rehearsal`` with that many iterations per loop,
+    with empty caches so that every cost is measured, and the kernel's log of its cells under "cells"."""
     work = Path(tempfile.mkdtemp(prefix=f"alignbook-{name}-"))
     try:
-        return _execute_in(work, root, source, name, scale, seed, device, timeout)
+        return _execute_in(work, root, source, name, scale, seed, device, timeout, rehearse)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def _execute_in(work: Path, root: str, source: str, name: str, scale: str, seed: int, device: str,
-                timeout: float | None) -> dict:
+                timeout: float | None, rehearse: int) -> dict:
     partial, failure = work / f"{name}.ipynb", work / "failure.json"
     (work / "tmp").mkdir()
     env = {
@@ -238,6 +242,10 @@ def _execute_in(work: Path, root: str, source: str, name: str, scale: str, seed:
         "TMPDIR": str(work / "tmp"),  # the chapter's own temporary folders (omnisafe-*) go with this one
     }
     env.setdefault("MUJOCO_GL", "egl")
+    cells = work / "cells.json"
+    if rehearse:
+        env.update({scales.REHEARSE_ENV: str(cells), scales.ITERATIONS_ENV: str(rehearse),
+                    CACHE_ENV: str(work / "cache")})
     params = json.dumps({"scale": scale, "seed": seed, "device": device})
     command = [sys.executable, "-m", "alignbook.book.execute", source, str(partial), params, str(failure)]
     start = time.perf_counter()
@@ -258,6 +266,8 @@ def _execute_in(work: Path, root: str, source: str, name: str, scale: str, seed:
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_label(),
     }
+    if rehearse:
+        result["cells"] = json.loads(cells.read_text(encoding="utf-8")) if cells.exists() else []
     return result
 
 

@@ -1,0 +1,189 @@
+"""The rehearsal of scale "full": ``python -m alignbook run NAME --scale full --rehearse``.
+
+A chapter runs with its full configuration but every loop cut to its first two iterations
+(``alignbook.scales.rehearsal``): models at full size, data at full shape, so that a full configuration that no
+longer builds, or that needs more memory than a Colab-class GPU has, fails here on a CPU in seconds. The kernel
+records, per cell, its wall time and which settings it read (``alignbook.chapter``); the full time of a cell is
+then its rehearsal time x (full iterations / rehearsal iterations) of the loop settings it read. That is exact
+for a single loop and an upper bound for loops that are not all nested, and for fixed costs (model building,
+imports, a report cell that only prints a loop count) which the estimate multiplies with the loops.
+
+With ``--calibrate`` the chapter is rehearsed a second time with four iterations per loop, and each cell's time
+is fitted as fixed + per-iteration x (product of its loop counts) through the two runs: the fixed costs are
+then counted once. Still an upper bound for loops that run one after another rather than nested (the product
+counts them as nested); this is the estimate the full sizes in ``alignbook.scales`` are planned with.
+
+Everything goes to ``_build/full-rehearsal/`` (executed notebooks, estimates, failures), never mixed with a
+real run's outputs; the results inside are not judged.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import nbformat
+
+from alignbook import scales
+from alignbook.book import runner
+from alignbook.book.chapters import Chapter
+
+FOLDER = "full-rehearsal"
+# The memory of a Colab-class GPU (T4: 15 GB), the cap for host and device peaks alike.
+MEMORY_CAP_BYTES = 15 * 10**9
+# Speed of a T4-class GPU against this machine's 2 CPU cores for the book's models. None was measured (no GPU
+# was lent); the book's networks are tiny and launch-bound and Colab's 2 CPU cores match this machine's, so no
+# speed-up is assumed: the extrapolation on 2 CPU cores is also the plan for Colab.
+GPU_SPEEDUP = 1.0
+BUDGET_S = 3600.0  # what a full run may take on one Colab-class machine
+
+
+@dataclass
+class Section:
+    heading: str
+    measured_s: float
+    per_iteration_s: float
+    full_s: float  # the calibrated estimate where a calibration ran, else the upper bound
+    loops: list[str]
+    upper_s: float = 0.0  # rehearsal time x the product of the loops' ratios, fixed costs included
+
+
+@dataclass
+class Estimate:
+    chapter: str
+    wall_s: float
+    measured_s: float
+    full_s: float
+    peak_rss_mb: float
+    cuda_peak_mb: float
+    sections: list[Section]
+    calibrated: bool = False
+
+    def over_memory(self) -> bool:
+        return max(self.peak_rss_mb, self.cuda_peak_mb) * 2**20 > MEMORY_CAP_BYTES
+
+
+def folder(root: Path) -> Path:
+    return runner.build_dir(root) / FOLDER
+
+
+def _cell_full(cell: dict, calibration: dict | None) -> tuple[float, float, float]:
+    """A cell's time per iteration, its full time (calibrated when the 4-iteration run is given) and the upper
+    bound (its rehearsal time x the loops' ratios)."""
+    reads = [tuple(pair) for pair in cell["reads"]]
+    p2, p_full = scales.extrapolation(reads, 2)
+    upper = cell["seconds"] * p_full / p2
+    if calibration is None:
+        return cell["seconds"] / p2, upper, upper
+    p4, _ = scales.extrapolation(reads, 4)
+    t2, t4 = cell["seconds"], calibration["seconds"]
+    if p4 <= p2:  # reads no loop: a fixed cost, counted once
+        return 0.0, max(t2, t4), max(t2, t4)
+    slope = max(0.0, (t4 - t2) / (p4 - p2))
+    fixed = max(0.0, t2 - slope * p2)
+    return slope, min(upper, max(t2, fixed + slope * p_full)), upper
+
+
+def estimate(name: str, notebook: str, cells: list[dict], wall_s: float, peak_rss_mb: float,
+             calibration: list[dict] | None = None) -> Estimate:
+    """Group the cell log by the executed notebook's markdown headings and extrapolate each group (with the
+    cell log of a 4-iteration run as ``calibration``: fixed costs once, see the module's docstring). Time
+    outside the logged cells (kernel start, imports before ``chapter()``) is counted once, as measured."""
+    by_count = {c["execution_count"]: c for c in cells}
+    calibrated = {c["execution_count"]: c for c in calibration or []}
+    sections: dict[str, list[dict]] = {}
+    heading = "(opening)"
+    for cell in nbformat.reads(notebook, as_version=4).cells:
+        if cell.cell_type == "markdown":
+            titles = [line.lstrip("#").strip() for line in cell.source.splitlines() if line.startswith("##")]
+            heading = titles[-1] if titles else heading
+        elif cell.cell_type == "code" and cell.get("execution_count") in by_count:
+            sections.setdefault(heading, []).append(by_count[cell.execution_count])
+    rows = []
+    for title, logged in sections.items():
+        measured = full = per_iteration = upper = 0.0
+        loops: set[str] = set()
+        for cell in logged:
+            if calibration is not None and cell["execution_count"] not in calibrated:
+                raise ValueError(f"cell {cell['execution_count']} of {name!r} did not run in the calibration")
+            cell_iteration, cell_full, cell_upper = _cell_full(
+                cell, calibrated[cell["execution_count"]] if calibration is not None else None)
+            measured += cell["seconds"]
+            per_iteration += cell_iteration
+            full += cell_full
+            upper += cell_upper
+            loops |= {k if c == name else f"{c}.{k}" for c, k in map(tuple, cell["reads"])
+                      if k in scales.loop_counts(c)}
+        rows.append(Section(title, measured, per_iteration, full / GPU_SPEEDUP, sorted(loops), upper / GPU_SPEEDUP))
+    measured = sum(c["seconds"] for c in cells)
+    unlogged = max(0.0, wall_s - measured)
+    cuda = max((c.get("cuda_peak_bytes", 0) for c in cells), default=0) / 2**20
+    return Estimate(name, wall_s, measured, unlogged + sum(r.full_s for r in rows), peak_rss_mb, cuda, rows,
+                    calibration is not None)
+
+
+def describe(est: Estimate) -> str:
+    calibrated = est.calibrated
+    lines = [f"rehearsal of {est.chapter!r} (full configuration, loops cut to two iterations; results not judged)",
+             f"  {'section':<40}{'rehearsal':>10}{'per iter.':>11}{'full (est.)':>12}{'upper bound':>12}  loops read"]
+    for s in est.sections:
+        lines.append(f"  {s.heading[:39]:<40}{s.measured_s:>9.1f}s{s.per_iteration_s:>10.3g}s"
+                     f"{_duration(s.full_s):>12}{_duration(s.upper_s):>12}  {', '.join(s.loops) or '-'}")
+    how = ("an estimate, not a bound: fixed cost and cost per iteration fitted through this rehearsal and a "
+           "second one at four iterations, which timing noise and loops of unequal cost can throw either way"
+           if calibrated else "an upper bound: rehearsal time x the loops' ratios, fixed costs multiplied too")
+    lines.append(f"  total: rehearsal {est.wall_s:.1f} s; full extrapolated on this machine {_duration(est.full_s)} "
+                 f"({how}; GPU speed-up assumed {GPU_SPEEDUP:g}x, none measured)")
+    memory = f"  peak memory: {est.peak_rss_mb:,.0f} MB host" + (
+        f", {est.cuda_peak_mb:,.0f} MB CUDA" if est.cuda_peak_mb else "")
+    lines.append(memory + f" (cap {MEMORY_CAP_BYTES / 1e9:.0f} GB: {'EXCEEDED' if est.over_memory() else 'ok'})")
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min" if seconds < 7200 \
+        else f"{seconds / 3600:.1f} h"
+
+
+def _execute(root: Path, chapter: Chapter, seed: int, device: str, iterations: int) -> dict:
+    result = runner.execute(str(root), str(chapter.path), chapter.name, "full", seed, device, rehearse=iterations)
+    if not result["ok"]:
+        kept = folder(root) / "failed" / f"{chapter.name}.ipynb"
+        if result["notebook"] is not None:
+            runner.write_atomic(kept, result["notebook"])
+        raise runner.ChapterFailed(runner._failure_message(chapter.name, result["failure"], kept, root))
+    return result
+
+
+def rehearse(root: Path, chapter: Chapter, seed: int = 0, device: str = "auto", log=print,
+             calibrate: bool = False) -> Estimate:
+    """Rehearse one chapter (and, with ``calibrate``, again at four iterations); write its executed notebook
+    and estimate under ``_build/full-rehearsal/``; raise ChapterFailed when it fails or when its peak memory
+    exceeds the cap."""
+    result = _execute(root, chapter, seed, device, 2)
+    out = folder(root)
+    calibration = _execute(root, chapter, seed, device, 4)["cells"] if calibrate else None
+    est = estimate(chapter.name, result["notebook"], result["cells"], result["wall_s"], result["peak_rss_mb"],
+                   calibration)
+    runner.write_atomic(out / "executed" / f"{chapter.name}.ipynb", result["notebook"])
+    runner.write_atomic(out / "records" / f"{chapter.name}.json",
+                        json.dumps({**asdict(est), "machine": result["machine"], "finished": result["finished"],
+                                    "device": device, "seed": seed, "notebook_cells": result["cells"],
+                                    "calibration_cells": calibration}, indent=1))
+    log(describe(est))
+    if est.over_memory():
+        raise runner.ChapterFailed(
+            f"chapter {chapter.name!r} at full needs {max(est.peak_rss_mb, est.cuda_peak_mb):,.0f} MB, more than "
+            f"the {MEMORY_CAP_BYTES / 1e9:.0f} GB of a Colab-class GPU")
+    return est
+
+
+def rehearse_all(root: Path, chapters: list[Chapter], seed: int = 0, device: str = "auto", log=print,
+                 calibrate: bool = False) -> list[Estimate]:
+    runner.validate(chapters, "full", seed, device)
+    estimates = [rehearse(root, chapter, seed, device, log, calibrate) for chapter in chapters]
+    if len(estimates) > 1:
+        log(f"all {len(estimates)} rehearsals: {sum(e.wall_s for e in estimates):.0f} s; full extrapolated "
+            f"{_duration(sum(e.full_s for e in estimates))}")
+    return estimates
