@@ -84,24 +84,20 @@ class Violation:
         return self.what + "".join(f"\n    at {frame}" for frame in self.where)
 
 
-def _tensors(args, kwargs):
-    """The tensors among a call's arguments, one level into lists and tuples (``torch.cat``, ``_foreach_*``)."""
-    for value in (*args, *kwargs.values()):
-        if isinstance(value, torch.Tensor):
-            yield value
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                if isinstance(item, torch.Tensor):
-                    yield item
-
-
 def _outputs(result):
+    """The tensors in a value: itself, or those one level into a list or tuple (``torch.cat``, ``_foreach_*``)."""
     if isinstance(result, torch.Tensor):
         yield result
     elif isinstance(result, (list, tuple)):
         for item in result:
             if isinstance(item, torch.Tensor):
                 yield item
+
+
+def _tensors(args, kwargs):
+    """The tensors among a call's arguments."""
+    for value in (*args, *kwargs.values()):
+        yield from _outputs(value)
 
 
 def _requested_device(args, kwargs) -> torch.device | None:
