@@ -521,25 +521,36 @@ def loop_counts(chapter: str, iterations: int | None = None) -> dict[str, tuple[
             for key in _LOOPS[chapter]}
 
 
-def extrapolation(reads: Iterable[tuple[str, str]], iterations: int | None = None) -> tuple[float, float]:
-    """For the ``(chapter, key)`` settings a piece of a chapter read: its iterations in the rehearsal and at
-    full. Loops are nested (their counts multiply) unless ``_PHASES`` says they run one after another: then the
-    phase with the largest full/rehearsal ratio stands for all of them (for work that is a sum of phases, the
-    largest ratio bounds the sum's). Full time = rehearsal time x full / rehearsal: exact for one loop, an upper
-    bound otherwise, and fixed costs are multiplied with the loops too."""
+def phases(reads: Iterable[tuple[str, str]]) -> list[tuple[tuple[str, str], ...]]:
+    """The loops among the ``(chapter, key)`` settings a piece of a chapter read, grouped into the phases that run
+    one after another (``_PHASES``): each phase with the loops nested around every phase of its chapter. Loops
+    of another chapter (the aligner builds pku_saferlhf's models before its own work) are phases of their own."""
     read = {(c, k) for c, k in reads if c in _LOOPS and k in _LOOPS[c]}
-    rehearsed = at_full = 1.0
-    for chapter in {c for c, _ in read}:
-        counts = loop_counts(chapter, iterations)
+    result = []
+    for chapter in sorted({c for c, _ in read}):
         keys = {k for c, k in read if c == chapter}
-        phases = [keys & set(phase) for phase in _PHASES.get(chapter, ())]
-        outer = keys - set().union(*phases) if phases else keys
-        best = max((p for p in phases if p), default=set(),
-                   key=lambda p: math.prod(counts[k][1] / counts[k][0] for k in p))
-        for key in outer | best:
-            rehearsed *= counts[key][0]
-            at_full *= counts[key][1]
+        grouped = [keys & set(phase) for phase in _PHASES.get(chapter, ())]
+        outer = keys - set().union(*grouped) if grouped else keys
+        result += [tuple((chapter, k) for k in sorted(outer | phase)) for phase in [p for p in grouped if p] or [set()]]
+    return result
+
+
+def iterations(phase: Iterable[tuple[str, str]], iterations: int | None = None) -> tuple[float, float]:
+    """A phase's iterations (the product of its loops' counts) in the rehearsal and at full."""
+    rehearsed = at_full = 1.0
+    for chapter, key in phase:
+        cut, full = loop_counts(chapter, iterations)[key]
+        rehearsed, at_full = rehearsed * cut, at_full * full
     return rehearsed, at_full
+
+
+def extrapolation(reads: Iterable[tuple[str, str]], iterations_: int | None = None) -> tuple[float, float]:
+    """For the settings a piece of a chapter read: the iterations, in the rehearsal and at full, of its phase
+    with the largest full/rehearsal ratio. For work that is a sum of phases that ratio bounds the sum's, so
+    full time <= rehearsal time x full / rehearsal: exact for one loop, an upper bound otherwise, and fixed costs
+    are multiplied with the loops too (``alignbook.book.rehearsal`` calibrates them away)."""
+    counted = [iterations(phase, iterations_) for phase in phases(reads)]
+    return max(counted, key=lambda pair: pair[1] / pair[0], default=(1.0, 1.0))
 
 
 def validate(table: Mapping[str, Mapping[str, Mapping[str, Any]]] = _CHAPTERS) -> None:

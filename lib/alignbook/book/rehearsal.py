@@ -70,19 +70,27 @@ def folder(root: Path) -> Path:
 
 def _cell_full(cell: dict, calibration: dict | None) -> tuple[float, float, float]:
     """A cell's time per iteration, its full time (calibrated when the 4-iteration run is given) and the upper
-    bound (its rehearsal time x the loops' ratios)."""
+    bound (its rehearsal time x the loops' ratios).
+
+    Calibrated: a cell whose work is fixed + a_p x (iterations of phase p), summed over the phases it runs,
+    takes t2 at two iterations and t4 = t2 + sum_p a_p (P4_p - P2_p) at four, so at full it takes
+    t2 + sum_p a_p (Pfull_p - P2_p) <= t2 + (t4 - t2) x max_p (Pfull_p - P2_p) / (P4_p - P2_p): exact for a
+    cell of one phase, a bound for several, and the fixed cost counted once either way."""
     reads = [tuple(pair) for pair in cell["reads"]]
     p2, p_full = scales.extrapolation(reads, 2)
     upper = cell["seconds"] * p_full / p2
     if calibration is None:
         return cell["seconds"] / p2, upper, upper
-    p4, _ = scales.extrapolation(reads, 4)
+    ratio, per = 0.0, 0.0
+    for phase in scales.phases(reads):
+        (q2, q_full), (q4, _) = scales.iterations(phase, 2), scales.iterations(phase, 4)
+        if q4 > q2 and (q_full - q2) / (q4 - q2) > ratio:
+            ratio, per = (q_full - q2) / (q4 - q2), q4 - q2
     t2, t4 = cell["seconds"], calibration["seconds"]
-    if p4 <= p2:  # reads no loop: a fixed cost, counted once
+    if ratio == 0.0:  # reads no loop: a fixed cost, counted once
         return 0.0, max(t2, t4), max(t2, t4)
-    slope = max(0.0, (t4 - t2) / (p4 - p2))
-    fixed = max(0.0, t2 - slope * p2)
-    return slope, min(upper, max(t2, fixed + slope * p_full)), upper
+    grown = max(0.0, t4 - t2)
+    return grown / per, min(upper, t2 + grown * ratio), upper
 
 
 def estimate(name: str, notebook: str, cells: list[dict], wall_s: float, peak_rss_mb: float,
