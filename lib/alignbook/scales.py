@@ -14,7 +14,6 @@ Every chapter must define all three scales with the same keys, and each key must
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
