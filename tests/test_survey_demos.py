@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from alignbook import report
 from alignbook.survey import debate, dpo, probing, shift
 
 # --- DPO against RLHF ---------------------------------------------------------------------------------------
@@ -75,8 +76,13 @@ def test_frontier_gap_is_zero_for_equal_curves_and_measures_a_shift():
     assert gaps[0] == pytest.approx(0.0) and gaps[1] == pytest.approx(0.1)
     disjoint = pd.DataFrame([{"seed": 0, "method": m, "kl": kl, "true_reward": 0.0}
                              for m, kls in (("DPO", (0.1, 0.2)), ("RLHF", (0.5, 0.6))) for kl in kls])
-    with pytest.raises(ValueError, match="share no range of KL"):
-        dpo.frontier_gap(disjoint)
+    # No shared range of KL: that seed has no gap (NaN), and a verdict over seeds that include it is not decisive.
+    overlapping = pd.DataFrame([{"seed": 1, "method": m, "kl": kl, "true_reward": 0.0}
+                                for m, kls in (("DPO", (0.1, 0.2)), ("RLHF", (0.15, 0.25))) for kl in kls])
+    both = pd.concat([disjoint, overlapping])
+    gaps = dpo.frontier_gap(both)
+    assert np.isnan(gaps[0]) and gaps[1] == pytest.approx(0.0)
+    assert report.compare(gaps.values, np.zeros(2), better="higher").verdict() == report.Verdict.NOT_AT_SCALE
 
 
 # --- ERM, V-REx, group DRO ------------------------------------------------------------------------------------

@@ -359,7 +359,7 @@ _LOOPS: dict[str, dict[str, Callable[[Mapping[str, Any], int], Any] | None]] = {
                     "env_steps": lambda full, n: 2 * full["episode_steps"] + n * _per_update(full),
                     "vision_env_steps": lambda full, n: 2 * (full["length"] + n * _per_update(full))},
     "wbpd": dict.fromkeys(("train", "test", "train_steps", "samples", "sampler_steps", "shown", "param_sizes")),
-    # Every beta (a sweep of five, cheap): with two RL steps, two betas' frontiers may share no range of KL.
+    # Every beta (a sweep of five, cheap); a seed whose frontiers share no range of KL after two RL steps has no gap.
     "demo_feedback": dict.fromkeys(("seeds", "reward_steps", "rl_steps")),
     "demo_shift": dict.fromkeys(("seeds", "steps")),
     "demo_probing": dict.fromkeys(("steps",)),

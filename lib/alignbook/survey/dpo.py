@@ -151,14 +151,17 @@ def compare_methods(items: int, features: int, comparisons: int, noise: float, b
 def frontier_gap(frame: pd.DataFrame, method: str = "DPO", baseline: str = "RLHF", points: int = 50) -> pd.Series:
     """Per seed: the mean over a grid of KL values of method's true reward minus baseline's, each method's curve
     (its points over beta, ordered by KL) interpolated linearly; the grid spans the KL range both curves cover.
-    A positive value means the method's reward/KL frontier lies above the baseline's (Rafailov et al. Fig. 2)."""
+    A positive value means the method's reward/KL frontier lies above the baseline's (Rafailov et al. Fig. 2).
+    A seed whose two curves share no range of KL (runs too short for the betas to spread them) has no gap: NaN,
+    which ``report.compare`` counts as not decisive rather than dropping the seed."""
     gaps = {}
     for seed, runs in frame.groupby("seed"):
         curves = {m: runs[runs.method == m].sort_values("kl") for m in (method, baseline)}
         low = max(c.kl.min() for c in curves.values())
         high = min(c.kl.max() for c in curves.values())
         if not high > low:
-            raise ValueError(f"seed {seed}: the two frontiers share no range of KL; widen the betas")
+            gaps[seed] = float("nan")
+            continue
         grid = np.linspace(low, high, points)
         reward = {m: np.interp(grid, c.kl.values, c.true_reward.values) for m, c in curves.items()}
         gaps[seed] = float(np.mean(reward[method] - reward[baseline]))
