@@ -145,3 +145,27 @@ def test_checks_are_shown_apart_and_never_counted():
 def test_comparison_names_what_its_samples_are():
     assert str(compare([1.0, 2.0, 3.0], [0.0, 1.0], unit="episodes")).endswith("(95% interval, 3 vs 2 episodes)")
     assert str(compare([1.0, 2.0], [0.0, 1.0])).endswith("2 vs 2 seeds)")
+
+
+def test_seeds_needed_follows_the_noise_and_the_effect():
+    from alignbook.report import MIN_SEEDS, seeds_needed
+
+    rng = np.random.default_rng(0)
+    pilot_a, pilot_b = rng.normal(1.0, 1.0, 5), rng.normal(0.0, 1.0, 5)
+    sd = np.sqrt((pilot_a.var(ddof=1) + pilot_b.var(ddof=1)) / 2)
+    # The textbook figure: about 17 runs a side find one standard deviation with 80% power at 95% (two-sided),
+    # Welch's t a little above the normal approximation's 2 (1.96 + 0.84)^2 = 15.7.
+    n = seeds_needed(pilot_a, pilot_b, effect=sd)
+    assert 16 <= n <= 18
+    assert seeds_needed(pilot_a, pilot_b, effect=2 * sd) < n < seeds_needed(pilot_a, pilot_b, effect=0.5 * sd)
+    assert seeds_needed(pilot_a, pilot_b, effect=100 * sd) == MIN_SEEDS  # never fewer than compare accepts
+    assert seeds_needed(pilot_a, pilot_b, effect=0.01 * sd) is None  # more than 100 runs
+    # The plan keeps its promise: with that many runs, compare's interval excludes zero in about 80% of trials.
+    hits = [compare(rng.normal(sd, sd, n), rng.normal(0.0, sd, n)).low > 0 for _ in range(2000)]
+    assert 0.75 <= np.mean(hits) <= 0.86
+    # One-sample plans (against the constant zero of 'no change') need about half as many runs.
+    assert seeds_needed(pilot_a, np.zeros(5), effect=sd) < n
+    assert seeds_needed([1.0, 1.0, 1.0], [0.0, 0.0, 0.0], effect=1.0) is None  # no spread: the pilot cannot tell
+    assert seeds_needed([1.0], [0.0, 1.0], effect=1.0) is None
+    with pytest.raises(ValueError, match="positive difference"):
+        seeds_needed(pilot_a, pilot_b, effect=-1.0)

@@ -137,6 +137,39 @@ def compare(ours, baseline, *, better: str = "higher", level: float = 0.95, unit
     return Comparison(float(diff), float(diff - half), float(diff + half), level, (a.size, b.size), better, unit)
 
 
+def seeds_needed(ours, baseline, effect: float, *, level: float = 0.95, power: float = 0.8,
+                 most: int = 100) -> int | None:
+    """Training runs per side for ``compare`` to find a true difference of ``effect`` (the paper's magnitude, in
+    the same units, positive) with probability ``power``, planned from the per-seed spread of a pilot run (the
+    book run's ``ours`` and ``baseline``): the smallest n >= ``MIN_SEEDS`` whose Welch test at ``level`` has that
+    power, with each side's variance as measured (a constant baseline, such as the zero of 'no change', adds
+    none). None when the pilot cannot tell (fewer than two values a side, no spread, a non-finite value) or when
+    more than ``most`` runs would be needed. The chapter chooses its seeds from this before the run that decides,
+    never after seeing that run."""
+    import numpy as np
+    from scipy import stats
+
+    if not effect > 0:
+        raise ValueError(f"effect must be a positive difference in the paper's direction, got {effect!r}")
+    if not 0 < level < 1 or not 0 < power < 1:
+        raise ValueError(f"level and power must lie in (0, 1), got {level!r} and {power!r}")
+    a, b = (np.asarray(v, dtype=float).ravel() for v in (ours, baseline))
+    if a.size < 2 or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return None
+    va = a.var(ddof=1)
+    vb = b.var(ddof=1) if b.size > 1 else 0.0
+    if va + vb == 0:
+        return None
+    for n in range(MIN_SEEDS, most + 1):
+        se = np.sqrt((va + vb) / n)
+        # Welch's degrees of freedom for n runs a side (n - 1 when one side has no spread).
+        dof = (va + vb) ** 2 / ((va**2 + vb**2) / (n - 1))
+        critical = stats.t.ppf(0.5 + level / 2, dof)
+        if stats.nct.sf(critical, dof, effect / se) >= power:  # the interval's low end above zero
+            return n
+    return None
+
+
 @dataclass(frozen=True)
 class Claim:
     name: str
