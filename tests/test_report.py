@@ -192,7 +192,7 @@ def test_a_comparison_keeps_each_sides_spread_and_plans_with_the_same_math():
 
 
 def test_a_plan_says_where_a_claim_is_decided_and_never_changes_its_verdict():
-    from alignbook.report import Plan
+    from alignbook.report import Plan, decided_at_full
 
     # Five seeds of gains 1..5 against 'no change': variance 2.5 per seed; the Welch test needs 5 seeds a side to
     # find +3 with 80% power, 8 to find +2, and more than 100 to find +0.3.
@@ -216,6 +216,8 @@ def test_a_plan_says_where_a_claim_is_decided_and_never_changes_its_verdict():
     assert "beyond full (6 seeds): this verdict is under-powered" in claims[2]["note"]
     assert "more than 100 seeds a side" in claims[3]["note"] and claims[4]["note"] == ""
     assert "8 needed" in report.to_markdown() and "decided at full" in report.to_html()
+    assert decided_at_full(claims) == 1
+    assert decided_at_full([{"name": "older report", "verdict": "holds"}]) == 0  # written before plans existed
     # At full itself, too few seeds are beyond full, not 'decided at full'.
     at_full = Report("aligner", "full")
     at_full.claim("c", paper="+2", ours="o", verdict="holds", plan=Plan(gain, effect=2.0, full_seeds=5))

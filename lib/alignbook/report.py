@@ -373,6 +373,12 @@ def verdict_counts(claims: list[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
+def decided_at_full(claims: list[dict[str, Any]]) -> int:
+    """How many claims need more seeds than their run had, and get them only at scale full (their plan says so;
+    reports written before plans existed count none)."""
+    return sum(c.get("decided") == DECIDED_AT_FULL for c in claims)
+
+
 def checks_table_html(checks: list[dict[str, Any]]) -> str:
     if not checks:
         return ""
