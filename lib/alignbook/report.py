@@ -10,14 +10,18 @@ Chapters compute every entry from their own results::
         note="linear Bradley-Terry model, 5,000 comparisons; holds at rho > 0.9, partly at > 0.7",
     )
     gap = compare(safe_costs, plain_costs, better="lower")     # one value per seed on each side
-    ch.report.claim("the constraint lowers cost", paper="...", ours=str(gap), verdict=gap.verdict())
+    ch.report.claim("the constraint lowers cost by 0.2", paper="...", ours=str(gap), verdict=gap.verdict(target=0.2),
+                    plan=Plan(gap, effect=0.2, full_seeds=10))   # the seeds it needs, and where it is decided
     ch.report.check("cost is binary", ours="values {0, 1}", passed=binary)   # shown, never counted
     ch.report.show()
 
 Four verdicts: *holds* (the paper's effect, at the paper's magnitude), *partly* (the paper's direction, a weaker
 magnitude), *not at this scale* (inconclusive: within this run's noise), *contradicted* (the opposite direction,
 beyond this run's noise). Premises that hold by construction or that guard the machinery are *checks*: they are
-shown under the report but never counted as reproductions.
+shown under the report but never counted as reproductions. A claim judged over seeds at the paper's magnitude
+carries a ``Plan``: a power calculation on the run's per-seed spread says how many seeds it needs, and whether
+this run (at its scale), the ``full`` scale, or neither has them; a verdict reached with too few seeds is kept
+and its note says it is under-powered.
 
 ``show`` displays an HTML table and, in the same output, a JSON copy under ``MIME_TYPE`` so that the runner can
 read the report back from the executed notebook (``read_report``).
