@@ -108,11 +108,17 @@ def test_the_published_notebook_shows_the_parameters_it_ran_with_once(tmp_path: 
 
 
 def test_reproduction_page_counts_all_four_verdicts_and_keeps_checks_apart(tiny_book):
+    # Two planned claims that hold on five seeds of variance 2.5: +3 needs 5 seeds (decided at this scale), +2
+    # needs 8, which only the full scale's 10 give (decided at full): counted among the holds, and apart.
     report_cell = """
-from alignbook.report import Report
+from alignbook.report import Plan, Report, compare
 report = Report("hello", scale)
 for i, verdict in enumerate(["holds", "partly", "partly", "not at this scale", "contradicted"]):
     report.claim(f"claim {i}", paper="p", ours="o", verdict=verdict)
+gain = compare([1.0, 2.0, 3.0, 4.0, 5.0], [0.0] * 5)
+for target in (3.0, 2.0):
+    report.claim(f"gain {target}", paper="p", ours=str(gain), verdict=gain.verdict(target=target),
+                 plan=Plan(gain, effect=target, full_seeds=10))
 report.check("a premise", ours="o", passed=True)
 report.check("another premise", ours="o", passed=False)
 report.show()
@@ -124,12 +130,15 @@ report.show()
     runner.run(tiny_book, hello, "smoke", log=lambda _: None)
     page = site.reproduction_page(tiny_book, hello, "smoke")
     header = next(line for line in page.splitlines() if line.startswith("| chapter"))
-    assert header == "| chapter | scale | holds | partly | not at this scale | contradicted | checks passed |"
+    assert header == ("| chapter | scale | holds | partly | not at this scale | contradicted | decided at full "
+                      "| checks passed |")
     row = next(line for line in page.splitlines() if line.startswith("| {doc}`Hello"))
-    assert row.endswith("| smoke | 1 | 2 | 1 | 1 | 1 of 2 |")
-    assert "| **all chapters** | | **1** | **2** | **1** | **1** | **1 of 2** |" in page
+    assert row.endswith("| smoke | 3 | 2 | 1 | 1 | 1 | 1 of 2 |")
+    assert "| **all chapters** | | **3** | **2** | **1** | **1** | **1** | **1 of 2** |" in page
     assert "| another premise | o | **FAILED** |" in page  # the checks are listed, apart from the claims
+    assert "8 needed to find the target +2 with 80% power" in page and "decided at smoke" in page
     assert site.home_summary(tiny_book, hello, "smoke") == (
-        "This build (scale `smoke`) judged 5 claims of the papers: 1 holds, 2 partly, 1 not at this scale, "
-        "1 contradicted. Apart from them, 1 of 2 checks (premises and implementation checks, never counted as "
-        "reproductions) passed.")
+        "This build (scale `smoke`) judged 7 claims of the papers: 3 holds, 2 partly, 1 not at this scale, "
+        "1 contradicted; 1 of them decided at full (their power calculation asks for more seeds than this scale "
+        "runs, so their verdicts here are under-powered). Apart from them, 1 of 2 checks (premises and "
+        "implementation checks, never counted as reproductions) passed.")

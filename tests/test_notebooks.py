@@ -109,3 +109,26 @@ def test_toc_lists_only_existing_files():
             continue  # written by the runner into the assembled site
         candidates = [ROOT / f"{entry}{suffix}" for suffix in (".md", ".ipynb")]
         assert any(p.exists() for p in candidates), f"_toc.yml names {entry}, which does not exist"
+
+
+def test_claims_judged_at_a_target_plan_their_seeds(notebook):
+    """A claim whose comparison is judged at the paper's magnitude (``verdict(target=...)``) passes a seed plan
+    (``report.Plan``) with the full scale's seed count, so that its note says where it is decided."""
+    import ast
+
+    path, nb = notebook
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "verdict(target=" not in cell.source:
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "claim"):
+                continue
+            keywords = {k.arg: k.value for k in node.keywords}
+            verdict = keywords.get("verdict")
+            targeted = (isinstance(verdict, ast.Call) and getattr(verdict.func, "attr", None) == "verdict"
+                        and any(k.arg == "target" for k in verdict.keywords))
+            assert not targeted or "plan" in keywords, \
+                f"{path.name}: the claim at line {node.lineno} of a cell is judged at a target but has no plan="
+        if "plan=" in cell.source:
+            assert f'alignbook.scales.get("{path.stem}", "full")' in cell.source, \
+                f"{path.name}: a seed plan takes the full scale's seed count from alignbook.scales.get"

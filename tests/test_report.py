@@ -169,3 +169,81 @@ def test_seeds_needed_follows_the_noise_and_the_effect():
     assert seeds_needed([1.0], [0.0, 1.0], effect=1.0) is None
     with pytest.raises(ValueError, match="positive difference"):
         seeds_needed(pilot_a, pilot_b, effect=-1.0)
+
+
+def test_a_comparison_keeps_each_sides_spread_and_plans_with_the_same_math():
+    from alignbook.report import Comparison, seeds_needed
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(1.0, 1.0, 5), rng.normal(0.0, 2.0, 4)
+    gap = compare(a, b, better="lower")  # the sign of the difference does not change the spread
+    assert gap.variances == pytest.approx((a.var(ddof=1), b.var(ddof=1)))
+    for effect in (0.5, 1.0, 3.0):
+        assert gap.seeds_needed(effect) == seeds_needed(a, b, effect=effect)
+    assert gap.seeds_needed(1.0, power=0.9) > gap.seeds_needed(1.0)
+    # An undecided pilot of two seeds still carries its spread, so it can plan the run that decides.
+    pilot = compare(a[:2], b[:2])
+    assert pilot.low == -np.inf and pilot.seeds_needed(1.0) == seeds_needed(a[:2], b[:2], effect=1.0) >= 3
+    assert compare([1.0, np.nan, 2.0], [0.0, 0.0, 0.0]).seeds_needed(1.0) is None  # a diverged run plans nothing
+    # A comparison built without spreads (older code) still works; it just cannot plan.
+    assert Comparison(0.1, 0.05, 0.15, 0.95, (3, 3), "higher").seeds_needed(0.1) is None
+    with pytest.raises(ValueError, match="positive difference"):
+        gap.seeds_needed(0.0)
+
+
+def test_a_plan_says_where_a_claim_is_decided_and_never_changes_its_verdict():
+    from alignbook.report import Plan, decided_at_full
+
+    # Five seeds of gains 1..5 against 'no change': variance 2.5 per seed; the Welch test needs 5 seeds a side to
+    # find +3 with 80% power, 8 to find +2, and more than 100 to find +0.3.
+    gain = compare([1.0, 2.0, 3.0, 4.0, 5.0], np.zeros(5))
+    assert gain.variances == (2.5, 0.0)
+    report = Report("aligner", "book")
+    report.claim("enough seeds", paper="+3", ours=str(gain), verdict=gain.verdict(target=3.0), note="as planned",
+                 plan=Plan(gain, effect=3.0, full_seeds=10))
+    report.claim("full has them", paper="+2", ours=str(gain), verdict=gain.verdict(target=2.0),
+                 plan=Plan(gain, effect=2.0, full_seeds=10))
+    report.claim("full has too few", paper="+2", ours=str(gain), verdict=gain.verdict(target=2.0),
+                 plan=Plan(gain, effect=2.0, full_seeds=6))
+    report.claim("a tiny effect", paper="+0.3", ours=str(gain), verdict="holds", plan=Plan(gain, 0.3, 10))
+    report.claim("no plan", paper="x", ours="y", verdict="partly")
+    claims = json.loads(json.dumps(report.to_dict()))["claims"]  # as the runner reads them back
+    plans = [(c["seeds_used"], c["seeds_needed"], c["decided"], c["verdict"]) for c in claims]
+    assert plans == [(5, 5, "book", "holds"), (5, 8, "full", "holds"), (5, 8, "beyond full", "holds"),
+                     (5, None, "beyond full", "holds"), (None, None, None, "partly")]
+    assert claims[0]["note"].startswith("as planned; seeds: 5 a side, 5 needed") and "decided at book" in claims[0]["note"]
+    assert "decided at full: this verdict is under-powered at this scale" in claims[1]["note"]
+    assert "beyond full (6 seeds): this verdict is under-powered" in claims[2]["note"]
+    assert "more than 100 seeds a side" in claims[3]["note"] and claims[4]["note"] == ""
+    assert "8 needed" in report.to_markdown() and "decided at full" in report.to_html()
+    assert decided_at_full(claims) == 1
+    assert decided_at_full([{"name": "older report", "verdict": "holds"}]) == 0  # written before plans existed
+    # At full itself, too few seeds are beyond full, not 'decided at full'.
+    at_full = Report("aligner", "full")
+    at_full.claim("c", paper="+2", ours="o", verdict="holds", plan=Plan(gain, effect=2.0, full_seeds=5))
+    assert at_full.to_dict()["claims"][0]["decided"] == "beyond full"
+    # A comparison without spread (identical seeds) plans nothing.
+    flat = Report("aligner", "book")
+    flat.claim("c", paper="p", ours="o", verdict="not at this scale", plan=Plan(compare([1.0] * 3, [0.0] * 3), 1.0, 10))
+    assert flat.to_dict()["claims"][0]["decided"] == "beyond full"
+    assert "show no spread" in flat.to_dict()["claims"][0]["note"]
+
+
+def test_a_plan_rejects_bad_input():
+    from alignbook.report import Plan
+
+    gain = compare([1.0, 2.0, 3.0], [0.0, 0.0, 0.0])
+    with pytest.raises(TypeError, match="needs the claim's Comparison"):
+        Plan("+0.1 [0, 0.2]", effect=0.1, full_seeds=3)
+    for effect in (0.0, -0.2, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="positive finite difference"):
+            Plan(gain, effect=effect, full_seeds=3)
+    for full_seeds in (0, 2.5, True):
+        with pytest.raises(ValueError, match="full_seeds must be a positive number"):
+            Plan(gain, effect=1.0, full_seeds=full_seeds)
+    with pytest.raises(ValueError, match="power must lie in"):
+        Plan(gain, effect=1.0, full_seeds=3, power=1.0)
+    with pytest.raises(ValueError, match="counts training runs; this comparison is over episodes"):
+        Plan(compare([1.0, 2.0], [0.0, 1.0], unit="episodes"), effect=1.0, full_seeds=3)
+    with pytest.raises(TypeError, match="plan must be a report.Plan"):
+        Report("c", "book").claim("a", paper="1", ours="2", verdict="holds", plan={"effect": 1.0})

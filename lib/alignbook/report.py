@@ -10,14 +10,18 @@ Chapters compute every entry from their own results::
         note="linear Bradley-Terry model, 5,000 comparisons; holds at rho > 0.9, partly at > 0.7",
     )
     gap = compare(safe_costs, plain_costs, better="lower")     # one value per seed on each side
-    ch.report.claim("the constraint lowers cost", paper="...", ours=str(gap), verdict=gap.verdict())
+    ch.report.claim("the constraint lowers cost by 0.2", paper="...", ours=str(gap), verdict=gap.verdict(target=0.2),
+                    plan=Plan(gap, effect=0.2, full_seeds=10))   # the seeds it needs, and where it is decided
     ch.report.check("cost is binary", ours="values {0, 1}", passed=binary)   # shown, never counted
     ch.report.show()
 
 Four verdicts: *holds* (the paper's effect, at the paper's magnitude), *partly* (the paper's direction, a weaker
 magnitude), *not at this scale* (inconclusive: within this run's noise), *contradicted* (the opposite direction,
 beyond this run's noise). Premises that hold by construction or that guard the machinery are *checks*: they are
-shown under the report but never counted as reproductions.
+shown under the report but never counted as reproductions. A claim judged over seeds at the paper's magnitude
+carries a ``Plan``: a power calculation on the run's per-seed spread says how many seeds it needs, and whether
+this run (at its scale), the ``full`` scale, or neither has them; a verdict reached with too few seeds is kept
+and its note says it is under-powered.
 
 ``show`` displays an HTML table and, in the same output, a JSON copy under ``MIME_TYPE`` so that the runner can
 read the report back from the executed notebook (``read_report``).
@@ -63,11 +67,20 @@ def judge(holds: bool, partly: bool = False, contradicted: bool = False) -> Verd
     return Verdict.PARTLY if partly else Verdict.NOT_AT_SCALE
 
 
+# Fewer training runs than this never decide a claim: with two, the interval has one degree of freedom and a
+# lucky pair of seeds reads as an effect.
+MIN_SEEDS = 3
+# A plan that needs more training runs than this a side is no plan: the claim is beyond any scale the book runs.
+MOST_SEEDS = 100
+
+
 @dataclass(frozen=True)
 class Comparison:
     """The difference between two methods over seeds, signed so that a positive value is the paper's direction.
 
-    ``low`` and ``high`` bound a Welch t interval of the difference of the means at ``level``.
+    ``low`` and ``high`` bound a Welch t interval of the difference of the means at ``level``. ``variances`` keeps
+    each side's per-run variance (NaN where the values cannot tell it), so that the comparison can plan the runs a
+    decisive one needs (``seeds_needed``).
     """
 
     difference: float
@@ -77,6 +90,14 @@ class Comparison:
     seeds: tuple[int, int]
     better: str
     unit: str = "seeds"
+    variances: tuple[float, float] = (float("nan"), float("nan"))
+
+    def seeds_needed(self, effect: float, power: float = 0.8, most: int = MOST_SEEDS) -> int | None:
+        """Runs per side for this comparison's test to find a true difference of ``effect`` (in its units,
+        positive: the paper's direction) with probability ``power``; planned from this comparison's per-run
+        spread, as ``report.seeds_needed`` plans from a pilot's values. None when the spread cannot tell or when
+        more than ``most`` runs would be needed."""
+        return _runs_for_power(*self.variances, effect, level=self.level, power=power, most=most)
 
     def verdict(self, target: float | None = None) -> Verdict:
         """Holds when the whole interval lies on the paper's side of zero (and, with ``target``, the mean
@@ -94,11 +115,6 @@ class Comparison:
             f"{self.difference:+.3g} [{self.low:+.3g}, {self.high:+.3g}] "
             f"({pct}% interval, {self.seeds[0]} vs {self.seeds[1]} {self.unit})"
         )
-
-
-# Fewer training runs than this never decide a claim: with two, the interval has one degree of freedom and a
-# lucky pair of seeds reads as an effect.
-MIN_SEEDS = 3
 
 
 def compare(ours, baseline, *, better: str = "higher", level: float = 0.95, unit: str = "seeds") -> Comparison:
@@ -125,7 +141,8 @@ def compare(ours, baseline, *, better: str = "higher", level: float = 0.95, unit
     sign = 1.0 if better == "higher" else -1.0
     diff = sign * (a.mean() - b.mean())
     fewest = MIN_SEEDS if unit == "seeds" else 2
-    undecided = Comparison(float(diff), -np.inf, np.inf, level, (a.size, b.size), better, unit)
+    spread = _pilot_variances(a, b)
+    undecided = Comparison(float(diff), -np.inf, np.inf, level, (a.size, b.size), better, unit, spread)
     if a.size < fewest or b.size < fewest or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         return undecided
     va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
@@ -134,11 +151,22 @@ def compare(ours, baseline, *, better: str = "higher", level: float = 0.95, unit
         return undecided
     dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     half = stats.t.ppf(0.5 + level / 2, dof) * se
-    return Comparison(float(diff), float(diff - half), float(diff + half), level, (a.size, b.size), better, unit)
+    return Comparison(float(diff), float(diff - half), float(diff + half), level, (a.size, b.size), better, unit,
+                      spread)
+
+
+def _pilot_variances(a, b) -> tuple[float, float]:
+    """Each side's per-run variance for a plan: NaN for both when the values cannot tell (fewer than two on
+    ``a``, a non-finite value); a single baseline value is a constant (the zero of 'no change') and adds none."""
+    import numpy as np
+
+    if a.size < 2 or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return float("nan"), float("nan")
+    return float(a.var(ddof=1)), float(b.var(ddof=1)) if b.size > 1 else 0.0
 
 
 def seeds_needed(ours, baseline, effect: float, *, level: float = 0.95, power: float = 0.8,
-                 most: int = 100) -> int | None:
+                 most: int = MOST_SEEDS) -> int | None:
     """Training runs per side for ``compare`` to find a true difference of ``effect`` (the paper's magnitude, in
     the same units, positive) with probability ``power``, planned from the per-seed spread of a pilot run (the
     book run's ``ours`` and ``baseline``): the smallest n >= ``MIN_SEEDS`` whose Welch test at ``level`` has that
@@ -147,18 +175,23 @@ def seeds_needed(ours, baseline, effect: float, *, level: float = 0.95, power: f
     more than ``most`` runs would be needed. The chapter chooses its seeds from this before the run that decides,
     never after seeing that run."""
     import numpy as np
+
+    a, b = (np.asarray(v, dtype=float).ravel() for v in (ours, baseline))
+    return _runs_for_power(*_pilot_variances(a, b), effect, level=level, power=power, most=most)
+
+
+def _runs_for_power(va: float, vb: float, effect: float, *, level: float, power: float, most: int) -> int | None:
+    """The smallest n >= ``MIN_SEEDS`` runs a side whose Welch test at ``level`` finds a true difference
+    ``effect`` with probability ``power``, for per-run variances ``va`` and ``vb``; None when they cannot tell
+    (NaN, both zero) or beyond ``most``."""
+    import numpy as np
     from scipy import stats
 
     if not effect > 0:
         raise ValueError(f"effect must be a positive difference in the paper's direction, got {effect!r}")
     if not 0 < level < 1 or not 0 < power < 1:
         raise ValueError(f"level and power must lie in (0, 1), got {level!r} and {power!r}")
-    a, b = (np.asarray(v, dtype=float).ravel() for v in (ours, baseline))
-    if a.size < 2 or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-        return None
-    va = a.var(ddof=1)
-    vb = b.var(ddof=1) if b.size > 1 else 0.0
-    if va + vb == 0:
+    if not (np.isfinite(va) and np.isfinite(vb)) or va + vb == 0:
         return None
     for n in range(MIN_SEEDS, most + 1):
         se = np.sqrt((va + vb) / n)
@@ -170,6 +203,73 @@ def seeds_needed(ours, baseline, effect: float, *, level: float = 0.95, power: f
     return None
 
 
+# Where a claim with a plan is decided when this run's seeds are too few for it (counted apart on the site).
+DECIDED_AT_FULL, BEYOND_FULL = "full", "beyond full"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many seeds a claim judged by ``compare`` against the paper's magnitude needs, and where it is decided.
+
+    ``comparison`` is the claim's comparison over seeds, ``effect`` the paper's effect in its units (the
+    ``target`` its verdict is judged at), ``full_seeds`` the seeds the chapter runs at scale ``full``. The power
+    calculation uses this run's per-seed spread: the claim is decided at this run's scale when the run has at least
+    the seeds needed to find ``effect`` with probability ``power``, at ``full`` when only the full scale has them,
+    and beyond full otherwise (or when the spread cannot tell: no spread, a non-finite value)."""
+
+    comparison: Comparison
+    effect: float
+    full_seeds: int
+    power: float = 0.8
+
+    def __post_init__(self):
+        import math
+
+        if not isinstance(self.comparison, Comparison):
+            raise TypeError(f"a plan needs the claim's Comparison (from compare), got {type(self.comparison).__name__}")
+        if self.comparison.unit != "seeds":
+            raise ValueError(f"a plan counts training runs; this comparison is over {self.comparison.unit}")
+        if not (isinstance(self.effect, (int, float)) and math.isfinite(self.effect) and self.effect > 0):
+            raise ValueError(f"the paper's effect must be a positive finite difference in the comparison's units, "
+                             f"got {self.effect!r}")
+        if isinstance(self.full_seeds, bool) or not isinstance(self.full_seeds, int) or self.full_seeds < 1:
+            raise ValueError(f"full_seeds must be a positive number of seeds, got {self.full_seeds!r}")
+        if not 0 < self.power < 1:
+            raise ValueError(f"power must lie in (0, 1), got {self.power!r}")
+
+    @property
+    def seeds_used(self) -> int:
+        return min(self.comparison.seeds)
+
+    @property
+    def seeds_needed(self) -> int | None:
+        return self.comparison.seeds_needed(self.effect, self.power)
+
+    def decided(self, scale: str) -> str:
+        """Where the claim is decided: ``scale`` (this run's), "full", or "beyond full"."""
+        needed = self.seeds_needed
+        if needed is not None and self.seeds_used >= needed:
+            return scale
+        if needed is not None and self.full_seeds >= needed and scale != "full":
+            return DECIDED_AT_FULL
+        return BEYOND_FULL
+
+    def note(self, scale: str) -> str:
+        """What the plan says, in words, for the claim's note."""
+        needed, used, decided = self.seeds_needed, self.seeds_used, self.decided(scale)
+        goal = f"to find the target {self.effect:+.3g} with {self.power:.0%} power"
+        if needed is None:
+            # NaN (no usable values) or zero: no spread to plan from; otherwise the effect is too small for it.
+            why = (f"more than {MOST_SEEDS} seeds a side are needed {goal}" if sum(self.comparison.variances) > 0
+                   else "this run's seeds show no spread to plan from")
+            return f"seeds: {used} a side; {why}: beyond full ({self.full_seeds} seeds)"
+        text = f"seeds: {used} a side, {needed} needed {goal} (power calculation on this run's spread)"
+        if decided == scale:
+            return f"{text}; decided at {scale}"
+        where = "decided at full" if decided == DECIDED_AT_FULL else f"beyond full ({self.full_seeds} seeds)"
+        return f"{text}; {where}: this verdict is under-powered at this scale"
+
+
 @dataclass(frozen=True)
 class Claim:
     name: str
@@ -177,6 +277,9 @@ class Claim:
     ours: str
     verdict: Verdict
     note: str = ""
+    seeds_used: int | None = None  # the three plan fields: None for a claim without a plan
+    seeds_needed: int | None = None
+    decided: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,10 +310,20 @@ class Report:
             raise ValueError(f"{name!r} is already in the report")
 
     # claim() and check() return nothing: a cell that ends with one must not print a repr on the page.
-    def claim(self, name: str, *, paper: str, ours: str, verdict: Verdict | str, note: str = "") -> None:
-        """Record one of the paper's claims with this run's figure and verdict (shown by ``show``)."""
+    def claim(self, name: str, *, paper: str, ours: str, verdict: Verdict | str, note: str = "",
+              plan: Plan | None = None) -> None:
+        """Record one of the paper's claims with this run's figure and verdict (shown by ``show``). A claim judged
+        by ``compare`` at the paper's magnitude passes its ``plan``: the seeds it needs, and where it is decided,
+        are then recorded with it and said in its note (the verdict stays as computed)."""
         self._validate("claim", name, paper=paper, ours=ours, note=note)
-        self.claims.append(Claim(name, paper, ours, Verdict.parse(verdict), note))
+        if plan is None:
+            self.claims.append(Claim(name, paper, ours, Verdict.parse(verdict), note))
+            return
+        if not isinstance(plan, Plan):
+            raise TypeError(f"plan must be a report.Plan, got {type(plan).__name__}")
+        note = f"{note}; {plan.note(self.scale)}" if note else plan.note(self.scale)
+        self.claims.append(Claim(name, paper, ours, Verdict.parse(verdict), note, plan.seeds_used,
+                                 plan.seeds_needed, plan.decided(self.scale)))
 
     def check(self, name: str, *, ours: str, passed: bool, note: str = "") -> None:
         """Record a sanity check: listed under the report, not counted among the claims."""
@@ -262,6 +375,12 @@ def verdict_counts(claims: list[dict[str, Any]]) -> dict[str, int]:
     for c in claims:
         counts[Verdict.parse(c["verdict"]).value] += 1
     return counts
+
+
+def decided_at_full(claims: list[dict[str, Any]]) -> int:
+    """How many claims need more seeds than their run had, and get them only at scale full (their plan says so;
+    reports written before plans existed count none)."""
+    return sum(c.get("decided") == DECIDED_AT_FULL for c in claims)
 
 
 def checks_table_html(checks: list[dict[str, Any]]) -> str:

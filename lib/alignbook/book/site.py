@@ -26,6 +26,7 @@ from alignbook.report import (
     Verdict,
     checks_table_markdown,
     claims_table_markdown,
+    decided_at_full,
     read_report,
     verdict_counts,
 )
@@ -106,18 +107,23 @@ def reproduction_page(root: Path, chapters: list[Chapter], scale: str) -> str:
         "states its thresholds. Premises that hold by construction or guard the machinery are *checks*, listed",
         f"apart and never counted. This page collects the reports of the chapters executed at scale `{scale}`.",
         "",
-        "| chapter | scale | " + " | ".join(verdicts) + " | checks passed |",
-        "| --- | --- | " + "--- | " * len(verdicts) + "--- |",
+        "A claim judged over seeds at the paper's magnitude plans its seeds: a power calculation on this run's",
+        "per-seed spread gives the seeds a side that find the paper's effect with 80% power. *Decided at full*",
+        "counts, among the verdicts, the claims that need more seeds than this run had and that only the `full`",
+        "scale runs: their verdict is shown as computed but under-powered at this scale (each note says so).",
+        "",
+        "| chapter | scale | " + " | ".join(verdicts) + " | decided at full | checks passed |",
+        "| --- | --- | " + "--- | " * len(verdicts) + "--- | --- |",
     ]
     sections = []
     totals = dict.fromkeys(verdicts, 0)
-    checks_passed = checks_total = 0
+    checks_passed = checks_total = at_full_total = 0
     for chapter in _reading_order(root, chapters):
         report = read_report(executed_path(root, chapter.name, scale))
         title = chapter_title(chapter.path)
         link = f"{{doc}}`{title} </notebooks/{chapter.name}>`"
         if report is None:
-            lines.append(f"| {link} | - | " + "- | " * len(verdicts) + "- |")
+            lines.append(f"| {link} | - | " + "- | " * len(verdicts) + "- | - |")
             sections += [f"## {title}", "", "This chapter did not display a reproduction report.", ""]
             continue
         counts = verdict_counts(report["claims"])
@@ -126,11 +132,13 @@ def reproduction_page(root: Path, chapters: list[Chapter], scale: str) -> str:
         for verdict in verdicts:
             totals[verdict] += counts[verdict]
         checks_passed, checks_total = checks_passed + passed, checks_total + len(checks)
+        at_full = decided_at_full(report["claims"])
+        at_full_total += at_full
         lines.append(f"| {link} | {report['scale']} | " + " | ".join(str(counts[v]) for v in verdicts)
-                     + (f" | {passed} of {len(checks)} |" if checks else " | no checks |"))
+                     + f" | {at_full}" + (f" | {passed} of {len(checks)} |" if checks else " | no checks |"))
         sections += [f"## {title}", "", claims_table_markdown(report["claims"]) + checks_table_markdown(checks), ""]
     lines.append("| **all chapters** | | " + " | ".join(f"**{totals[v]}**" for v in verdicts)
-                 + f" | **{checks_passed} of {checks_total}** |")
+                 + f" | **{at_full_total}** | **{checks_passed} of {checks_total}** |")
     return "\n".join(lines + [""] + sections)
 
 
@@ -138,20 +146,24 @@ HOME_SUMMARY_MARKER = "<!-- reproduction-summary -->"
 
 
 def home_summary(root: Path, chapters: list[Chapter], scale: str) -> str:
-    """One sentence for the home page: this build's verdicts, counted apart from its checks."""
+    """One sentence for the home page: this build's verdicts, how many of them are decided at full, and apart
+    from them its checks."""
     totals = dict.fromkeys((v.value for v in Verdict), 0)
-    checks = passed = 0
+    checks = passed = at_full = 0
     for chapter in chapters:
         report = read_report(executed_path(root, chapter.name, scale))
         if report is None:
             continue
         for verdict, count in verdict_counts(report["claims"]).items():
             totals[verdict] += count
+        at_full += decided_at_full(report["claims"])
         checks += len(report.get("checks", []))
         passed += sum(c["passed"] for c in report.get("checks", []))
     claims = sum(totals.values())
     return (f"This build (scale `{scale}`) judged {claims} claims of the papers: "
             + ", ".join(f"{n} {verdict}" for verdict, n in totals.items())
+            + f"; {at_full} of them decided at full (their power calculation asks for more seeds than this scale "
+            "runs, so their verdicts here are under-powered)"
             + f". Apart from them, {passed} of {checks} checks (premises and implementation checks, never counted "
             "as reproductions) passed.")
 
