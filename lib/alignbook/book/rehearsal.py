@@ -3,15 +3,17 @@
 A chapter runs with its full configuration but every loop cut to its first two iterations
 (``alignbook.scales.rehearsal``): models at full size, data at full shape, so that a full configuration that no
 longer builds, or that needs more memory than a Colab-class GPU has, fails here on a CPU in seconds. The kernel
-records, per cell, its wall time and which settings it read (``alignbook.chapter``); the full time of a cell is
-then its rehearsal time x (full iterations / rehearsal iterations) of the loop settings it read. That is exact
-for a single loop and an upper bound for loops that are not all nested, and for fixed costs (model building,
-imports, a report cell that only prints a loop count) which the estimate multiplies with the loops.
+records, per cell, its wall time and which settings it read (``alignbook.chapter``); the loops among them fall
+into phases that run one after another (``alignbook.scales.phases``). Without calibration a cell's full time is
+bounded by its rehearsal time x (full / rehearsal iterations) of its largest phase: exact for a single loop, but
+it multiplies fixed costs (model building, imports, evaluation) with the loops, which at two iterations dominate.
 
-With ``--calibrate`` the chapter is rehearsed a second time with four iterations per loop, and each cell's time
-is fitted as fixed + per-iteration x (product of its loop counts) through the two runs: the fixed costs are
-then counted once. Still an upper bound for loops that run one after another rather than nested (the product
-counts them as nested); this is the estimate the full sizes in ``alignbook.scales`` are planned with.
+With ``--calibrate`` the chapter is rehearsed a second time with four iterations per loop. A cell's work is
+modelled as a fixed cost plus a cost per iteration of each phase it runs; the difference of the two runs then
+gives the growth per iteration, and the full time is t2 + (t4 - t2) x the largest phase's (full - 2) / (4 - 2)
+iterations: the fixed cost counted once, exact for a cell of one phase and an upper bound for a cell of several
+(chapters put each expensive phase in a cell of its own). This is the estimate the full sizes in
+``alignbook.scales`` are planned with; timing noise in short cells can move it either way.
 
 Everything goes to ``_build/full-rehearsal/`` (executed notebooks, estimates, failures), never mixed with a
 real run's outputs; the results inside are not judged.
@@ -138,8 +140,8 @@ def describe(est: Estimate) -> str:
     for s in est.sections:
         lines.append(f"  {s.heading[:39]:<40}{s.measured_s:>9.1f}s{s.per_iteration_s:>10.3g}s"
                      f"{_duration(s.full_s):>12}{_duration(s.upper_s):>12}  {', '.join(s.loops) or '-'}")
-    how = ("an estimate, not a bound: fixed cost and cost per iteration fitted through this rehearsal and a "
-           "second one at four iterations, which timing noise and loops of unequal cost can throw either way"
+    how = ("calibrated: fixed costs once, the growth per iteration from this rehearsal and a second one at four "
+           "iterations; exact for a cell of one phase, a bound for several, and timing noise moves it either way"
            if calibrated else "an upper bound: rehearsal time x the loops' ratios, fixed costs multiplied too")
     lines.append(f"  total: rehearsal {est.wall_s:.1f} s; full extrapolated on this machine {_duration(est.full_s)} "
                  f"({how}; GPU speed-up assumed {GPU_SPEEDUP:g}x, none measured)")
