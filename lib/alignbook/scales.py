@@ -531,7 +531,7 @@ def phases(reads: Iterable[tuple[str, str]]) -> list[tuple[tuple[str, str], ...]
         grouped = [keys & set(phase) for phase in _PHASES.get(chapter, ())]
         outer = keys - set().union(*grouped) if grouped else keys
         result += [tuple((chapter, k) for k in sorted(outer | phase)) for phase in [p for p in grouped if p] or [set()]]
-    return result
+    return list(dict.fromkeys(result))  # a loop shared by several phases (seeds) read alone: one phase
 
 
 def iterations(phase: Iterable[tuple[str, str]], iterations: int | None = None) -> tuple[float, float]:
