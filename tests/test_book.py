@@ -4,6 +4,7 @@ The tests run in file order: the build at the end reuses the executed chapters (
 pytest invocation skipped).
 """
 
+import json
 import re
 from pathlib import Path
 
@@ -133,3 +134,21 @@ report.show()
         "This build (scale `smoke`) judged 5 claims of the papers: 1 holds, 2 partly, 1 not at this scale, "
         "1 contradicted. Apart from them, 1 of 2 checks (premises and implementation checks, never counted as "
         "reproductions) passed.")
+
+
+def test_run_times_page_totals_each_scale_and_names_the_python_version(tiny_book):
+    """Times add up over the chapters run at a scale, memory is the largest peak; a scale not every chapter ran
+    at says how many did; a record written before the label named Python gets the name."""
+    history = {
+        "hello": {"smoke": {"wall_s": 30.0, "peak_rss_mb": 400.0, "machine": "x86_64, 2 CPUs, 3.11.7"},
+                  "book": {"wall_s": 600.0, "peak_rss_mb": 900.0, "machine": "x86_64, 2 CPUs, 3.11.7"}},
+        "broken": {"smoke": {"wall_s": 100.0, "peak_rss_mb": 1200.0, "machine": "x86_64, 2 CPUs, Python 3.12.1"}},
+    }
+    runner.write_atomic(runner.history_path(tiny_book), json.dumps(history))
+    page = site.runtimes_page(tiny_book, chapters.all_chapters(tiny_book))
+    rows = {line.split(" | ")[0]: line for line in page.splitlines() if line.startswith("| ")}
+    assert "| chapter | smoke | book | full | machine (architecture, CPUs, Python) |" in page
+    assert rows["| {doc}`Hello </notebooks/hello>`"].endswith("| 30 s, 400 MB | 10.0 min, 900 MB | - | "
+                                                                "x86_64, 2 CPUs, Python 3.11.7 |")
+    assert rows["| **all chapters**"] == ("| **all chapters** | 2.2 min, at most 1200 MB | "
+                                          "10.0 min, at most 900 MB (1 of 2 chapters) | - | |")
