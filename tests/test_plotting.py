@@ -137,6 +137,9 @@ def test_settings_line_reads_like_prose_and_wraps_between_settings():
     assert narrow.splitlines() == ["steps per epoch 2,000 · hidden 16, 16", "linear lr decay no · actor lr 0.003",
                                    "task SafetyPointGoal1-v0 · budget none", "seeds 3"]
     assert all(len(row) <= 40 for row in narrow.splitlines())
+    titled = plotting.settings_line(values, title="SafetyPointGoal1-v0", width=50).splitlines()
+    assert titled[:2] == ["SafetyPointGoal1-v0: steps per epoch 2,000", "hidden 16, 16 · linear lr decay no"]
+    assert max(map(len, plotting.settings_line(values).splitlines())) <= 80  # the default: the column's width
     with pytest.raises(TypeError, match="a mapping of names to values, got list"):
         plotting.settings_line([("hidden", 16)])
 
