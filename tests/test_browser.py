@@ -5,8 +5,8 @@ from 127.0.0.1 and checked at desktop width (1280 px) and phone width (400 px): 
 site's own MathJax, every image loaded, no console error, no request to another host, no body text wider than
 the phone's screen, and none of the stumbles GLITCHES looks for (code cut off at the right, raw TeX between
 dollars, a wide table that neither fits nor visibly scrolls, NaN in a table); two tests show those checks
-failing on broken pages. Screenshots of both widths go to _build/screenshots/ for people to look at. The browser is
-Debian's chromium and chromium-driver (the Makefile installs them), driven by Selenium.
+failing on broken pages. Screenshots of both widths go to _build/screenshots/ for people to look at. The
+browser is Debian's chromium and chromium-driver (the Makefile installs them), driven by Selenium.
 """
 
 from __future__ import annotations
@@ -293,9 +293,9 @@ BROKEN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
   .cue { background: linear-gradient(to right, #fff, transparent); }
   td { white-space: nowrap; padding: 0 40px; }
 </style></head><body><article class="bd-article">
-  <div class="cell_input"><pre class="clip">cut_off = run_suite(algorithms, task, seeds, eval_episodes=10, progress=None, **settings)</pre></div>
-  <div class="cell_input"><pre class="scroll">scrolls = run_suite(algorithms, task, seeds, eval_episodes=10, progress=None, **settings)</pre></div>
-  <div class="cell_input"><pre class="wrap">wraps = run_suite(algorithms, task, seeds, eval_episodes=10, progress=None, **settings)</pre></div>
+  <div class="cell_input"><pre class="clip">cut_off = {CALL}</pre></div>
+  <div class="cell_input"><pre class="scroll">scrolls = {CALL}</pre></div>
+  <div class="cell_input"><pre class="wrap">wraps = {CALL}</pre></div>
   <div class="cell_output"><pre>At $p$ = 0 the agent reaches the coin</pre></div>
   <p>Rendered: <mjx-container>$x$</mjx-container>; a price of $5 and $6; <code>echo $HOME$</code></p>
   <div class="cell_input"><pre class="wrap">print("$q$")</pre></div>
@@ -306,7 +306,7 @@ BROKEN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
   <div class="scroll cue"><table><tr><td>with cue</td><td>a</td><td>b</td><td>c</td><td>d</td><td>e</td><td>f</td>
     <td>g</td></tr></table></div>
   <table><tr><th>precision</th><td>NaN</td><td>nanometre</td><td>n/a</td></tr></table>
-</article></body></html>"""
+</article></body></html>""".replace("{CALL}", "run_suite(algorithms, task, seeds, eval_episodes=10, progress=None)")
 
 
 def test_glitch_checks_name_each_stumble_of_a_broken_page(browser):
