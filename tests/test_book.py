@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from alignbook.book import chapters, runner, site
@@ -35,6 +36,36 @@ def test_chapter_runs_at_smoke_scale(name):
     # Every failed sanity check is a bug in the machinery, whatever the scale.
     failed = [c["name"] for c in report["checks"] if not c["passed"]]
     assert not failed, f"{name}: sanity checks failed: {failed}"
+    reprs = printed_reprs(runner.executed_path(ROOT, name, "smoke"))
+    assert not reprs, f"{name} prints raw reprs (use plotting.settings_line or a table): {reprs}"
+
+
+# A dict's repr ({'steps': ...}), a JSON dump ({"algo": ...}) or a chapter Config's repr (Config(wbpd@smoke: ...)).
+RAW_REPR = re.compile(r"""\{['"][\w ]+['"]: |\bConfig\(\w+@""")
+
+
+def printed_reprs(notebook: Path) -> list[str]:
+    """The lines of an executed notebook's printed output that are raw reprs rather than words for a reader."""
+    nb = nbformat.read(notebook, as_version=4)
+    return [line for cell in nb.cells if cell.cell_type == "code" for output in cell.get("outputs", [])
+            if output.get("output_type") == "stream" for line in output.get("text", "").splitlines()
+            if RAW_REPR.search(line)]
+
+
+def test_printed_reprs_are_found_in_printed_output_only(tmp_path):
+    path = write_notebook(tmp_path / "noisy.ipynb", [
+        ("code", "print({'steps_per_epoch': 200})", []), ("code", "print('a dict', {'a': 1})", []),
+        ("code", "print(cfg)", []), ("code", "print(settings)", []), ("code", "table", []),
+    ])
+    nb = nbformat.read(path, as_version=4)
+    for cell, text in zip(nb.cells, ["{'steps_per_epoch': 200}\n", "SafetyPointCircle1-v0 {'total_steps': 1000}\n",
+                                     "Config(wbpd@smoke: n=16, family='squares')\n",
+                                     "toy runs: steps per epoch 200 · hidden 16, 16\n"], strict=False):
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+    nb.cells[4].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "{'a': 1}"})]
+    nbformat.write(nb, path)
+    assert printed_reprs(path) == ["{'steps_per_epoch': 200}", "SafetyPointCircle1-v0 {'total_steps': 1000}",
+                                   "Config(wbpd@smoke: n=16, family='squares')"]
 
 
 @pytest.mark.build
