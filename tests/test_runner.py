@@ -225,3 +225,15 @@ def test_peak_memory_is_the_kernels_not_the_runners(tiny_book):
     assert 20 < small.peak_rss_mb < 500, small.peak_rss_mb  # the runner's 700 MB would read here as >= 700
     assert 250 < large.peak_rss_mb - small.peak_rss_mb < 400, (small.peak_rss_mb, large.peak_rss_mb)
     assert "Python " in small.machine
+
+
+def test_peak_memory_falls_back_to_wait4_when_the_execute_process_wrote_no_measure(tmp_path):
+    from types import SimpleNamespace
+
+    usage = SimpleNamespace(ru_maxrss=2048 * 1024)  # kilobytes, as Linux reports them
+    measured = tmp_path / "usage.json"
+    measured.write_text('{"kernel_peak_rss_mb": 321.5}')
+    assert runner._kernel_peak_rss_mb(measured, usage) == 321.5
+    measured.write_text('{"kernel_peak_')  # killed while writing
+    assert runner._kernel_peak_rss_mb(measured, usage) == 2048.0
+    assert runner._kernel_peak_rss_mb(tmp_path / "never-written.json", usage) == 2048.0

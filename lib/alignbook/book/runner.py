@@ -275,10 +275,11 @@ def _kernel_peak_rss_mb(usage_file: Path, usage: os.struct_rusage) -> float:
     """The chapter's kernel's peak memory, as the execute process measured it (``execute.kernel_peak_rss_mb``).
     Not ``wait4``'s figure for that process: it keeps this process's own peak as a floor (fork and exec), so
     every chapter would read as large as the runner. That figure stands in only when the execute process was
-    killed before it could write its measure."""
-    if usage_file.exists():
-        return json.loads(usage_file.read_text(encoding="utf-8"))["kernel_peak_rss_mb"]
-    return round(usage.ru_maxrss / 1024, 1)  # Linux reports kilobytes
+    killed before it could write its measure (or while writing it)."""
+    try:
+        return float(json.loads(usage_file.read_text(encoding="utf-8"))["kernel_peak_rss_mb"])
+    except (OSError, ValueError, KeyError):
+        return round(usage.ru_maxrss / 1024, 1)  # Linux reports kilobytes
 
 
 def file_result(root: Path, chapter: Chapter, scale: str, seed: int, device: str, result: dict) -> Record:
