@@ -4,9 +4,11 @@ The tests run in file order: the build at the end reuses the executed chapters (
 pytest invocation skipped).
 """
 
+import json
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from alignbook.book import chapters, runner, site
@@ -34,6 +36,36 @@ def test_chapter_runs_at_smoke_scale(name):
     # Every failed sanity check is a bug in the machinery, whatever the scale.
     failed = [c["name"] for c in report["checks"] if not c["passed"]]
     assert not failed, f"{name}: sanity checks failed: {failed}"
+    reprs = printed_reprs(runner.executed_path(ROOT, name, "smoke"))
+    assert not reprs, f"{name} prints raw reprs (use plotting.settings_line or a table): {reprs}"
+
+
+# A dict's repr ({'steps': ...}), a JSON dump ({"algo": ...}) or a chapter Config's repr (Config(wbpd@smoke: ...)).
+RAW_REPR = re.compile(r"""\{['"][\w ]+['"]: |\bConfig\(\w+@""")
+
+
+def printed_reprs(notebook: Path) -> list[str]:
+    """The lines of an executed notebook's printed output that are raw reprs rather than words for a reader."""
+    nb = nbformat.read(notebook, as_version=4)
+    return [line for cell in nb.cells if cell.cell_type == "code" for output in cell.get("outputs", [])
+            if output.get("output_type") == "stream" for line in output.get("text", "").splitlines()
+            if RAW_REPR.search(line)]
+
+
+def test_printed_reprs_are_found_in_printed_output_only(tmp_path):
+    path = write_notebook(tmp_path / "noisy.ipynb", [
+        ("code", "print({'steps_per_epoch': 200})", []), ("code", "print('a dict', {'a': 1})", []),
+        ("code", "print(cfg)", []), ("code", "print(settings)", []), ("code", "table", []),
+    ])
+    nb = nbformat.read(path, as_version=4)
+    for cell, text in zip(nb.cells, ["{'steps_per_epoch': 200}\n", "SafetyPointCircle1-v0 {'total_steps': 1000}\n",
+                                     "Config(wbpd@smoke: n=16, family='squares')\n",
+                                     "toy runs: steps per epoch 200 · hidden 16, 16\n"], strict=False):
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+    nb.cells[4].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "{'a': 1}"})]
+    nbformat.write(nb, path)
+    assert printed_reprs(path) == ["{'steps_per_epoch': 200}", "SafetyPointCircle1-v0 {'total_steps': 1000}",
+                                   "Config(wbpd@smoke: n=16, family='squares')"]
 
 
 @pytest.mark.build
@@ -142,3 +174,21 @@ report.show()
         "1 contradicted; 1 of them decided at full (their power calculation asks for more seeds than this scale "
         "runs, so their verdicts here are under-powered). Apart from them, 1 of 2 checks (premises and "
         "implementation checks, never counted as reproductions) passed.")
+
+
+def test_run_times_page_totals_each_scale_and_names_the_python_version(tiny_book):
+    """Times add up over the chapters run at a scale, memory is the largest peak; a scale not every chapter ran
+    at says how many did; a record written before the label named Python gets the name."""
+    history = {
+        "hello": {"smoke": {"wall_s": 30.0, "peak_rss_mb": 400.0, "machine": "x86_64, 2 CPUs, 3.11.7"},
+                  "book": {"wall_s": 600.0, "peak_rss_mb": 900.0, "machine": "x86_64, 2 CPUs, 3.11.7"}},
+        "broken": {"smoke": {"wall_s": 100.0, "peak_rss_mb": 1200.0, "machine": "x86_64, 2 CPUs, Python 3.12.1"}},
+    }
+    runner.write_atomic(runner.history_path(tiny_book), json.dumps(history))
+    page = site.runtimes_page(tiny_book, chapters.all_chapters(tiny_book))
+    rows = {line.split(" | ")[0]: line for line in page.splitlines() if line.startswith("| ")}
+    assert "| chapter | smoke | book | full | machine (architecture, CPUs, Python) |" in page
+    assert rows["| {doc}`Hello </notebooks/hello>`"].endswith("| 30 s, 400 MB | 10.0 min, 900 MB | - | "
+                                                                "x86_64, 2 CPUs, Python 3.11.7 |")
+    assert rows["| **all chapters**"] == ("| **all chapters** | 2.2 min, at most 1200 MB | "
+                                          "10.0 min, at most 900 MB (1 of 2 chapters) | - | |")

@@ -3,8 +3,10 @@
 Runs after tests/test_book.py's build (file order); builds the site itself when run alone. Each page is served
 from 127.0.0.1 and checked at desktop width (1280 px) and phone width (400 px): every formula rendered by the
 site's own MathJax, every image loaded, no console error, no request to another host, no body text wider than
-the phone's screen. Screenshots of both widths go to _build/screenshots/ for people to look at. The browser is
-Debian's chromium and chromium-driver (the Makefile installs them), driven by Selenium.
+the phone's screen, and none of the stumbles GLITCHES looks for (code cut off at the right, raw TeX between
+dollars, a wide table that neither fits nor visibly scrolls, NaN in a table); two tests show those checks
+failing on broken pages. Screenshots of both widths go to _build/screenshots/ for people to look at. The
+browser is Debian's chromium and chromium-driver (the Makefile installs them), driven by Selenium.
 """
 
 from __future__ import annotations
@@ -129,6 +131,56 @@ return {
 """
 
 
+# What a reader stumbles on, found in the page as laid out (both widths). Collapsed parts (<details>) are opened
+# for the look, as a reader would, and closed again.
+#  - code_overflow: a code block (input, output or prose) wider than its box, with nothing that scrolls it: its
+#    right end is cut off or spills over the page;
+#  - raw_dollars: TeX between dollars left as text (a code cell that printed Markdown math, a table's header);
+#    rendered formulas (MathJax's containers), code input and prose code are not read;
+#  - clipped_tables: a table wider than the text column that neither fits nor scrolls in a box that shows it
+#    scrolls (the shadows of alignbook.css);
+#  - nan_cells: a table cell that reads NaN (or pandas' other missing markers) instead of saying what is missing.
+GLITCHES = r"""
+const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+const closed = Array.from(article.querySelectorAll('details:not([open])'));
+closed.forEach(d => d.open = true);
+const column = Math.min(article.getBoundingClientRect().right, document.documentElement.clientWidth) + 1;
+const shown = e => e.offsetParent !== null && e.getClientRects().length > 0;
+const label = e => e.tagName.toLowerCase() + ': ' + (e.innerText || '').trim().replace(/\s+/g, ' ').slice(0, 60);
+// The box that scrolls ``e``'s overflow and itself fits the column (``e`` or an ancestor), or null.
+function scroller(e) {
+  for (let box = e; box && box !== article.parentElement; box = box.parentElement) {
+    const style = getComputedStyle(box);
+    if (['auto', 'scroll'].includes(style.overflowX) && box.scrollWidth > box.clientWidth + 1
+        && box.getBoundingClientRect().right <= column) return box;
+  }
+  return null;
+}
+const wide = e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > column;
+const code_overflow = Array.from(article.querySelectorAll('pre')).filter(shown)
+    .filter(e => wide(e) && !scroller(e)).map(label);
+const clipped_tables = Array.from(article.querySelectorAll('table')).filter(shown).filter(e => {
+  if (!wide(e)) return false;
+  const box = scroller(e);
+  return !box || !/gradient/.test(getComputedStyle(box).backgroundImage);
+}).map(label);
+const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+const texts = [];
+for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+  const parent = node.parentElement;
+  if (!parent || parent.closest('mjx-container, script, style, textarea, .cell_input')) continue;
+  if (parent.closest('pre, code') && !parent.closest('.cell_output')) continue;
+  texts.push(node.textContent);
+}
+const raw_dollars = texts.join(' ').match(/\$\$|\$[^\s$\d][^$\n]{0,80}?\$/g) || [];
+const nan_cells = Array.from(article.querySelectorAll('td, th')).filter(shown)
+    .filter(c => /^(nan|<NA>|NaT)$/i.test(c.innerText.trim()))
+    .map(c => label(c.closest('table')) + ' ... ' + c.innerText.trim());
+closed.forEach(d => d.open = false);
+return {code_overflow, raw_dollars, clipped_tables, nan_cells};
+"""
+
+
 @pytest.fixture(scope="module")
 def visit(browser, served):
     """visit(page) -> what the browser saw at both widths; each page is opened once per module."""
@@ -146,6 +198,7 @@ def visit(browser, served):
             _settle(browser)
             time.sleep(0.2)  # let late console messages arrive
             state = browser.execute_script(PAGE_STATE)
+            state["glitches"] = browser.execute_script(GLITCHES)
             state["console_errors"] = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
             state["requests"] = _requests(browser)
             stem = page.removesuffix(".html").replace("/", "-")
@@ -168,6 +221,8 @@ def test_page_reads_well_offline(visit, served, page):
         foreign = [u for u in state["requests"] if urlparse(u).scheme in ("http", "https", "ws", "wss")
                    and urlparse(u).hostname not in LOCAL_HOSTS]
         assert not foreign, f"{page} ({label}): requests to other hosts: {foreign}"
+        for glitch, found in state["glitches"].items():
+            assert not found, f"{page} ({label}): {glitch.replace('_', ' ')}: {found[:5]}"
     phone = record["phone"]
     assert not phone["overflowing"], f"{page}: body text wider than a 400 px screen: {phone['overflowing']}"
     assert phone["page_width"] <= PHONE[0] + 1, f"{page}: the page scrolls sideways at 400 px ({phone['page_width']} px)"
@@ -228,3 +283,60 @@ def test_every_internal_link_and_anchor_resolves(visit, served):
             elif fragment and url in ids and fragment not in ids[url]:
                 broken.append(f"{page}: anchor {link}")
     assert not broken, "broken links:\n" + "\n".join(sorted(set(broken)))
+
+
+# A page with one example of each stumble beside its cured form; GLITCHES must name exactly the broken ones.
+BROKEN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
+  body { margin: 0; } article { width: 600px; padding: 0 20px; }
+  pre { font: 14px monospace; white-space: pre; margin: 0; }
+  .clip { overflow: hidden; } .scroll { overflow-x: auto; } .wrap { white-space: pre-wrap; overflow-wrap: anywhere; }
+  .cue { background: linear-gradient(to right, #fff, transparent); }
+  td { white-space: nowrap; padding: 0 40px; }
+</style></head><body><article class="bd-article">
+  <div class="cell_input"><pre class="clip">cut_off = {CALL}</pre></div>
+  <div class="cell_input"><pre class="scroll">scrolls = {CALL}</pre></div>
+  <div class="cell_input"><pre class="wrap">wraps = {CALL}</pre></div>
+  <div class="cell_output"><pre>At $p$ = 0 the agent reaches the coin</pre></div>
+  <p>Rendered: <mjx-container>$x$</mjx-container>; a price of $5 and $6; <code>echo $HOME$</code></p>
+  <div class="cell_input"><pre class="wrap">print("$q$")</pre></div>
+  <div class="clip"><table id="clipped"><tr><td>clipped</td><td>a</td><td>b</td><td>c</td><td>d</td><td>e</td><td>f</td>
+    <td>g</td></tr></table></div>
+  <div class="scroll"><table><tr><td>no cue</td><td>a</td><td>b</td><td>c</td><td>d</td><td>e</td><td>f</td>
+    <td>g</td></tr></table></div>
+  <div class="scroll cue"><table><tr><td>with cue</td><td>a</td><td>b</td><td>c</td><td>d</td><td>e</td><td>f</td>
+    <td>g</td></tr></table></div>
+  <table><tr><th>precision</th><td>NaN</td><td>nanometre</td><td>n/a</td></tr></table>
+</article></body></html>""".replace("{CALL}", "run_suite(algorithms, task, seeds, eval_episodes=10, progress=None)")
+
+
+def test_glitch_checks_name_each_stumble_of_a_broken_page(browser):
+    from urllib.parse import quote
+
+    browser.set_window_size(*DESKTOP)
+    browser.get("data:text/html;charset=utf-8," + quote(BROKEN_PAGE))
+    found = browser.execute_script(GLITCHES)
+    assert [line.split(" = ")[0] for line in found["code_overflow"]] == ["pre: cut_off"]
+    assert found["raw_dollars"] == ["$p$"]
+    assert [line.split(" ")[1] for line in found["clipped_tables"]] == ["clipped", "no"]
+    assert found["nan_cells"] == ["table: precision NaN nanometre n/a ... NaN"]
+
+
+def test_glitch_checks_catch_each_stumble_on_a_real_chapter(browser, served):
+    """A chapter page of the site as it stood before issue 27, recreated: the cures of alignbook.css taken back
+    (code that does not wrap, output and table boxes that clip instead of scrolling), Markdown math printed by a
+    code cell, a NaN in an output table. The checks that pass on the real page find each stumble."""
+    browser.set_window_size(*PHONE)
+    browser.get(served + "notebooks/safepo.html")
+    _settle(browser)
+    assert not any(browser.execute_script(GLITCHES).values())
+    browser.execute_script("""
+        const style = document.createElement('style');
+        style.textContent = `div.cell_input pre, div.highlight pre { white-space: pre !important; overflow: hidden !important; }
+            div.cell_output, div.cell_output div.output, .bd-article table { overflow: hidden !important; }`;
+        document.head.appendChild(style);
+        document.querySelector('div.cell_output div.output.stream pre').append(' At $p$ = 0 the agent reaches the coin');
+        document.querySelector('div.cell_output table td').textContent = 'NaN';
+    """)
+    found = browser.execute_script(GLITCHES)
+    assert found["code_overflow"] and found["clipped_tables"], found
+    assert found["raw_dollars"] == ["$p$"] and len(found["nan_cells"]) == 1, found

@@ -125,3 +125,29 @@ def test_category_axes_keep_one_tick_per_category():
     plotting.tidy(fig)
     fig.canvas.draw()
     assert [t.get_text() for t in ax.get_yticklabels()] == ["ours", "the original"]
+
+
+def test_settings_line_reads_like_prose_and_wraps_between_settings():
+    values = {"steps_per_epoch": 2000, "hidden": (16, 16), "linear_lr_decay": False, "actor_lr": 0.003,
+              "task": "SafetyPointGoal1-v0", "budget": None, "seeds": np.int64(3)}
+    line = plotting.settings_line(values, width=200)
+    assert line == ("steps per epoch 2,000 · hidden 16, 16 · linear lr decay no · actor lr 0.003 · "
+                    "task SafetyPointGoal1-v0 · budget none · seeds 3")
+    narrow = plotting.settings_line(values, width=40)
+    assert narrow.splitlines() == ["steps per epoch 2,000 · hidden 16, 16", "linear lr decay no · actor lr 0.003",
+                                   "task SafetyPointGoal1-v0 · budget none", "seeds 3"]
+    assert all(len(row) <= 40 for row in narrow.splitlines())
+    titled = plotting.settings_line(values, title="SafetyPointGoal1-v0", width=50).splitlines()
+    assert titled[:2] == ["SafetyPointGoal1-v0: steps per epoch 2,000", "hidden 16, 16 · linear lr decay no"]
+    assert max(map(len, plotting.settings_line(values).splitlines())) <= 80  # the default: the column's width
+    with pytest.raises(TypeError, match="a mapping of names to values, got list"):
+        plotting.settings_line([("hidden", 16)])
+
+
+def test_settings_line_shows_a_chapters_config_without_counting_reads():
+    from alignbook import scales
+
+    reads: set = set()
+    cfg = scales.Config("toy", "smoke", {"train_steps": 3, "width": 16}, reads=reads)
+    assert plotting.settings_line(cfg) == "train steps 3 · width 16"
+    assert reads == set()  # the rehearsal must not take the cell that shows the settings for a loop

@@ -7,7 +7,7 @@ import pytest
 
 from alignbook.book import chapters, runner
 from alignbook.book.chapters import BookError
-from conftest import ROOT, write_notebook
+from conftest import PARAMETERS, ROOT, write_notebook
 
 
 def test_select_refuses_unknown_chapters_and_suggests(tiny_book):
@@ -209,3 +209,31 @@ def test_chapters_run_as_ray_tasks_are_filed_as_local_ones(tiny_book, tmp_path_f
         ray.shutdown()
     assert [r.chapter for r in on_ray] == ["again", "hello"]
     assert _filed(two, ["again", "hello"]) == _filed(one, ["again", "hello"])
+
+
+def test_peak_memory_is_the_kernels_not_the_runners(tiny_book):
+    """A runner that is itself large (a pytest or CLI process with torch loaded) must not lend its size to the
+    chapters: a chapter that allocates little reads small, one that allocates 300 MB reads at least that."""
+    ballast = bytearray(700 * 2**20)
+    ballast[::4096] = b"\1" * len(ballast[::4096])  # touched, so resident in this process
+    write_notebook(tiny_book / "notebooks" / "large.ipynb", [
+        ("code", PARAMETERS, ["parameters"]),
+        ("code", "block = bytearray(300 * 2**20)\nblock[::4096] = b'\\1' * len(block[::4096])", []),
+    ])
+    small, large = runner.run(tiny_book, chapters.select(tiny_book, ["hello", "large"]), "smoke", log=lambda _: None)
+    del ballast
+    assert 20 < small.peak_rss_mb < 500, small.peak_rss_mb  # the runner's 700 MB would read here as >= 700
+    assert 250 < large.peak_rss_mb - small.peak_rss_mb < 400, (small.peak_rss_mb, large.peak_rss_mb)
+    assert "Python " in small.machine
+
+
+def test_peak_memory_falls_back_to_wait4_when_the_execute_process_wrote_no_measure(tmp_path):
+    from types import SimpleNamespace
+
+    usage = SimpleNamespace(ru_maxrss=2048 * 1024)  # kilobytes, as Linux reports them
+    measured = tmp_path / "usage.json"
+    measured.write_text('{"kernel_peak_rss_mb": 321.5}')
+    assert runner._kernel_peak_rss_mb(measured, usage) == 321.5
+    measured.write_text('{"kernel_peak_')  # killed while writing
+    assert runner._kernel_peak_rss_mb(measured, usage) == 2048.0
+    assert runner._kernel_peak_rss_mb(tmp_path / "never-written.json", usage) == 2048.0

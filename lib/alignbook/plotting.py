@@ -21,6 +21,8 @@ The whole API::
   the mean. Nothing is drawn outside ``bounds``: a band is clipped to the quantity's range.
 - ``describe(count)`` says what ``seeds`` draws for ``count`` seeds, for a title ("mean of 3 seeds, each seed a
   thin line").
+- ``settings_line(values, title=None)`` writes a run's settings (a dict, a chapter's ``cfg``) for the reader, in
+  place of a repr: ``toy runs: steps per epoch 200 · hidden 16, 16 · actor lr 0.003``, wrapped between settings.
 - ``method_colors(names)`` maps each name to a distinct colour-blind-safe colour, in the order given.
 - ``tidy(fig)`` gives every axis few ticks with short labels (``1.5k``, ``20M``, log decades without minor
   labels); ``show(fig)`` calls it, lays the figure out and displays it. Figures that a library function returns
@@ -138,6 +140,41 @@ def describe(count: int) -> str:
     if count < BOOTSTRAP_MIN:
         return f"mean of {count} seeds, each seed a thin line"
     return f"mean of {count} seeds, 95% bootstrap interval"
+
+
+def _setting(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{value:,}"
+    if isinstance(value, float | np.floating):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_setting(v) for v in value)
+    return "none" if value is None else str(value)
+
+
+def settings_line(values, title: str | None = None, width: int = 80) -> str:
+    """``values`` (a mapping: a dict of settings, a chapter's ``cfg``) as the reader reads them, after ``title``
+    if given: each name in words, each value plain (``1,000``, ``0.003``, ``16, 16``, ``yes``), separated by
+    middle dots, in lines of at most ``width`` characters (what a printed output shows in the site's column
+    without scrolling) broken between settings, never inside one."""
+    from alignbook.scales import Config
+
+    if isinstance(values, Config):
+        values = values._values  # shown, not used: reads through the mapping would tell the rehearsal otherwise
+    if not hasattr(values, "items"):
+        raise TypeError(f"settings_line takes a mapping of names to values, got {type(values).__name__}")
+    lines, line = [], f"{title}:" if title else ""
+    for name, value in values.items():
+        item = f"{str(name).replace('_', ' ')} {_setting(value)}"
+        separator = " " if line.endswith(":") else " · "
+        if line and len(line) + len(separator) + len(item) > width:
+            lines.append(line)
+            line = item
+        else:
+            line = f"{line}{separator}{item}" if line else item
+    return "\n".join([*lines, line])
 
 
 LABEL_INCHES = 0.6  # room one x tick label needs ("-0.25", "150k"): fewer ticks on a narrow panel

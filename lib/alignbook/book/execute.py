@@ -1,17 +1,19 @@
 """Execute one notebook with papermill; run by the runner as a subprocess of its own.
 
-A process per chapter keeps chapters from sharing state and lets the runner read the chapter's peak memory
-from the operating system when the process ends. On a failure this writes a JSON description of the failing
-cell to the path given, then exits with status 1. SIGTERM or SIGINT (the runner's time-out, a Ctrl-C) stops
-the run the same way: the kernel is shut down, the partly executed notebook is saved with the reason in its
-metadata (``alignbook.stopped``) and the cell that was running is reported as the failing one.
+A process per chapter keeps chapters from sharing state. When the run ends this writes the peak memory of
+the notebook's kernel to USAGE_JSON (``{"kernel_peak_rss_mb": ...}``). On a failure it also writes a JSON
+description of the failing cell to FAILURE_JSON, then exits with status 1. SIGTERM or SIGINT (the runner's
+time-out, a Ctrl-C) stops the run the same way: the kernel is shut down, the partly executed notebook is saved
+with the reason in its metadata (``alignbook.stopped``) and the cell that was running is reported as the
+failing one.
 
-Usage: python -m alignbook.book.execute SOURCE DESTINATION PARAMETERS_JSON FAILURE_JSON
+Usage: python -m alignbook.book.execute SOURCE DESTINATION PARAMETERS_JSON FAILURE_JSON USAGE_JSON
 """
 
 from __future__ import annotations
 
 import json
+import resource
 import signal
 import sys
 import traceback
@@ -54,8 +56,26 @@ def mark_stopped(path: Path, reason: str) -> dict:
     return info
 
 
+def kernel_peak_rss_mb() -> float:
+    """The peak resident memory of the largest process this one started and reaped: the notebook's kernel
+    (jupyter_client waits for it at shutdown), or one of the workers the kernel reaped if that grew larger.
+
+    Not this process's own figure, nor the runner's view of it: on Linux a process started by fork or vfork
+    and exec keeps its parent's peak as a floor, so the runner (a pytest or CLI process that imported torch)
+    would lend its own size to every chapter. The kernel starts from this small process, so its floor is the
+    few tens of MB that papermill occupies."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux reports kilobytes
+
+
 def main(argv: list[str]) -> int:
-    source, destination, parameters, failure = argv
+    source, destination, parameters, failure, usage = argv
+    try:
+        return _run(source, destination, parameters, failure)
+    finally:
+        Path(usage).write_text(json.dumps({"kernel_peak_rss_mb": round(kernel_peak_rss_mb(), 1)}), encoding="utf-8")
+
+
+def _run(source: str, destination: str, parameters: str, failure: str) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     import papermill

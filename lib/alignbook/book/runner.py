@@ -161,7 +161,7 @@ def _failure_message(name: str, info: dict | None, kept: Path, root: Path) -> st
 
 
 def machine_label() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
 
 
 # After asking a stopped chapter to end, how long its clean-up (kernel shutdown, saving the notebook) may take.
@@ -229,7 +229,7 @@ def execute(root: str, source: str, name: str, scale: str, seed: int, device: st
 
 def _execute_in(work: Path, root: str, source: str, name: str, scale: str, seed: int, device: str,
                 timeout: float | None, rehearse: int) -> dict:
-    partial, failure = work / f"{name}.ipynb", work / "failure.json"
+    partial, failure, usage_file = work / f"{name}.ipynb", work / "failure.json", work / "usage.json"
     (work / "tmp").mkdir()
     env = {
         **os.environ,
@@ -247,10 +247,10 @@ def _execute_in(work: Path, root: str, source: str, name: str, scale: str, seed:
         env.update({scales.REHEARSE_ENV: str(cells), scales.ITERATIONS_ENV: str(rehearse),
                     CACHE_ENV: str(work / "cache")})
     params = json.dumps({"scale": scale, "seed": seed, "device": device})
-    command = [sys.executable, "-m", "alignbook.book.execute", source, str(partial), params, str(failure)]
+    command = [sys.executable, "-m", "alignbook.book.execute", source, str(partial), params, str(failure),
+               str(usage_file)]
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=root)
-    # wait4 returns the peak resident memory of the subprocess and of the kernel it started and reaped.
     status, usage, stopped = _wait(process, timeout)
     wall = time.perf_counter() - start
     ok = os.waitstatus_to_exitcode(status) == 0 and stopped is None
@@ -262,13 +262,24 @@ def _execute_in(work: Path, root: str, source: str, name: str, scale: str, seed:
         "notebook": partial.read_text(encoding="utf-8") if partial.exists() else None,
         "failure": info,
         "wall_s": round(wall, 2),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux reports kilobytes
+        "peak_rss_mb": _kernel_peak_rss_mb(usage_file, usage),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_label(),
     }
     if rehearse:
         result["cells"] = json.loads(cells.read_text(encoding="utf-8")) if cells.exists() else []
     return result
+
+
+def _kernel_peak_rss_mb(usage_file: Path, usage: os.struct_rusage) -> float:
+    """The chapter's kernel's peak memory, as the execute process measured it (``execute.kernel_peak_rss_mb``).
+    Not ``wait4``'s figure for that process: it keeps this process's own peak as a floor (fork and exec), so
+    every chapter would read as large as the runner. That figure stands in only when the execute process was
+    killed before it could write its measure (or while writing it)."""
+    try:
+        return float(json.loads(usage_file.read_text(encoding="utf-8"))["kernel_peak_rss_mb"])
+    except (OSError, ValueError, KeyError):
+        return round(usage.ru_maxrss / 1024, 1)  # Linux reports kilobytes
 
 
 def file_result(root: Path, chapter: Chapter, scale: str, seed: int, device: str, result: dict) -> Record:

@@ -8,6 +8,7 @@ outputs.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -174,26 +175,42 @@ def _seconds(value: float) -> str:
 
 def runtimes_page(root: Path, chapters: list[Chapter]) -> str:
     history = load_history(root)
+    ordered = _reading_order(root, chapters)
     lines = [
         "# Run times",
         "",
         "Wall time and peak memory (resident set of the notebook's kernel) of each chapter, as last recorded by",
         "`python -m alignbook run` on the machine that built this site. A dash means the chapter has not been",
-        "run at that scale here.",
+        "run at that scale here. The last row adds the times up (the runner executes chapters one after another)",
+        "and gives the largest peak, which is what the whole book needs.",
         "",
-        "| chapter | smoke | book | full | machine |",
+        "| chapter | smoke | book | full | machine (architecture, CPUs, Python) |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for chapter in _reading_order(root, chapters):
+    for chapter in ordered:
         runs = history.get(chapter.name, {})
         cells = []
         for scale in ("smoke", "book", "full"):
             run = runs.get(scale)
             cells.append(f"{_seconds(run['wall_s'])}, {run['peak_rss_mb']:.0f} MB" if run else "-")
-        machine = next((r["machine"] for r in runs.values()), "-")
+        machine = next((_python_labelled(r["machine"]) for r in runs.values()), "-")
         title = chapter_title(chapter.path)
         lines.append(f"| {{doc}}`{title} </notebooks/{chapter.name}>` | " + " | ".join(cells) + f" | {machine} |")
+    totals = []
+    for scale in ("smoke", "book", "full"):
+        runs = [history[c.name][scale] for c in ordered if scale in history.get(c.name, {})]
+        if not runs:
+            totals.append("-")
+            continue
+        total = f"{_seconds(sum(r['wall_s'] for r in runs))}, at most {max(r['peak_rss_mb'] for r in runs):.0f} MB"
+        totals.append(total if len(runs) == len(ordered) else f"{total} ({len(runs)} of {len(ordered)} chapters)")
+    lines.append("| **all chapters** | " + " | ".join(totals) + " | |")
     return "\n".join(lines) + "\n"
+
+
+def _python_labelled(machine: str) -> str:
+    """Records written before the label named the Python version end in a bare version number: name it."""
+    return re.sub(r", (\d+\.\d+\.\d+)$", r", Python \1", machine)
 
 
 def _number(value) -> str:
