@@ -349,8 +349,10 @@ _LOOPS: dict[str, dict[str, Callable[[Mapping[str, Any], int], Any] | None]] = {
     # OmniSafe's toy runs have epochs of 200 steps.
     "omnisafe": {"seeds": None, "toy_steps": lambda full, n: 200 * n, "race_steps": lambda full, n: 200 * n,
                  "tour_steps": lambda full, n: 200 * n},
-    "pku_saferlhf": dict.fromkeys(("sft_steps", "score_steps", "ppo_iterations", "fixed_lambdas", "seeds",
-                                   "eval_samples", "rounds")),
+    # pairs_per_prompt: the preference data's size, generated answer by answer (the score models' batches keep
+    # their full shape).
+    "pku_saferlhf": dict.fromkeys(("sft_steps", "pairs_per_prompt", "score_steps", "ppo_iterations", "fixed_lambdas",
+                                   "seeds", "eval_samples", "rounds")),
     "aligner": dict.fromkeys(("steps", "warmup_steps", "ablation_fractions", "ablation_steps", "seeds",
                               "undertrained_steps", "strong_sft_steps", "w2s_steps")),
     # A random prefill of two whole episodes (so that the logs hold episodes), then n world-model updates
@@ -387,8 +389,9 @@ _PHASES: dict[str, tuple[tuple[str, ...], ...]] = {
     "safepo_multiagent": (("seeds", "total_steps", "update_iters"), ("seeds", "goal_total_steps", "update_iters"),
                           ("toy_steps",), ("tour_steps",)),
     "omnisafe": (("seeds", "toy_steps"), ("seeds", "race_steps"), ("tour_steps",)),
-    "pku_saferlhf": (("sft_steps",), ("score_steps",), ("seeds", "fixed_lambdas", "ppo_iterations", "rounds"),
-                     ("seeds", "fixed_lambdas", "eval_samples", "rounds")),
+    "pku_saferlhf": (("sft_steps",), ("pairs_per_prompt",), ("score_steps",),
+                     ("seeds", "fixed_lambdas", "ppo_iterations", "rounds"),
+                     ("seeds", "fixed_lambdas", "eval_samples", "rounds"), ("rounds", "pairs_per_prompt")),
     "aligner": (("seeds", "steps"), ("seeds", "warmup_steps"), ("seeds", "ablation_fractions", "ablation_steps"),
                 ("undertrained_steps",), ("strong_sft_steps",), ("w2s_steps",)),
     "safedreamer": (("seeds", "env_steps"), ("vision_env_steps",), ("record_episodes",)),

@@ -13,7 +13,8 @@ The policy, applied by ``alignbook.chapter()`` and in every worker process:
 - otherwise one thread for the book's small networks (scales smoke and book), and the cores this process may
   actually run on (``os.sched_getaffinity``, not the machine's count) for the ``full`` scale, meant for a GPU
   or a dedicated machine, whose language models (d >= 256) are wide enough to split (the language-model
-  chapters already ran on torch's default there).
+  chapters already ran on torch's default there); the CPU rehearsal of ``full`` (``run --rehearse``), a CI check
+  on a shared machine, keeps the one thread of the small scales.
 
 Intra-op threads reorder floating-point sums, so a given seed reproduces the same numbers only with the same
 thread count: one more reason to fix it in one place.

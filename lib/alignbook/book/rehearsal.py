@@ -34,9 +34,10 @@ from alignbook.book.chapters import Chapter
 FOLDER = "full-rehearsal"
 # The memory of a Colab-class GPU (T4: 15 GB), the cap for host and device peaks alike.
 MEMORY_CAP_BYTES = 15 * 10**9
-# Speed of a T4-class GPU against this machine's 2 CPU cores for the book's models. None was measured (no GPU
-# was lent); the book's networks are tiny and launch-bound and Colab's 2 CPU cores match this machine's, so no
-# speed-up is assumed: the extrapolation on 2 CPU cores is also the plan for Colab.
+# Speed of a T4-class GPU against this machine's CPU for the book's models. None was measured (no GPU was lent);
+# the book's networks are small and launch-bound, MuJoCo steps on the CPU, and Colab's 2 CPU cores match this
+# machine's, so no speed-up is assumed: the extrapolation on the CPU (one thread, as the rehearsal runs) is also
+# the plan for Colab, and a GPU can only shorten it.
 GPU_SPEEDUP = 1.0
 BUDGET_S = 3600.0  # what a full run may take on one Colab-class machine
 
