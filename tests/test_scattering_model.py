@@ -135,3 +135,22 @@ def test_metrics_known_values():
         metrics.rrmse(truth[:, :2], truth)
     with pytest.raises(ValueError, match="samples must be"):
         metrics.crps(truth, truth)
+
+
+def test_trainings_in_worker_processes_match_the_same_trainings_here():
+    from alignbook.scattering.train import fit_in_workers
+
+    data = random_data(16)
+    jobs = []
+    for objective in ("diffusion", "mse"):
+        torch.manual_seed(0)
+        model = ConditionalDenoiser(BackProjectionLatents(GEOM, 6), width=8, blocks=1)
+        target = model.latents(data).detach()[:, :1] * 3
+        jobs.append(dict(model=model, objective=objective, target=target, data=data, steps=4, batch=8,
+                         peak_lr=3e-3, seed=0))
+    apart = fit_in_workers(jobs, workers=2)  # first: the workers train copies, the jobs' models stay untouched
+    here = fit_in_workers(jobs, workers=1)
+    for (m1, l1, s1), (m2, l2, s2) in zip(here, apart, strict=True):
+        assert l1 == l2 and s1 > 0 and s2 > 0  # bit for bit: each fit seeds its own generator, one thread each
+        for p1, p2 in zip(m1.parameters(), m2.parameters(), strict=True):
+            assert torch.equal(p1, p2)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -108,6 +110,34 @@ def fit(model: ConditionalDenoiser, objective: str, target: torch.Tensor, data: 
         losses.append(loss.item())
     model.eval()
     return (ema.model if ema is not None else model), losses
+
+
+def _timed_fit(job: dict) -> tuple[ConditionalDenoiser, list[float], float]:
+    start = time.perf_counter()
+    model, losses = fit(**job)
+    return model, losses, time.perf_counter() - start
+
+
+def _timed_fit_pickled(blob: bytes) -> bytes:
+    # Pickled bytes both ways: the worker pipe's pickler would pass tensors as shared-memory handles, which a
+    # worker started as its own interpreter cannot open.
+    return pickle.dumps(_timed_fit(pickle.loads(blob)))
+
+
+def fit_in_workers(jobs: list[dict], workers: int) -> list[tuple[ConditionalDenoiser, list[float], float]]:
+    """``fit(**job)`` for each job (its model built, and seeded, by the caller), with each fit's seconds; on the
+    CPU over ``workers`` processes. The book's networks train on one thread each (``alignbook.threads``), so
+    independent trainings side by side use a second core that threads inside one small network would mostly
+    leave waiting; each fit seeds its own generator, so the results match a run in this process. On another
+    device, or with one worker, the jobs run here one after another (training the jobs' models in place, where
+    a worker trains a copy: use the models returned)."""
+    on_cpu = all(job["target"].device.type == "cpu" and job["data"].device.type == "cpu" for job in jobs)
+    if workers <= 1 or len(jobs) <= 1 or not on_cpu:
+        return [_timed_fit(job) for job in jobs]
+    from alignbook.workers import map_in_workers
+
+    replies = map_in_workers("alignbook.scattering.train:_timed_fit_pickled", [(pickle.dumps(job),) for job in jobs], workers)
+    return [pickle.loads(reply) for reply in replies]
 
 
 @torch.no_grad()
