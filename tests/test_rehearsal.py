@@ -172,6 +172,10 @@ def test_loops_of_another_chapter_and_of_several_phases_are_bounded_by_the_large
     [section] = est.sections
     assert section.full_s == pytest.approx(2.0 + 1.0 * (rl.sft_steps - 2) / 2)
     assert section.full_s < section.upper_s == pytest.approx(2.0 * rl.sft_steps / 2)
+    # On the CPU the growth is read in CPU time: a neighbour that slowed the wall clock by 10 s is not multiplied.
+    busy = rehearsal.estimate("aligner", nbformat.writes(nb), [{**cell, "cpu_seconds": 1.9}], 2.0, 1.0,
+                              calibration=[{**cell, "seconds": 12.0, "cpu_seconds": 2.9}])
+    assert busy.sections[0].full_s == pytest.approx(section.full_s)
     # A cell that only got slower by noise, never faster: no negative growth.
     shrunk = rehearsal.estimate("aligner", nbformat.writes(nb), [cell], 2.0, 1.0, calibration=[{**cell, "seconds": 1.0}])
     assert shrunk.sections[0].full_s == pytest.approx(2.0)

@@ -126,20 +126,30 @@ def _offline_corpus(cfg: scales.Config) -> scales.Config:
     return scales.Config(cfg._chapter, cfg._scale, values, reads=cfg._reads)
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (worker processes closed within a cell): unlike
+    wall time, hardly moved by other programs on a shared machine."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _record_cells(log_path: str) -> None:
-    """Append, after every cell, its execution count, wall time, the (chapter, key) settings it read and the
-    CUDA peak memory so far to the JSON list at ``log_path`` (read by alignbook.book.rehearsal)."""
+    """Append, after every cell, its execution count, wall time, CPU time, the (chapter, key) settings it read and
+    the CUDA peak memory so far to the JSON list at ``log_path`` (read by alignbook.book.rehearsal)."""
     from IPython import get_ipython
 
     shell = get_ipython()
     if shell is None:
         raise RuntimeError("a rehearsal runs inside a notebook kernel (python -m alignbook run ... --rehearse)")
     cells: list[dict] = []
-    started = [time.perf_counter()]  # the current cell (this one first) began just before chapter() was called
+    # the current cell (this one first) began just before chapter() was called
+    started, cpu_started = [time.perf_counter()], [_cpu_seconds()]
 
     def pre(_info) -> None:
         scales.READS.clear()
-        started[0] = time.perf_counter()
+        started[0], cpu_started[0] = time.perf_counter(), _cpu_seconds()
 
     def post(result) -> None:
         import sys
@@ -147,7 +157,8 @@ def _record_cells(log_path: str) -> None:
         torch = sys.modules.get("torch")
         cuda = torch.cuda.max_memory_allocated() if torch is not None and torch.cuda.is_initialized() else 0
         cells.append({"execution_count": result.execution_count, "seconds": time.perf_counter() - started[0],
-                      "reads": sorted(scales.READS), "cuda_peak_bytes": cuda})
+                      "cpu_seconds": _cpu_seconds() - cpu_started[0], "reads": sorted(scales.READS),
+                      "cuda_peak_bytes": cuda})
         with open(log_path, "w", encoding="utf-8") as handle:
             json.dump(cells, handle)
 

@@ -11,7 +11,8 @@ it multiplies fixed costs (model building, imports, evaluation) with the loops, 
 With ``--calibrate`` the chapter is rehearsed a second time with four iterations per loop. A cell's work is
 modelled as a fixed cost plus a cost per iteration of each phase it runs; the difference of the two runs then
 gives the growth per iteration, and the full time is t2 + (t4 - t2) x the largest phase's (full - 2) / (4 - 2)
-iterations: the fixed cost counted once, exact for a cell of one phase and an upper bound for a cell of several
+iterations (on the CPU the growth t4 - t2 is read in CPU time, which other programs on a shared machine hardly
+move): the fixed cost counted once, exact for a cell of one phase and an upper bound for a cell of several
 (chapters put each expensive phase in a cell of its own). This is the estimate the full sizes in
 ``alignbook.scales`` are planned with; timing noise in short cells can move it either way.
 
@@ -93,6 +94,11 @@ def _cell_full(cell: dict, calibration: dict | None) -> tuple[float, float, floa
     if ratio == 0.0:  # reads no loop: a fixed cost, counted once
         return 0.0, max(t2, t4), max(t2, t4)
     grown = max(0.0, t4 - t2)
+    if "cpu_seconds" in cell and "cpu_seconds" in calibration and not cell["cuda_peak_bytes"]:
+        # On the CPU the growth is read from CPU time (the kernel's and its finished workers'): what other
+        # programs do to the wall clock is then not multiplied by the loops' ratio. Workers side by side count
+        # their CPU time in full, so for them this overstates the wall time.
+        grown = max(0.0, calibration["cpu_seconds"] - cell["cpu_seconds"])
     return grown / per, min(upper, t2 + grown * ratio), upper
 
 
