@@ -142,14 +142,17 @@ def test_calibration_counts_fixed_costs_once():
     # 0.5 s per step and 1 s fixed, through the two runs; the upper bound multiplies the fixed second too
     assert section.per_iteration_s == pytest.approx(0.5)
     assert section.full_s == pytest.approx(1.0 + 0.5 * steps) and section.upper_s == pytest.approx(2.0 * steps / 2)
-    assert est.calibrated and "calibrated: fixed costs once" in rehearsal.describe(est)
+    assert est.calibrated and "calibrated: the cost of an inner iteration" in rehearsal.describe(est)
     with pytest.raises(ValueError, match="did not run in the calibration"):
         rehearsal.estimate("survey", nbformat.writes(nb), at_two, 2.0, 1.0, calibration=[])
 
 
-def test_rehearsal_of_four_iterations_for_the_calibration():
-    assert scales.rehearsal("survey", 4).bt_steps == 4
-    assert len(scales.rehearsal("survey", 4).bt_comparisons) == 4
+def test_the_calibration_grows_the_inner_loops_alone():
+    calibration = scales.rehearsal("survey", 4)
+    assert calibration.bt_steps == calibration.gw_updates == calibration.gw_eval_episodes == 4  # inner: steps
+    assert len(calibration.bt_comparisons) == calibration.bt_seeds == calibration.gw_seeds == 2  # outer: sweeps, seeds
+    assert scales.inner("sft_steps") and scales.inner("games") and not scales.inner("seeds")
+    assert not scales.inner("pairs_per_prompt") and scales.outer("fixed_lambdas")
     assert scales.rehearsal("safepo", 4).total_steps == 4 * scales.get("safepo", "full").steps_per_epoch
     with pytest.raises(ValueError, match="at least two iterations"):
         scales.rehearsal("survey", 1)
@@ -163,14 +166,15 @@ def test_loops_of_another_chapter_and_of_several_phases_are_bounded_by_the_large
                                     (("pku_saferlhf", "score_steps"),)]
     rl, al = scales.get("pku_saferlhf", "full"), scales.get("aligner", "full")
     assert scales.extrapolation(reads) == (2.0, float(rl.sft_steps))  # the largest ratio, not the product
-    assert rl.sft_steps > rl.score_steps and al.seeds < rl.sft_steps
+    assert rl.sft_steps > rl.score_steps and al.seeds < rl.sft_steps and al.seeds > 2
     # Calibrated: 1 s of growth from two to four iterations, all charged at the largest phase's rate: a bound.
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("## Upstream"), nbformat.v4.new_code_cell("build", execution_count=1)]
     cell = {"execution_count": 1, "seconds": 2.0, "reads": [list(r) for r in reads], "cuda_peak_bytes": 0}
     est = rehearsal.estimate("aligner", nbformat.writes(nb), [cell], 2.0, 1.0, calibration=[{**cell, "seconds": 3.0}])
     [section] = est.sections
-    assert section.full_s == pytest.approx(2.0 + 1.0 * (rl.sft_steps - 2) / 2)
+    # The aligner's seeds repeat the whole cell (outer, 3 / 2); the growth is charged at the SFT's rate (inner).
+    assert section.full_s == pytest.approx(al.seeds / 2 * (2.0 + 1.0 * (rl.sft_steps - 2) / 2))
     assert section.full_s < section.upper_s == pytest.approx(2.0 * rl.sft_steps / 2)
     # On the CPU the growth is read in CPU time: a neighbour that slowed the wall clock by 10 s is not multiplied.
     busy = rehearsal.estimate("aligner", nbformat.writes(nb), [{**cell, "cpu_seconds": 1.9}], 2.0, 1.0,
@@ -178,4 +182,4 @@ def test_loops_of_another_chapter_and_of_several_phases_are_bounded_by_the_large
     assert busy.sections[0].full_s == pytest.approx(section.full_s)
     # A cell that only got slower by noise, never faster: no negative growth.
     shrunk = rehearsal.estimate("aligner", nbformat.writes(nb), [cell], 2.0, 1.0, calibration=[{**cell, "seconds": 1.0}])
-    assert shrunk.sections[0].full_s == pytest.approx(2.0)
+    assert shrunk.sections[0].full_s == pytest.approx(al.seeds / 2 * 2.0)

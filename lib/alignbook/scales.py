@@ -499,8 +499,8 @@ def _cut(value: Any, n: int) -> Any:
 
 
 def rehearsal(chapter: str, iterations: int | None = None) -> Config:
-    """The full configuration of ``chapter`` with every loop cut to its first ``iterations`` (default 2, or
-    ``$ALIGNBOOK_REHEARSE_ITERATIONS``) (``_LOOPS``) and the settings that depend on them kept consistent
+    """The full configuration of ``chapter`` with every inner loop cut to its first ``iterations`` (default 2, or
+    ``$ALIGNBOOK_REHEARSE_ITERATIONS``) and every outer loop to two (``_LOOPS``, ``inner``) and the settings that depend on them kept consistent
     (``_ADJUST``): models at full size, data at full shape. Its scale still reads "full"; the keys read from it
     are collected in ``READS``."""
     n = iterations or int(os.environ.get(ITERATIONS_ENV) or 2)
@@ -509,7 +509,8 @@ def rehearsal(chapter: str, iterations: int | None = None) -> Config:
     full = _CHAPTERS[chapter]["full"]
     values = dict(full)
     for key, rule in _LOOPS[chapter].items():
-        values[key] = _cut(full[key], n) if rule is None else rule(full, n)
+        m = n if inner(key) else 2  # the calibration's second run grows the inner loops alone
+        values[key] = _cut(full[key], m) if rule is None else rule(full, m)
     for key, rule in _ADJUST.get(chapter, {}).items():
         values[key] = rule(values)
     return Config(chapter, "full", values, reads=READS)
@@ -537,13 +538,33 @@ def phases(reads: Iterable[tuple[str, str]]) -> list[tuple[tuple[str, str], ...]
     return list(dict.fromkeys(result))  # a loop shared by several phases (seeds) read alone: one phase
 
 
-def iterations(phase: Iterable[tuple[str, str]], iterations: int | None = None) -> tuple[float, float]:
-    """A phase's iterations (the product of its loops' counts) in the rehearsal and at full."""
+def iterations(phase: Iterable[tuple[str, str]], iterations: int | None = None,
+               which: Callable[[str], bool] = lambda key: True) -> tuple[float, float]:
+    """A phase's iterations (the product of its loops' counts, of those keys ``which`` accepts) in the rehearsal
+    and at full."""
     rehearsed = at_full = 1.0
     for chapter, key in phase:
-        cut, full = loop_counts(chapter, iterations)[key]
-        rehearsed, at_full = rehearsed * cut, at_full * full
+        if which(key):
+            cut, full = loop_counts(chapter, iterations)[key]
+            rehearsed, at_full = rehearsed * cut, at_full * full
     return rehearsed, at_full
+
+
+# Inner loops: many cheap iterations (training steps, updates, games, seconds of a benchmark), each costing about
+# the same. The other loops (seeds, sweeps, data counts, episodes) repeat a costly piece of work a few times.
+# The calibration of the rehearsal grows the inner loops alone, so that the growth it measures is the cost of an
+# inner iteration, not of one more seed's evaluation.
+_INNER_SUFFIXES = ("steps", "updates", "iterations", "iters", "seconds")
+_INNER_NAMES = ("games", "gw_eval_episodes", "scaling_sizes")  # cheap repetitions; a ladder counts its steps
+
+
+def inner(key: str) -> bool:
+    """Whether the loop setting ``key`` counts many cheap iterations (see ``_INNER_SUFFIXES``)."""
+    return key.endswith(_INNER_SUFFIXES) or key in _INNER_NAMES
+
+
+def outer(key: str) -> bool:
+    return not inner(key)
 
 
 def extrapolation(reads: Iterable[tuple[str, str]], iterations_: int | None = None) -> tuple[float, float]:

@@ -8,13 +8,14 @@ into phases that run one after another (``alignbook.scales.phases``). Without ca
 bounded by its rehearsal time x (full / rehearsal iterations) of its largest phase: exact for a single loop, but
 it multiplies fixed costs (model building, imports, evaluation) with the loops, which at two iterations dominate.
 
-With ``--calibrate`` the chapter is rehearsed a second time with four iterations per loop. A cell's work is
-modelled as a fixed cost plus a cost per iteration of each phase it runs; the difference of the two runs then
-gives the growth per iteration, and the full time is t2 + (t4 - t2) x the largest phase's (full - 2) / (4 - 2)
-iterations (on the CPU the growth t4 - t2 is read in CPU time, which other programs on a shared machine hardly
-move): the fixed cost counted once, exact for a cell of one phase and an upper bound for a cell of several
-(chapters put each expensive phase in a cell of its own). This is the estimate the full sizes in
-``alignbook.scales`` are planned with; timing noise in short cells can move it either way.
+With ``--calibrate`` the chapter is rehearsed a second time with its inner loops (many cheap iterations: steps,
+updates) at four iterations and its outer loops (seeds, sweeps, data counts: a costly piece of work repeated a few
+times) still at two. The difference of the two runs is then the cost of the added inner iterations alone (read in
+CPU time on the CPU, which other programs on a shared machine hardly move); the full time of a cell is its
+rehearsal time plus that growth x (full - 2) / (4 - 2) inner iterations, all x the outer loops' full / rehearsal
+ratio (``_cell_full``): fixed costs counted once per repetition, exact for a cell of one phase, a bound for a
+cell of several phases (chapters put each expensive phase in a cell of its own). This is the estimate the full
+sizes in ``alignbook.scales`` are planned with; timing noise in short cells can move it either way.
 
 Everything goes to ``_build/full-rehearsal/`` (executed notebooks, estimates, failures), never mixed with a
 real run's outputs; the results inside are not judged.
@@ -73,33 +74,38 @@ def folder(root: Path) -> Path:
 
 
 def _cell_full(cell: dict, calibration: dict | None) -> tuple[float, float, float]:
-    """A cell's time per iteration, its full time (calibrated when the 4-iteration run is given) and the upper
-    bound (its rehearsal time x the loops' ratios).
+    """A cell's time per iteration, its full time (calibrated when the second run is given) and the upper bound
+    (its rehearsal time x the loops' ratios).
 
-    Calibrated: a cell whose work is fixed + a_p x (iterations of phase p), summed over the phases it runs,
-    takes t2 at two iterations and t4 = t2 + sum_p a_p (P4_p - P2_p) at four, so at full it takes
-    t2 + sum_p a_p (Pfull_p - P2_p) <= t2 + (t4 - t2) x max_p (Pfull_p - P2_p) / (P4_p - P2_p): exact for a
-    cell of one phase, a bound for several, and the fixed cost counted once either way."""
+    Calibrated: a cell runs, per phase p, O_p repetitions (outer loops: seeds, sweeps) of I_p cheap iterations
+    (inner loops: steps); the second run grows the inner loops alone (2 -> 4), so t4 - t2 = sum_p O2_p b_p
+    (I4_p - I2_p) for b_p the cost of an inner iteration. At full the cell then takes at most
+    max_p (Ofull_p / O2_p) x [t2 + (t4 - t2) x max_p (Ifull_p - I2_p) / (I4_p - I2_p)]: the repetitions scale the
+    whole rehearsal (fixed costs included, an overstatement when they sit outside the outer loops), the growth
+    per inner iteration is measured; exact for a cell of one phase without fixed costs."""
     reads = [tuple(pair) for pair in cell["reads"]]
     p2, p_full = scales.extrapolation(reads, 2)
     upper = cell["seconds"] * p_full / p2
     if calibration is None:
         return cell["seconds"] / p2, upper, upper
-    ratio, per = 0.0, 0.0
-    for phase in scales.phases(reads):
-        (q2, q_full), (q4, _) = scales.iterations(phase, 2), scales.iterations(phase, 4)
-        if q4 > q2 and (q_full - q2) / (q4 - q2) > ratio:
-            ratio, per = (q_full - q2) / (q4 - q2), q4 - q2
     t2, t4 = cell["seconds"], calibration["seconds"]
-    if ratio == 0.0:  # reads no loop: a fixed cost, counted once
+    phases = scales.phases(reads)
+    if not phases:  # reads no loop: a fixed cost, counted once
         return 0.0, max(t2, t4), max(t2, t4)
+    repeat, ratio, per = 1.0, 0.0, 0.0
+    for phase in phases:
+        o2, o_full = scales.iterations(phase, 2, scales.outer)
+        (i2, i_full), (i4, _) = scales.iterations(phase, 2, scales.inner), scales.iterations(phase, 4, scales.inner)
+        repeat = max(repeat, o_full / o2)
+        if i4 > i2 and (i_full - i2) / (i4 - i2) > ratio:
+            ratio, per = (i_full - i2) / (i4 - i2), (i4 - i2) * o2
     grown = max(0.0, t4 - t2)
     if "cpu_seconds" in cell and "cpu_seconds" in calibration and not cell["cuda_peak_bytes"]:
         # On the CPU the growth is read from CPU time (the kernel's and its finished workers'): what other
         # programs do to the wall clock is then not multiplied by the loops' ratio. Workers side by side count
         # their CPU time in full, so for them this overstates the wall time.
         grown = max(0.0, calibration["cpu_seconds"] - cell["cpu_seconds"])
-    return grown / per, min(upper, t2 + grown * ratio), upper
+    return (grown / per if per else 0.0), min(upper, repeat * (t2 + grown * ratio)), upper
 
 
 def estimate(name: str, notebook: str, cells: list[dict], wall_s: float, peak_rss_mb: float,
@@ -147,8 +153,8 @@ def describe(est: Estimate) -> str:
     for s in est.sections:
         lines.append(f"  {s.heading[:39]:<40}{s.measured_s:>9.1f}s{s.per_iteration_s:>10.3g}s"
                      f"{_duration(s.full_s):>12}{_duration(s.upper_s):>12}  {', '.join(s.loops) or '-'}")
-    how = ("calibrated: fixed costs once, the growth per iteration from this rehearsal and a second one at four "
-           "iterations; exact for a cell of one phase, a bound for several, and timing noise moves it either way"
+    how = ("calibrated: the cost of an inner iteration (steps) from this rehearsal and a second one at four, "
+           "the outer loops (seeds, sweeps) scaling the rest; a bound where a cell runs several phases"
            if calibrated else "an upper bound: rehearsal time x the loops' ratios, fixed costs multiplied too")
     lines.append(f"  total: rehearsal {est.wall_s:.1f} s; full extrapolated on this machine {_duration(est.full_s)} "
                  f"({how}; GPU speed-up assumed {GPU_SPEEDUP:g}x, none measured)")
