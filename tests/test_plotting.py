@@ -186,6 +186,8 @@ def test_method_styles_tell_twenty_methods_apart_and_keep_method_colors():
     assert {n: s["color"] for n, s in plotting.method_styles(few).items()} == plotting.method_colors(few)
     # neighbours differ in line style: one drawn over the other still shows
     assert all(styles[a]["linestyle"] != styles[b]["linestyle"] for a, b in zip(names[:-1], names[1:], strict=True))
+    solid, dotted = (next(s for s in styles.values() if s["linestyle"] == ls) for ls in ("-", ":"))
+    assert dotted["zorder"] > solid["zorder"]  # the gaps of a dotted line over a solid one show it
     with pytest.raises(ValueError, match="21 methods but only 20"):
         plotting.method_styles([f"m{i}" for i in range(21)])
     fig, ax = plotting.figure()

@@ -111,15 +111,17 @@ def method_colors(names) -> dict[str, str]:
 
 
 def method_styles(names) -> dict[str, dict[str, str]]:
-    """One distinct look per name, in the order given: ``{"color": ..., "linestyle": ...}`` to pass to ``plot``
+    """One distinct look per name, in the order given: ``{"color", "linestyle", "zorder"}`` to pass to ``plot``
     or ``seeds`` as keywords. Colours are ``method_colors``' for the same list (a method keeps its colour in
     figures drawn either way); the line style tells apart overlapping curves and lists longer than the palette.
+    Sparser dash patterns lie above denser ones (a solid line drawn last would cover a dashed one exactly).
     """
     names = list(dict.fromkeys(names))
     limit = math.lcm(len(PALETTE), len(LINESTYLES))  # the pairs repeat after this many names
     if len(names) > limit:
         raise ValueError(f"{len(names)} methods but only {limit} distinct colour and line-style pairs; group them")
-    return {name: {"color": PALETTE[i % len(PALETTE)], "linestyle": LINESTYLES[i % len(LINESTYLES)]}
+    return {name: {"color": PALETTE[i % len(PALETTE)], "linestyle": LINESTYLES[i % len(LINESTYLES)],
+                   "zorder": 2 + 0.1 * (i % len(LINESTYLES))}  # 2: matplotlib's lines; the axes' spines at 2.5
             for i, name in enumerate(names)}
 
 
