@@ -242,3 +242,21 @@ def test_legend_outside_rejects_what_it_cannot_draw():
     ax.plot([0, 1], [1, 0], label="x")
     with pytest.raises(ValueError, match="'below' or 'right'"):
         plotting.legend_outside(fig, where="above")
+
+
+def test_show_keeps_the_figure_title_clear_of_a_tall_grid_of_images():
+    fig, axes = plotting.figure(ncols=5, nrows=12, height=(7.8 / 5 + 0.25) * 12 + 0.4, squeeze=False)
+    for ax in axes.flat:  # the Safety-Gymnasium tour: 60 square frames, each titled
+        ax.imshow(np.zeros((8, 8)))
+        ax.set(title="RacecarButton2", xticks=[], yticks=[])
+    fig.suptitle("Safety{Agent}{Task}{Level}-v0: the first layout of each")
+    fig.tight_layout()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    titles = [ax.title.get_window_extent(renderer) for ax in axes[0]]
+    assert any(fig._suptitle.get_window_extent(renderer).overlaps(t) for t in titles)  # what tight_layout leaves
+    plotting.show(fig)
+    fig.canvas.draw()
+    title = fig._suptitle.get_window_extent(renderer)
+    assert not any(title.overlaps(ax.title.get_window_extent(renderer)) for ax in axes[0])
+    assert title.y1 <= fig.bbox.y1 + 1  # still inside the figure

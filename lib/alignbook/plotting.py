@@ -290,8 +290,25 @@ def tidy(fig) -> None:
         _tidy_axis(ax.yaxis, ax.get_yscale(), 2 * box.height * height)  # y labels stack: they need less room
 
 
+def _clear_suptitle(fig) -> None:
+    """Move the axes down until the figure's title clears every panel's title and labels.
+
+    ``tight_layout`` leaves a tall grid of fixed-aspect panels (images) under the title: the first row's panel
+    titles then print through it."""
+    title = getattr(fig, "_suptitle", None)
+    if title is None or not title.get_text() or not fig.axes:
+        return
+    renderer = fig.canvas.get_renderer()
+    panels = [ax.get_tightbbox(renderer) for ax in fig.axes if ax.get_visible()]
+    top = max(box.y1 for box in panels if box is not None)
+    overlap = top - title.get_window_extent(renderer).y0 + 0.6 * title.get_fontsize()  # pixels, with a gap
+    if overlap > 0:
+        fig.subplots_adjust(top=fig.subplotpars.top - overlap / fig.bbox.height)
+
+
 def show(fig) -> None:
-    """Tidy the ticks, lay the figure out and display it (inline in a notebook)."""
+    """Tidy the ticks, lay the figure out (its title clear of the panels) and display it (inline in a notebook)."""
     tidy(fig)
     fig.tight_layout()
+    _clear_suptitle(fig)
     plt.show()
