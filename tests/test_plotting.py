@@ -234,6 +234,24 @@ def test_legend_outside_right_of_an_axes_keeps_the_figure_the_column_wide():
     assert legend.get_window_extent(fig.canvas.get_renderer()).x1 <= fig.bbox.x1 + 1
 
 
+def test_legend_outside_below_one_axes_clears_its_x_label():
+    fig, (left, right) = plotting.figure(ncols=2)
+    left.hist([0.1, 0.2, 0.2, 0.9], label="safe (truth)")
+    right.plot([0, 10], [1, 0], label="reward model")
+    right.plot([0, 10], [0.5, 0.2], label="cost model")
+    for ax in (left, right):
+        ax.set(xlabel="a two-line\nx label")
+    legends = [plotting.legend_outside(ax, where="below") for ax in (left, right)]
+    plotting.show(fig)
+    renderer = fig.canvas.get_renderer()
+    assert [t.get_text() for t in legends[1].get_texts()] == ["reward model", "cost model"]
+    for ax, legend in zip((left, right), legends, strict=True):
+        box = legend.get_window_extent(renderer)
+        assert not _overlaps_any_axes(fig, legend)
+        assert box.y1 <= ax.xaxis.label.get_window_extent(renderer).y0  # under the label, not through it
+        assert box.y0 >= fig.bbox.y0 - 1  # tight_layout made room inside the figure
+
+
 def test_legend_outside_rejects_what_it_cannot_draw():
     fig, ax = plotting.figure()
     ax.plot([0, 1], [0, 1])  # no label

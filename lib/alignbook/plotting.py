@@ -217,10 +217,11 @@ LEGEND_HANDLE_INCHES = 0.6  # a legend entry's line sample and the gaps around i
 def legend_outside(target, where: str = "below", ncols: int | None = None, **legend):
     """One legend for ``target`` (a figure: every axes' entries, each label once; or one axes) outside the data.
 
-    ``where="below"``: a figure legend under the whole figure, in as many columns as the column's width holds
-    (the inline display and ``savefig(bbox_inches="tight")`` grow the image to include it). ``where="right"``:
-    beside the axes (an axes' legend, for which ``tight_layout`` narrows the axes to keep the figure the column
-    wide) or beside the figure. Reference lines enter with their ``label``. Returns the legend.
+    ``where="below"``: under the whole figure (a figure legend; the inline display and
+    ``savefig(bbox_inches="tight")`` grow the image to include it) or under one axes' x label (panels whose
+    legends differ), in as many columns as the width holds. ``where="right"``: beside the axes (``tight_layout``
+    narrows the axes to keep the figure the column wide) or beside the figure. Reference lines enter with their
+    ``label``. Returns the legend.
     """
     if where not in ("below", "right"):
         raise ValueError(f"where is 'below' or 'right', got {where!r}")
@@ -241,9 +242,18 @@ def legend_outside(target, where: str = "below", ncols: int | None = None, **leg
         holder, anchor = (fig, (1.0, 0.5)) if target is fig else (target, (1.02, 0.5))
         return holder.legend(handles, labels, loc="center left", bbox_to_anchor=anchor, ncols=ncols, **legend)
     if ncols is None:
+        room = fig.get_size_inches()[0] * (1 if target is fig else target.get_position().width)
         entry = LEGEND_HANDLE_INCHES + LEGEND_CHAR_INCHES * max(len(label) for label in labels)
-        ncols = int(np.clip(fig.get_size_inches()[0] // entry, 1, len(labels)))
-    return fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=ncols, **legend)
+        ncols = int(np.clip(room // entry, 1, len(labels)))
+    if target is fig:
+        return fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=ncols, **legend)
+    # Under the axes' tick labels and x label: their height in points does not change when the layout moves
+    # the axes, so the anchor is the axes' bottom edge less that height, measured once here.
+    renderer = fig.canvas.get_renderer()
+    depth = (target.bbox.y0 - target.get_tightbbox(renderer).y0) * 72 / fig.dpi
+    anchor = target.transAxes + mpl.transforms.ScaledTranslation(0, -(depth + 2) / 72, fig.dpi_scale_trans)
+    return target.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=anchor,
+                         ncols=ncols, **legend)
 
 
 LABEL_INCHES = 0.6  # room one x tick label needs ("-0.25", "150k"): fewer ticks on a narrow panel
