@@ -278,3 +278,20 @@ def test_show_keeps_the_figure_title_clear_of_a_tall_grid_of_images():
     title = fig._suptitle.get_window_extent(renderer)
     assert not any(title.overlaps(ax.title.get_window_extent(renderer)) for ax in axes[0])
     assert title.y1 <= fig.bbox.y1 + 1  # still inside the figure
+
+
+def test_every_chapter_legend_goes_outside_the_data():
+    import json
+    import re
+    from pathlib import Path
+
+    notebooks = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+    assert len(notebooks) >= 14
+    inside = []
+    for path in notebooks:
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code":
+                inside += [f"{path.stem}: {line.strip()}" for line in source.splitlines()
+                           if re.search(r"\.legend\(", line)]  # ax.legend / fig.legend: placed by hand
+    assert not inside, f"draw legends with plotting.legend_outside: {inside}"
