@@ -10,6 +10,7 @@ The whole API::
     for name in colors:
         plotting.seeds(axes[0], logs[logs.algo == name], x="steps", y="episode_cost", label=name,
                        color=colors[name], bounds=(0, None))      # a cost is never negative
+    plotting.legend_outside(fig)                                  # one legend, below the panels
     plotting.show(fig)                                            # tidy the ticks, lay out, display
 
 - ``figure(ncols=1, nrows=1, height=None, width=1.0, **subplots)`` makes a figure ``width`` times the column
@@ -23,14 +24,14 @@ The whole API::
   thin line").
 - ``settings_line(values, title=None)`` writes a run's settings (a dict, a chapter's ``cfg``) for the reader, in
   place of a repr: ``toy runs: steps per epoch 200 · hidden 16, 16 · actor lr 0.003``, wrapped between settings.
-- ``method_colors(names)`` maps each name to a distinct colour-blind-safe colour, in the order given;
+- ``method_colors(names)`` maps each name to a distinct colour (the first six colour-blind-safe), in order;
   ``method_styles(names)`` maps each to a colour (the same) and a line style (``plot(..., **styles[name])``):
   overlapping curves stay visible, and up to 20 methods stay apart.
 - ``legend_outside(fig_or_ax, where="below")`` gathers the labelled lines into one legend outside the data:
-  below the figure (default) or to the right of an axes.
+  below the figure (default), below one axes' x label, or to the right. Chapters draw no legend any other way.
 - ``tidy(fig)`` gives every axis few ticks with short labels (``1.5k``, ``20M``, log decades without minor
-  labels); ``show(fig)`` calls it, lays the figure out and displays it. Figures that a library function returns
-  call ``tidy`` themselves.
+  labels); ``show(fig)`` calls it, lays the figure out (a figure title clear of the panels' titles) and displays
+  it. Figures that a library function returns call ``tidy`` themselves.
 """
 
 from __future__ import annotations
