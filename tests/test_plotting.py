@@ -151,3 +151,147 @@ def test_settings_line_shows_a_chapters_config_without_counting_reads():
     cfg = scales.Config("toy", "smoke", {"train_steps": 3, "width": 16}, reads=reads)
     assert plotting.settings_line(cfg) == "train steps 3 · width 16"
     assert reads == set()  # the rehearsal must not take the cell that shows the settings for a loop
+
+
+def _lab(color) -> np.ndarray:
+    """CIELAB coordinates of an sRGB colour (D65): distances there follow perceived difference."""
+    rgb = np.array(matplotlib.colors.to_rgb(color))
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ linear
+    f = np.cbrt(xyz / np.array([0.9505, 1.0, 1.089]))  # every palette colour is far above the linear toe
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def _contrast_with_white(color) -> float:
+    rgb = np.array(matplotlib.colors.to_rgb(color))
+    linear = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return 1.05 / (float(linear @ [0.2126, 0.7152, 0.0722]) + 0.05)
+
+
+def test_palette_colours_show_on_white_and_differ_from_each_other():
+    assert _contrast_with_white("#F0E442") < 2.2 and _contrast_with_white("black") == pytest.approx(21)
+    for color in plotting.PALETTE:
+        assert _contrast_with_white(color) >= 2.2, color  # a thin yellow line (1.3) vanished on the page
+    distances = [np.linalg.norm(_lab(a) - _lab(b))
+                 for i, a in enumerate(plotting.PALETTE) for b in plotting.PALETTE[i + 1:]]
+    assert min(distances) >= 25  # the old palette's yellow and olive were 16 apart
+
+
+def test_method_styles_tell_twenty_methods_apart_and_keep_method_colors():
+    names = [f"m{i}" for i in range(20)]
+    styles = plotting.method_styles(names)
+    pairs = {(s["color"], s["linestyle"]) for s in styles.values()}
+    assert len(pairs) == 20
+    few = names[:len(plotting.PALETTE)]
+    assert {n: s["color"] for n, s in plotting.method_styles(few).items()} == plotting.method_colors(few)
+    # neighbours differ in line style: one drawn over the other still shows
+    assert all(styles[a]["linestyle"] != styles[b]["linestyle"] for a, b in zip(names[:-1], names[1:], strict=True))
+    solid, dotted = (next(s for s in styles.values() if s["linestyle"] == ls) for ls in ("-", ":"))
+    assert dotted["zorder"] > solid["zorder"]  # the gaps of a dotted line over a solid one show it
+    with pytest.raises(ValueError, match="21 methods but only 20"):
+        plotting.method_styles([f"m{i}" for i in range(21)])
+    fig, ax = plotting.figure()
+    line = plotting.seeds(ax, runs(3), x="step", y="cost", label="m1", **styles["m1"])
+    assert line.get_linestyle() == "--" and line.get_linewidth() == pytest.approx(1.8)
+    assert all(thin.get_linestyle() == "-" for thin in ax.lines[1:])  # the seeds stay plain
+
+
+def _overlaps_any_axes(fig, legend) -> list:
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = legend.get_window_extent(renderer)
+    return [ax for ax in fig.axes if box.overlaps(ax.get_window_extent(renderer))]
+
+
+def test_legend_outside_below_the_figure_sits_outside_every_axes():
+    fig, axes = plotting.figure(ncols=2)
+    for ax in axes:
+        for i, name in enumerate(["ppo", "ppo_lag", "cppo_pid"]):
+            ax.plot([0, 1], [i, i + 1], label=name)  # the data fill the axes: any legend inside covers it
+    axes[0].axhline(1.0, color="black", ls="--", label="cost limit")
+    axes[0].legend()  # a legend drawn earlier inside the data goes
+    legend = plotting.legend_outside(fig)
+    plotting.tidy(fig)
+    fig.tight_layout()
+    assert [t.get_text() for t in legend.get_texts()] == ["ppo", "ppo_lag", "cppo_pid", "cost limit"]
+    assert axes[0].get_legend() is None and not _overlaps_any_axes(fig, legend)
+    assert legend._ncols == 4  # short labels: one row under the column-wide figure
+    many = plotting.figure()[1]
+    for i in range(12):
+        many.plot([0, 1], [0, i], label=f"a rather long method name {i}")
+    assert plotting.legend_outside(many.figure)._ncols < 12  # long labels wrap into rows
+
+
+def test_legend_outside_right_of_an_axes_keeps_the_figure_the_column_wide():
+    fig, (left, right) = plotting.figure(ncols=2)
+    left.plot([0, 1], [0, 1], label="left only")
+    right.plot([0, 1], [0, 1], label="truth")
+    right.plot([0, 1], [1, 0], label="filtered back-projection")
+    legend = plotting.legend_outside(right, where="right")
+    plotting.show(fig)
+    assert [t.get_text() for t in legend.get_texts()] == ["truth", "filtered back-projection"]
+    assert not _overlaps_any_axes(fig, legend)
+    assert legend.get_window_extent(fig.canvas.get_renderer()).x1 <= fig.bbox.x1 + 1
+
+
+def test_legend_outside_below_one_axes_clears_its_x_label():
+    fig, (left, right) = plotting.figure(ncols=2)
+    left.hist([0.1, 0.2, 0.2, 0.9], label="safe (truth)")
+    right.plot([0, 10], [1, 0], label="reward model")
+    right.plot([0, 10], [0.5, 0.2], label="cost model")
+    for ax in (left, right):
+        ax.set(xlabel="a two-line\nx label")
+    legends = [plotting.legend_outside(ax, where="below") for ax in (left, right)]
+    plotting.show(fig)
+    renderer = fig.canvas.get_renderer()
+    assert [t.get_text() for t in legends[1].get_texts()] == ["reward model", "cost model"]
+    for ax, legend in zip((left, right), legends, strict=True):
+        box = legend.get_window_extent(renderer)
+        assert not _overlaps_any_axes(fig, legend)
+        assert box.y1 <= ax.xaxis.label.get_window_extent(renderer).y0  # under the label, not through it
+        assert box.y0 >= fig.bbox.y0 - 1  # tight_layout made room inside the figure
+
+
+def test_legend_outside_rejects_what_it_cannot_draw():
+    fig, ax = plotting.figure()
+    ax.plot([0, 1], [0, 1])  # no label
+    with pytest.raises(ValueError, match="no labelled artists"):
+        plotting.legend_outside(fig)
+    ax.plot([0, 1], [1, 0], label="x")
+    with pytest.raises(ValueError, match="'below' or 'right'"):
+        plotting.legend_outside(fig, where="above")
+
+
+def test_show_keeps_the_figure_title_clear_of_a_tall_grid_of_images():
+    fig, axes = plotting.figure(ncols=5, nrows=12, height=(7.8 / 5 + 0.25) * 12 + 0.4, squeeze=False)
+    for ax in axes.flat:  # the Safety-Gymnasium tour: 60 square frames, each titled
+        ax.imshow(np.zeros((8, 8)))
+        ax.set(title="RacecarButton2", xticks=[], yticks=[])
+    fig.suptitle("Safety{Agent}{Task}{Level}-v0: the first layout of each")
+    fig.tight_layout()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    titles = [ax.title.get_window_extent(renderer) for ax in axes[0]]
+    assert any(fig._suptitle.get_window_extent(renderer).overlaps(t) for t in titles)  # what tight_layout leaves
+    plotting.show(fig)
+    fig.canvas.draw()
+    title = fig._suptitle.get_window_extent(renderer)
+    assert not any(title.overlaps(ax.title.get_window_extent(renderer)) for ax in axes[0])
+    assert title.y1 <= fig.bbox.y1 + 1  # still inside the figure
+
+
+def test_every_chapter_legend_goes_outside_the_data():
+    import json
+    import re
+    from pathlib import Path
+
+    notebooks = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+    assert len(notebooks) >= 14
+    inside = []
+    for path in notebooks:
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code":
+                inside += [f"{path.stem}: {line.strip()}" for line in source.splitlines()
+                           if re.search(r"\.legend\(", line)]  # ax.legend / fig.legend: placed by hand
+    assert not inside, f"draw legends with plotting.legend_outside: {inside}"

@@ -10,6 +10,7 @@ The whole API::
     for name in colors:
         plotting.seeds(axes[0], logs[logs.algo == name], x="steps", y="episode_cost", label=name,
                        color=colors[name], bounds=(0, None))      # a cost is never negative
+    plotting.legend_outside(fig)                                  # one legend, below the panels
     plotting.show(fig)                                            # tidy the ticks, lay out, display
 
 - ``figure(ncols=1, nrows=1, height=None, width=1.0, **subplots)`` makes a figure ``width`` times the column
@@ -23,13 +24,19 @@ The whole API::
   thin line").
 - ``settings_line(values, title=None)`` writes a run's settings (a dict, a chapter's ``cfg``) for the reader, in
   place of a repr: ``toy runs: steps per epoch 200 · hidden 16, 16 · actor lr 0.003``, wrapped between settings.
-- ``method_colors(names)`` maps each name to a distinct colour-blind-safe colour, in the order given.
+- ``method_colors(names)`` maps each name to a distinct colour (the first six colour-blind-safe), in order;
+  ``method_styles(names)`` maps each to a colour (the same) and a line style (``plot(..., **styles[name])``):
+  overlapping curves stay visible, and up to 20 methods stay apart.
+- ``legend_outside(fig_or_ax, where="below")`` gathers the labelled lines into one legend outside the data:
+  below the figure (default), below one axes' x label, or to the right. Chapters draw no legend any other way.
 - ``tidy(fig)`` gives every axis few ticks with short labels (``1.5k``, ``20M``, log decades without minor
-  labels); ``show(fig)`` calls it, lays the figure out and displays it. Figures that a library function returns
-  call ``tidy`` themselves.
+  labels); ``show(fig)`` calls it, lays the figure out (a figure title clear of the panels' titles) and displays
+  it. Figures that a library function returns call ``tidy`` themselves.
 """
 
 from __future__ import annotations
+
+import math
 
 import matplotlib as mpl
 import numpy as np
@@ -37,6 +44,7 @@ import pandas as pd
 from matplotlib import pyplot as plt
 from matplotlib import ticker
 from matplotlib.category import StrCategoryLocator
+from matplotlib.figure import Figure
 
 COLUMN_INCHES = 7.8  # the site's text column, in inches at DPI: 780 px
 DPI = 100
@@ -45,9 +53,14 @@ BOOTSTRAP_MIN = 5  # from this many seeds on, a bootstrap interval; below it, th
 BOOTSTRAP_DRAWS = 2000
 
 # Okabe and Ito's palette, distinguishable with every common colour-vision deficiency (black left out: it is
-# the colour of reference lines), then tab10's remaining hues for longer lists.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
-           "#7f7f7f", "#8c564b", "#17becf", "#bcbd22", "#9467bd")
+# the colour of reference lines; yellow too: a thin yellow line vanishes on white), then tab10's grey, brown and
+# purple and Tol's olive. Every colour stands out from white (contrast >= 2.2) and from every other one.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
+           "#7f7f7f", "#8c564b", "#9467bd", "#999933")
+# Line styles cycle independently of the colours: neighbours in a chapter's list differ in both, so a curve
+# drawn over another of the same values still shows as a dash pattern, and colour and style together tell
+# lcm(len(PALETTE), len(LINESTYLES)) = 20 methods apart.
+LINESTYLES = ("-", "--", "-.", ":")
 
 STYLE = {
     "figure.dpi": DPI,
@@ -93,8 +106,24 @@ def method_colors(names) -> dict[str, str]:
     """One distinct colour per name, in the order given; call once per chapter and reuse the mapping."""
     names = list(dict.fromkeys(names))
     if len(names) > len(PALETTE):
-        raise ValueError(f"{len(names)} methods but only {len(PALETTE)} distinct colours; group them")
+        raise ValueError(f"{len(names)} methods but only {len(PALETTE)} distinct colours; group them, or use "
+                         "method_styles (colour and line style)")
     return dict(zip(names, PALETTE, strict=False))
+
+
+def method_styles(names) -> dict[str, dict[str, str]]:
+    """One distinct look per name, in the order given: ``{"color", "linestyle", "zorder"}`` to pass to ``plot``
+    or ``seeds`` as keywords. Colours are ``method_colors``' for the same list (a method keeps its colour in
+    figures drawn either way); the line style tells apart overlapping curves and lists longer than the palette.
+    Sparser dash patterns lie above denser ones (a solid line drawn last would cover a dashed one exactly).
+    """
+    names = list(dict.fromkeys(names))
+    limit = math.lcm(len(PALETTE), len(LINESTYLES))  # the pairs repeat after this many names
+    if len(names) > limit:
+        raise ValueError(f"{len(names)} methods but only {limit} distinct colour and line-style pairs; group them")
+    return {name: {"color": PALETTE[i % len(PALETTE)], "linestyle": LINESTYLES[i % len(LINESTYLES)],
+                   "zorder": 2 + 0.1 * (i % len(LINESTYLES))}  # 2: matplotlib's lines; the axes' spines at 2.5
+            for i, name in enumerate(names)}
 
 
 def bootstrap_interval(values: np.ndarray, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
@@ -107,11 +136,14 @@ def bootstrap_interval(values: np.ndarray, level: float = 0.95, seed: int = 0) -
 
 
 def seeds(ax, frame: pd.DataFrame, x: str, y: str, label: str | None = None, color=None,
-          bounds: tuple[float | None, float | None] = (None, None), unit: str = "seed", level: float = 0.95):
+          bounds: tuple[float | None, float | None] = (None, None), unit: str = "seed", level: float = 0.95,
+          **line):
     """Mean of ``y`` over seeds against ``x``, with the seeds themselves (< BOOTSTRAP_MIN) or a bootstrap band.
 
     ``frame`` holds one row per (``unit``, ``x``). ``bounds`` is the quantity's range, e.g. ``(0, None)`` for a
-    cost or ``(0, 1)`` for an accuracy: the band never leaves it. Returns the mean's line (for legends).
+    cost or ``(0, 1)`` for an accuracy: the band never leaves it. Other keywords (``linestyle``, ``marker``: a
+    ``method_styles`` entry) style the mean's line; the seeds' thin lines stay solid. Returns the mean's line
+    (for legends).
     """
     missing = [c for c in (x, y, unit) if c not in frame.columns]
     if missing:
@@ -119,7 +151,9 @@ def seeds(ax, frame: pd.DataFrame, x: str, y: str, label: str | None = None, col
     low, high = (-np.inf if bounds[0] is None else bounds[0]), (np.inf if bounds[1] is None else bounds[1])
     table = frame.pivot_table(index=x, columns=unit, values=y, aggfunc="mean").sort_index()
     mean = table.mean(axis=1)
-    line = ax.plot(mean.index, mean.values, lw=1.8, label=label, color=color)[0]
+    if "linewidth" not in line:
+        line = {"lw": 1.8, **line}
+    line = ax.plot(mean.index, mean.values, **line, label=label, color=color)[0]
     color = line.get_color()
     count = table.shape[1]
     if count < BOOTSTRAP_MIN:
@@ -177,6 +211,52 @@ def settings_line(values, title: str | None = None, width: int = 80) -> str:
     return "\n".join([*lines, line])
 
 
+LEGEND_CHAR_INCHES = 0.075  # the mean width of a character at legend.fontsize 9, in inches
+LEGEND_HANDLE_INCHES = 0.6  # a legend entry's line sample and the gaps around it
+
+
+def legend_outside(target, where: str = "below", ncols: int | None = None, **legend):
+    """One legend for ``target`` (a figure: every axes' entries, each label once; or one axes) outside the data.
+
+    ``where="below"``: under the whole figure (a figure legend; the inline display and
+    ``savefig(bbox_inches="tight")`` grow the image to include it) or under one axes' x label (panels whose
+    legends differ), in as many columns as the width holds. ``where="right"``: beside the axes (``tight_layout``
+    narrows the axes to keep the figure the column wide) or beside the figure. Reference lines enter with their
+    ``label``. Returns the legend.
+    """
+    if where not in ("below", "right"):
+        raise ValueError(f"where is 'below' or 'right', got {where!r}")
+    fig = target if isinstance(target, Figure) else target.figure
+    axes = fig.axes if target is fig else [target]
+    entries: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)  # the same method in two panels is one entry
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()  # a legend drawn earlier inside the data would stay there
+    if not entries:
+        raise ValueError("legend_outside found no labelled artists: pass label= to plot, seeds or axhline")
+    handles, labels = list(entries.values()), list(entries)
+    if where == "right":
+        if ncols is None:
+            ncols = 1
+        holder, anchor = (fig, (1.0, 0.5)) if target is fig else (target, (1.02, 0.5))
+        return holder.legend(handles, labels, loc="center left", bbox_to_anchor=anchor, ncols=ncols, **legend)
+    if ncols is None:
+        room = fig.get_size_inches()[0] * (1 if target is fig else target.get_position().width)
+        entry = LEGEND_HANDLE_INCHES + LEGEND_CHAR_INCHES * max(len(label) for label in labels)
+        ncols = int(np.clip(room // entry, 1, len(labels)))
+    if target is fig:
+        return fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=ncols, **legend)
+    # Under the axes' tick labels and x label: their height in points does not change when the layout moves
+    # the axes, so the anchor is the axes' bottom edge less that height, measured once here.
+    renderer = fig.canvas.get_renderer()
+    depth = (target.bbox.y0 - target.get_tightbbox(renderer).y0) * 72 / fig.dpi
+    anchor = target.transAxes + mpl.transforms.ScaledTranslation(0, -(depth + 2) / 72, fig.dpi_scale_trans)
+    return target.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=anchor,
+                         ncols=ncols, **legend)
+
+
 LABEL_INCHES = 0.6  # room one x tick label needs ("-0.25", "150k"): fewer ticks on a narrow panel
 
 
@@ -221,8 +301,25 @@ def tidy(fig) -> None:
         _tidy_axis(ax.yaxis, ax.get_yscale(), 2 * box.height * height)  # y labels stack: they need less room
 
 
+def _clear_suptitle(fig) -> None:
+    """Move the axes down until the figure's title clears every panel's title and labels.
+
+    ``tight_layout`` leaves a tall grid of fixed-aspect panels (images) under the title: the first row's panel
+    titles then print through it."""
+    title = getattr(fig, "_suptitle", None)
+    if title is None or not title.get_text() or not fig.axes:
+        return
+    renderer = fig.canvas.get_renderer()
+    panels = [ax.get_tightbbox(renderer) for ax in fig.axes if ax.get_visible()]
+    top = max(box.y1 for box in panels if box is not None)
+    overlap = top - title.get_window_extent(renderer).y0 + 0.6 * title.get_fontsize()  # pixels, with a gap
+    if overlap > 0:
+        fig.subplots_adjust(top=fig.subplotpars.top - overlap / fig.bbox.height)
+
+
 def show(fig) -> None:
-    """Tidy the ticks, lay the figure out and display it (inline in a notebook)."""
+    """Tidy the ticks, lay the figure out (its title clear of the panels) and display it (inline in a notebook)."""
     tidy(fig)
     fig.tight_layout()
+    _clear_suptitle(fig)
     plt.show()

@@ -26,6 +26,28 @@ def tour(size: int, seed: int, camera: str = "fixedfar", agents: tuple[str, ...]
     return frames
 
 
+def portraits(agents: tuple[str, ...], size: int, seed: int) -> dict[str, np.ndarray]:
+    """A close-up frame of each agent where its Goal0 episode starts, keyed by agent: in the tour's view of the
+    whole arena a robot is a few pixels wide. The camera looks down at 30 degrees from 4 robot radii away."""
+    frames = {}
+    for agent in agents:
+        env = make(f"Safety{agent}Goal0-v0")
+        env.reset(seed=seed)
+        model, data = env.model, env.data
+        geoms = [model.geom(name).id for name in env.agent_spec.geom_names]
+        center = data.xpos[env.scene.agent_body].copy()
+        radius = max(np.linalg.norm(data.geom_xpos[g] - center) + model.geom_rbound[g] for g in geoms)
+        camera = mujoco.MjvCamera()
+        camera.type = mujoco.mjtCamera.mjCAMERA_FREE
+        camera.lookat[:] = center
+        camera.distance, camera.elevation, camera.azimuth = 4 * radius, -30.0, 120.0
+        with mujoco.Renderer(model, height=size, width=size) as renderer:
+            renderer.update_scene(data, camera=camera)
+            frames[agent] = renderer.render()
+        env.close()
+    return frames
+
+
 def cost_map(env: NavigationEnv, resolution: int, half_width: float) -> tuple[np.ndarray, np.ndarray]:
     """The per-step cost the agent would pay at rest at each point of a grid over the current layout.
 
