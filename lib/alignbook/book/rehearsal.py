@@ -80,9 +80,10 @@ def _cell_full(cell: dict, calibration: dict | None) -> tuple[float, float, floa
     Calibrated: a cell runs, per phase p, O_p repetitions (outer loops: seeds, sweeps) of I_p cheap iterations
     (inner loops: steps); the second run grows the inner loops alone (2 -> 4), so t4 - t2 = sum_p O2_p b_p
     (I4_p - I2_p) for b_p the cost of an inner iteration. At full the cell then takes at most
-    max_p (Ofull_p / O2_p) x [t2 + (t4 - t2) x max_p (Ifull_p - I2_p) / (I4_p - I2_p)]: the repetitions scale the
-    whole rehearsal (fixed costs included, an overstatement when they sit outside the outer loops), the growth
-    per inner iteration is measured; exact for a cell of one phase without fixed costs."""
+    t2 x max_p R_p + (t4 - t2) x max_p R_p (Ifull_p - I2_p) / (I4_p - I2_p), with R_p = Ofull_p / O2_p: the
+    repetitions scale the whole rehearsal (fixed costs included, an overstatement for those outside the outer
+    loops) and the measured growth scales with its phase's remaining iterations; exact for a cell of one phase
+    without fixed costs, a bound for phases one after another."""
     reads = [tuple(pair) for pair in cell["reads"]]
     p2, p_full = scales.extrapolation(reads, 2)
     upper = cell["seconds"] * p_full / p2
@@ -97,15 +98,15 @@ def _cell_full(cell: dict, calibration: dict | None) -> tuple[float, float, floa
         o2, o_full = scales.iterations(phase, 2, scales.outer)
         (i2, i_full), (i4, _) = scales.iterations(phase, 2, scales.inner), scales.iterations(phase, 4, scales.inner)
         repeat = max(repeat, o_full / o2)
-        if i4 > i2 and (i_full - i2) / (i4 - i2) > ratio:
-            ratio, per = (i_full - i2) / (i4 - i2), (i4 - i2) * o2
+        if i4 > i2 and (o_full / o2) * (i_full - i2) / (i4 - i2) > ratio:
+            ratio, per = (o_full / o2) * (i_full - i2) / (i4 - i2), (i4 - i2) * o2
     grown = max(0.0, t4 - t2)
     if "cpu_seconds" in cell and "cpu_seconds" in calibration and not cell["cuda_peak_bytes"]:
         # On the CPU the growth is read from CPU time (the kernel's and its finished workers'): what other
         # programs do to the wall clock is then not multiplied by the loops' ratio. Workers side by side count
         # their CPU time in full, so for them this overstates the wall time.
         grown = max(0.0, calibration["cpu_seconds"] - cell["cpu_seconds"])
-    return (grown / per if per else 0.0), min(upper, repeat * (t2 + grown * ratio)), upper
+    return (grown / per if per else 0.0), min(upper, repeat * t2 + grown * ratio), upper
 
 
 def estimate(name: str, notebook: str, cells: list[dict], wall_s: float, peak_rss_mb: float,
