@@ -91,17 +91,18 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         ),
         # The paper: 7B and 13B models on 2.6T tokens, vocabulary 125,696, the final loss predicted from models
         # of 10M to 3B parameters on 1T tokens. Full here: TinyStories (50,000 stories), vocabulary 8,192, a
-        # ladder of six models up to 256 wide x 4 layers for 1,000 steps of 16 x 256 tokens.
+        # ladder of six models up to 256 wide x 4 layers for up to 300 steps of 16 x 256 tokens (planned at
+        # about an hour on one CPU thread by the calibrated rehearsal; the first full sizes took five hours).
         "full": dict(
             corpus="hf:roneneldan/TinyStories", corpus_files="TinyStoriesV2-GPT4-train.txt",
             corpus_max_documents=50000, valid_fraction=0.02, vocab_size=8192, seq_len=256, batch_size=16,
             lr=1e-3, warmup_fraction=0.05, grad_clip=0.5, valid_windows=128,
             arith_vocab=1024, arith_max_digits=5, arith_train=50000, arith_test=1000, arith_hidden=128,
-            arith_layers=3, arith_steps=1000, arith_seeds=3, stab_hidden=256, stab_layers=4, stab_steps=500,
-            stab_lr=1e-2, stab_seeds=3, pos_hidden=128, pos_layers=3, pos_steps=600, pos_train_len=128,
+            arith_layers=3, arith_steps=600, arith_seeds=3, stab_hidden=128, stab_layers=3, stab_steps=250,
+            stab_lr=1e-2, stab_seeds=3, pos_hidden=128, pos_layers=3, pos_steps=250, pos_train_len=128,
             pos_eval_lens=(128, 256, 512, 1024), pos_seeds=3,
-            scaling_sizes=((64, 2, 300), (96, 2, 400), (128, 2, 500), (128, 3, 600), (192, 3, 800),
-                           (256, 4, 1000)),
+            scaling_sizes=((64, 2, 100), (96, 2, 130), (128, 2, 170), (128, 3, 200), (192, 3, 250),
+                           (256, 4, 300)),
         ),
     },
     # SafePO (algorithms half of Safety-Gymnasium): the twelve algorithms on the closed-form toy problem, then a
@@ -181,12 +182,14 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             rounds=3, real_text=True,
         ),
         # The paper: Alpaca-7B, score models 2 epochs over 73,907 pairs, PPO-Lag one epoch at prompt batch
-        # 16 x 8 GPUs, window 128. Full here: a 128-wide 3-layer decoder, 100 PPO iterations of 64 prompts, 3 seeds.
+        # 16 x 8 GPUs, window 128. Full here: a 128-wide 3-layer decoder, 50 PPO iterations of 64 prompts, 3 seeds
+        # (planned at about 40 minutes on one CPU thread by the calibrated rehearsal; 100 iterations and four
+        # fixed lambdas took about 80).
         "full": dict(
-            hidden=128, layers=3, heads=4, vocab=1024, max_response=48, sft_steps=2000, pairs_per_prompt=16,
-            noise=0.1, tradeoff=0.3, score_steps=1000, score_batch=32, score_lr=5e-4, ppo_iterations=100,
+            hidden=128, layers=3, heads=4, vocab=1024, max_response=48, sft_steps=800, pairs_per_prompt=16,
+            noise=0.1, tradeoff=0.3, score_steps=500, score_batch=32, score_lr=5e-4, ppo_iterations=50,
             ppo_batch=64, actor_lr=3e-5, critic_lr=1e-4, kl_coeff=0.01, threshold=0.0, lambda_init=1.0,
-            lambda_lr=0.1, lambda_max=5.0, window=128, fixed_lambdas=(0.5, 1.0, 2.0, 5.0), seeds=3,
+            lambda_lr=0.1, lambda_max=5.0, window=128, fixed_lambdas=(0.5, 2.0, 5.0), seeds=3,
             eval_samples=4, rounds=3, real_text=True,
         ),
     },
