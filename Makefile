@@ -1,7 +1,7 @@
 # The Alignment Book. Every target creates and uses .venv by itself.
 #   make book    execute every chapter at scale "book" and build the site into _build/book/html
-#   make test    unit tests, every chapter at scale "smoke", quick rehearsals of "full", a strict site build
-#   make rehearse  every chapter's rehearsal of "full" (loops cut to two iterations; minutes each)
+#   make test    unit tests, every chapter at scale "smoke", every rehearsal of "full", a strict site build
+#   make rehearse  every chapter's calibrated rehearsal of "full" (the estimate its full size is planned with)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -63,8 +63,9 @@ workflows:
 test: install lint workflows browser
 	$(PY) -m pytest -q -m "not rehearsal_slow"
 
+# Every chapter's calibrated rehearsal of full (the estimate each full size is planned with; about 20 minutes).
 rehearse: install
-	$(PY) -m pytest -q -m rehearsal
+	$(PY) -m alignbook run --scale full --rehearse --calibrate
 
 bench: install
 	$(PY) -m alignbook bench
