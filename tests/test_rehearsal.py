@@ -109,20 +109,22 @@ def test_rehearse_needs_scale_full(capsys):
     assert "--rehearse rehearses scale 'full'" in capsys.readouterr().err
 
 
-# Rehearsals that take minutes each on 2 CPU cores, because building the data at full size (the corpus, the
-# preference data, the scattering media) or one full-size update costs that much: `make rehearse` runs them;
-# `make test` runs the others (about 2 minutes together).
-SLOW_REHEARSALS = {"baichuan2", "pku_saferlhf", "aligner", "safepo_multiagent", "safedreamer", "wbpd", "demo_probing"}
+@pytest.fixture(scope="module")
+def rehearsed():
+    """Every chapter rehearsed once, two kernels side by side (one thread each: the machine's two cores)."""
+    return rehearsal.rehearse_each(ROOT, chapters.select(ROOT, [p.stem for p in NOTEBOOKS]), log=lambda _: None,
+                                   jobs=2)
 
 
 @pytest.mark.notebook
 @pytest.mark.rehearsal
-@pytest.mark.parametrize("name", [pytest.param(p.stem, marks=pytest.mark.rehearsal_slow) if p.stem in SLOW_REHEARSALS
-                                  else p.stem for p in NOTEBOOKS])
-def test_full_configuration_builds_within_the_memory_cap(name):
+@pytest.mark.parametrize("name", [p.stem for p in NOTEBOOKS])
+def test_full_configuration_builds_within_the_memory_cap(rehearsed, name):
     """The chapter at full with every loop cut to two iterations: fails when a full configuration no longer
     builds (ChapterFailed) or needs more than a Colab-class GPU's 15 GB."""
-    [est] = rehearsal.rehearse_all(ROOT, chapters.select(ROOT, [name]), log=lambda _: None)
+    est = rehearsed[name]
+    if isinstance(est, runner.ChapterFailed):
+        pytest.fail(str(est))
     assert not est.over_memory() and est.sections
     record = json.loads((rehearsal.folder(ROOT) / "records" / f"{name}.json").read_text())
     assert record["chapter"] == name and record["full_s"] >= record["measured_s"] > 0

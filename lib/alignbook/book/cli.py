@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.rehearse:
                 if args.scale != "full":
                     raise BookError(f"--rehearse rehearses scale 'full'; got --scale {args.scale}")
-                rehearsal.rehearse_all(root, chapters, args.seed, args.device, calibrate=args.calibrate)
+                rehearsal.rehearse_all(root, chapters, args.seed, args.device, calibrate=args.calibrate,
+                                       jobs=args.jobs)
                 return 0
             runner.run(root, chapters, args.scale, args.seed, args.device, only_stale=args.stale, jobs=args.jobs,
                        ray_address=args.ray_address, timeout=args.timeout)

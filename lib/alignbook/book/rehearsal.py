@@ -170,8 +170,8 @@ def _duration(seconds: float) -> str:
         else f"{seconds / 3600:.1f} h"
 
 
-def _execute(root: Path, chapter: Chapter, seed: int, device: str, iterations: int) -> dict:
-    result = runner.execute(str(root), str(chapter.path), chapter.name, "full", seed, device, rehearse=iterations)
+def _checked(root: Path, chapter: Chapter, result: dict) -> dict:
+    """A kernel's result, or ChapterFailed with its partial notebook kept under ``failed/``."""
     if not result["ok"]:
         kept = folder(root) / "failed" / f"{chapter.name}.ipynb"
         if result["notebook"] is not None:
@@ -180,21 +180,19 @@ def _execute(root: Path, chapter: Chapter, seed: int, device: str, iterations: i
     return result
 
 
-def rehearse(root: Path, chapter: Chapter, seed: int = 0, device: str = "auto", log=print,
-             calibrate: bool = False) -> Estimate:
-    """Rehearse one chapter (and, with ``calibrate``, again at four iterations); write its executed notebook
-    and estimate under ``_build/full-rehearsal/``; raise ChapterFailed when it fails or when its peak memory
-    exceeds the cap."""
-    result = _execute(root, chapter, seed, device, 2)
+def _finish(root: Path, chapter: Chapter, seed: int, device: str, result: dict, calibration: dict | None,
+            log) -> Estimate:
+    """Estimate from the rehearsal's (and the calibration's) results; write the executed notebook and record;
+    raise ChapterFailed when a run failed or the peak memory exceeds the cap."""
+    result = _checked(root, chapter, result)
+    cells = _checked(root, chapter, calibration)["cells"] if calibration is not None else None
+    est = estimate(chapter.name, result["notebook"], result["cells"], result["wall_s"], result["peak_rss_mb"], cells)
     out = folder(root)
-    calibration = _execute(root, chapter, seed, device, 4)["cells"] if calibrate else None
-    est = estimate(chapter.name, result["notebook"], result["cells"], result["wall_s"], result["peak_rss_mb"],
-                   calibration)
     runner.write_atomic(out / "executed" / f"{chapter.name}.ipynb", result["notebook"])
     runner.write_atomic(out / "records" / f"{chapter.name}.json",
                         json.dumps({**asdict(est), "machine": result["machine"], "finished": result["finished"],
                                     "device": device, "seed": seed, "notebook_cells": result["cells"],
-                                    "calibration_cells": calibration}, indent=1))
+                                    "calibration_cells": cells}, indent=1))
     log(describe(est))
     if est.over_memory():
         raise runner.ChapterFailed(
@@ -203,11 +201,41 @@ def rehearse(root: Path, chapter: Chapter, seed: int = 0, device: str = "auto", 
     return est
 
 
-def rehearse_all(root: Path, chapters: list[Chapter], seed: int = 0, device: str = "auto", log=print,
-                 calibrate: bool = False) -> list[Estimate]:
+def rehearse_each(root: Path, chapters: list[Chapter], seed: int = 0, device: str = "auto", log=print,
+                  calibrate: bool = False, jobs: int = 1) -> dict[str, Estimate | runner.ChapterFailed]:
+    """Rehearse every chapter (and, with ``calibrate``, again with the inner loops at four iterations), ``jobs``
+    kernels side by side (each on one thread); write each executed notebook and estimate under
+    ``_build/full-rehearsal/``. Returns, per chapter, its Estimate or the ChapterFailed that stopped it (a
+    failed run, or a peak memory above the cap)."""
     runner.validate(chapters, "full", seed, device)
-    estimates = [rehearse(root, chapter, seed, device, log, calibrate) for chapter in chapters]
+    runs = [(chapter, n) for chapter in chapters for n in ((2, 4) if calibrate else (2,))]
+    calls = [(str(root), str(c.path), c.name, "full", seed, device, None, n) for c, n in runs]
+    if jobs == 1:
+        results = [runner.execute(*call) for call in calls]
+    else:
+        from alignbook.backends import map_jobs
+
+        results = map_jobs("alignbook.book.runner:execute", calls, workers=jobs)
+    by_run = {(c.name, n): r for (c, n), r in zip(runs, results, strict=True)}
+    outcome: dict[str, Estimate | runner.ChapterFailed] = {}
+    for chapter in chapters:
+        try:
+            outcome[chapter.name] = _finish(root, chapter, seed, device, by_run[chapter.name, 2],
+                                            by_run.get((chapter.name, 4)), log)
+        except runner.ChapterFailed as failure:
+            outcome[chapter.name] = failure
+    return outcome
+
+
+def rehearse_all(root: Path, chapters: list[Chapter], seed: int = 0, device: str = "auto", log=print,
+                 calibrate: bool = False, jobs: int = 1) -> list[Estimate]:
+    """``rehearse_each``, raising the first chapter's failure after all have run."""
+    outcome = rehearse_each(root, chapters, seed, device, log, calibrate, jobs)
+    failures = [o for o in outcome.values() if isinstance(o, runner.ChapterFailed)]
+    estimates = [o for o in outcome.values() if isinstance(o, Estimate)]
     if len(estimates) > 1:
         log(f"all {len(estimates)} rehearsals: {sum(e.wall_s for e in estimates):.0f} s; full extrapolated "
             f"{_duration(sum(e.full_s for e in estimates))}")
+    if failures:
+        raise failures[0]
     return estimates
