@@ -79,3 +79,13 @@ def test_filtered_back_projection_inverts_born_data_of_a_smooth_medium():
         bp.filtered(data[:2], 1e-3)
     with pytest.raises(ValueError, match="must be positive"):
         bp.filtered(data, 0.0)
+
+
+def test_born_gram_factors_the_explicit_product():
+    from alignbook.scattering.backprojection import born_gram
+
+    geom = Geometry(n=12, frequencies=(1.0, 2.0), n_sources=10, n_receivers=10)
+    for omega in geom.omegas:
+        f = born_operator(geom, omega)
+        explicit = (f.conj().T @ f).real
+        assert np.allclose(born_gram(geom, omega), explicit, rtol=1e-10, atol=1e-12 * np.abs(explicit).max())

@@ -29,8 +29,9 @@ def greens_function(omega: float, distance: np.ndarray) -> np.ndarray:
     return 0.25j * hankel1(0, omega * distance)
 
 
-def born_operator(geom: Geometry, omega: float) -> np.ndarray:
-    """F for one frequency: shape (receivers * sources, n * n), pixels row-major (y, x)."""
+def _born_factors(geom: Geometry, omega: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """F[(r, s), p] = c G[r, p] U[p, s]: the receivers' Green's functions G (receivers, pixels), the incident
+    plane waves U (pixels, sources) and the constant c = omega^2 h^2."""
     axis = geom.coordinates
     yy, xx = np.meshgrid(axis, axis, indexing="ij")
     pixels = np.stack([xx.ravel(), yy.ravel()], axis=1)
@@ -39,8 +40,21 @@ def born_operator(geom: Geometry, omega: float) -> np.ndarray:
     green = greens_function(omega, distance)  # (receivers, pixels)
     theta = geom.source_angles
     incident = np.exp(-1j * omega * (pixels @ np.stack([np.cos(theta), np.sin(theta)])))  # (pixels, sources)
-    operator = omega**2 * geom.h**2 * green[:, None, :] * incident.T[None, :, :]
-    return operator.reshape(-1, pixels.shape[0])
+    return green, incident, omega**2 * geom.h**2
+
+
+def born_operator(geom: Geometry, omega: float) -> np.ndarray:
+    """F for one frequency: shape (receivers * sources, n * n), pixels row-major (y, x)."""
+    green, incident, c = _born_factors(geom, omega)
+    return (c * green[:, None, :] * incident.T[None, :, :]).reshape(-1, green.shape[1])
+
+
+def born_gram(geom: Geometry, omega: float) -> np.ndarray:
+    """Re F^H F for one frequency, (n * n, n * n). F's entries are products c G[r, p] U[p, s], so the sum over
+    receivers and sources factors: (F^H F)[p, q] = c^2 (G^H G)[p, q] (U U^H)^*[p, q], two products of
+    (pixels x 80) matrices instead of one of (6,400 x 6,400) at n = 80: 40 times fewer operations."""
+    green, incident, c = _born_factors(geom, omega)
+    return (c**2 * (green.conj().T @ green) * (incident.conj() @ incident.T)).real
 
 
 class BackProjection:
@@ -49,7 +63,7 @@ class BackProjection:
     def __init__(self, geom: Geometry):
         self.geom = geom
         self.operators = [born_operator(geom, omega) for omega in geom.omegas]
-        gram = sum((f.conj().T @ f).real for f in self.operators)
+        gram = sum(born_gram(geom, omega) for omega in geom.omegas)
         self.eigenvalues, self.eigenvectors = np.linalg.eigh(gram)
         self.scale = float(self.eigenvalues.max())
 
