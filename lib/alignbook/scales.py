@@ -91,18 +91,19 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         ),
         # The paper: 7B and 13B models on 2.6T tokens, vocabulary 125,696, the final loss predicted from models
         # of 10M to 3B parameters on 1T tokens. Full here: TinyStories (50,000 stories), vocabulary 8,192, a
-        # ladder of six models up to 256 wide x 4 layers for up to 300 steps of 16 x 256 tokens (planned at
-        # about an hour on one CPU thread by the calibrated rehearsal; the first full sizes took five hours).
+        # ladder of six models up to 256 wide x 4 layers for up to 180 steps of 16 x 256 tokens (planned within
+        # an hour on one CPU thread by the calibrated rehearsal; the first full sizes took five hours: a step of
+        # the 256-wide model costs seconds on one thread).
         "full": dict(
             corpus="hf:roneneldan/TinyStories", corpus_files="TinyStoriesV2-GPT4-train.txt",
             corpus_max_documents=50000, valid_fraction=0.02, vocab_size=8192, seq_len=256, batch_size=16,
             lr=1e-3, warmup_fraction=0.05, grad_clip=0.5, valid_windows=128,
             arith_vocab=1024, arith_max_digits=5, arith_train=50000, arith_test=1000, arith_hidden=128,
-            arith_layers=3, arith_steps=600, arith_seeds=3, stab_hidden=128, stab_layers=3, stab_steps=250,
-            stab_lr=1e-2, stab_seeds=3, pos_hidden=128, pos_layers=3, pos_steps=250, pos_train_len=128,
+            arith_layers=3, arith_steps=600, arith_seeds=3, stab_hidden=128, stab_layers=3, stab_steps=120,
+            stab_lr=1e-2, stab_seeds=3, pos_hidden=128, pos_layers=3, pos_steps=200, pos_train_len=128,
             pos_eval_lens=(128, 256, 512, 1024), pos_seeds=3,
-            scaling_sizes=((64, 2, 100), (96, 2, 130), (128, 2, 170), (128, 3, 200), (192, 3, 250),
-                           (256, 4, 300)),
+            scaling_sizes=((64, 2, 60), (96, 2, 80), (128, 2, 100), (128, 3, 120), (192, 3, 150),
+                           (256, 4, 180)),
         ),
     },
     # SafePO (algorithms half of Safety-Gymnasium): the twelve algorithms on the closed-form toy problem, then a
