@@ -63,7 +63,7 @@ workflows:
 test: install lint workflows browser
 	$(PY) -m pytest -q
 
-# Every chapter's calibrated rehearsal of full (the estimate each full size is planned with; about 20 minutes).
+# Every chapter's calibrated rehearsal of full (the estimate each full size is planned with).
 rehearse: install
 	$(PY) -m alignbook run --scale full --rehearse --calibrate --jobs 2
 
