@@ -23,7 +23,8 @@ def test_bench_records_the_last_json_line(bench_book):
     assert stored["fast"]["machine"] and stored["fast"]["wall_s"] >= 0
     assert "logical CPUs" in stored["fast"]["machine_detail"]
     page = site.benchmarks_page(bench_book)
-    assert "## fast" in page and "| steps_per_s | 1,234.5 |" in page
+    assert "## fast" in page and "| steps per second | 1,234.5 |" in page  # a field in words
+    assert "| task | toy |" in page
     assert "Measured on: " + stored["fast"]["machine_detail"] in page
 
 
@@ -37,6 +38,7 @@ def test_quick_mode_runs_the_books_benchmarks_with_their_short_arguments(bench_b
     figures = bench_book / "figures"
     page = site.benchmarks_page(bench_book, figures)
     assert "a toy benchmark" in page and "![fast" in page
+    assert "## fast" in page  # no title given: the script's name
     svg = (figures / "bench-fast.svg").read_text()
     assert "the original (reference machine)" in svg and "this book (this build)" in svg
 
@@ -63,3 +65,12 @@ def test_bench_rejects_bad_scripts_and_unknown_names(bench_book):
 
 def test_benchmarks_page_without_results(tmp_path):
     assert "No benchmark has been run" in site.benchmarks_page(tmp_path)
+
+
+def test_benchmark_headings_are_titles_and_fields_are_words():
+    from alignbook.book.site import _field_label
+
+    assert all(spec.title for spec in bench.BOOK.values())
+    assert _field_label("train_tokens_per_s") == "train tokens per second"
+    assert _field_label("quiet_wall_s") == "quiet wall (s)" and _field_label("worst_loop") == "worst loop"
+    assert _field_label("survey_steps_s") == "survey steps (s)"  # only the suffix is a unit

@@ -35,6 +35,7 @@ class BookBenchmark:
     ours: str
     unit: str
     anchors: Callable[[dict], dict[str, float]] = field(default=lambda result: {})
+    title: str = ""  # the appendix's heading (the script's name when empty)
 
 
 def _original_env_rate(result: dict) -> dict[str, float]:
@@ -46,32 +47,38 @@ def _original_env_rate(result: dict) -> dict[str, float]:
 
 BOOK = {
     "env_throughput": BookBenchmark(
+        title="Environment steps (Safety-Gymnasium)",
         quick=("--seconds", "2"), ours="steps_per_s", unit="environment steps per second",
         what="Random-action steps per second of SafetyPointGoal1-v0, one environment, against the original "
         "safety-gymnasium 1.0.0 on the same task.",
         anchors=_original_env_rate),
     "ppolag_throughput": BookBenchmark(
+        title="PPO-Lag training (SafePO, OmniSafe)",
         quick=("--epochs", "1", "--vec-envs", "0"), ours="steps_per_s", unit="environment steps per second",
         what="PPO-Lag training end to end (rollout and updates) with OmniSafe's default hyper-parameters, one "
         "epoch of 20,000 steps, one environment, against OmniSafe 0.5.0's PPOLag on the same task.",
         anchors=lambda r: {"original OmniSafe 0.5.0 PPOLag (reference machine)": r["omnisafe_steps_per_s"]}),
     "lm_throughput": BookBenchmark(
+        title="Language-model training (Baichuan 2)",
         quick=("--steps", "4", "--new-tokens", "16"), ours="train_tokens_per_s", unit="training tokens per second",
         what="Training steps of the book's Baichuan-style decoder (d=128, 4 layers), against transformers' "
         "LlamaForCausalLM of the same size run in the same process; no original Baichuan 2 figure exists at "
         "this size.",
         anchors=lambda r: {"transformers LlamaForCausalLM, same size (this run)": r["llama_train_tokens_per_s"]}),
     "aligner_throughput": BookBenchmark(
+        title="Aligner corrections",
         quick=("--pairs", "16", "--max-new", "16"), ours="batched_kv_corrections_per_s",
         unit="corrections per second",
         what="Aligner corrections at the chapter's size (d=64, 2 layers), batched with the KV cache, against "
         "transformers' generate called once per question-answer pair on the same model.",
         anchors=lambda r: {"transformers generate, one by one (this run)": r["hf_generate_one_by_one_corrections_per_s"]}),
     "scattering_throughput": BookBenchmark(
+        title="Helmholtz solves (wideband back-projection diffusion)",
         quick=("--samples", "4", "--posterior-media", "1"), ours="forward_media_per_s", unit="media solved per second",
         what="Helmholtz forward solves of the wideband chapter at its book size (all frequencies and sources of "
         "one medium). The paper's code was not measured on this kind of machine: no anchor."),
     "shared_machine": BookBenchmark(
+        title="A shared machine: busy against quiet",
         quick=("--repeats", "3", "--scale-work", "0.5"), ours="worst_ratio", unit="busy / quiet time, worst loop",
         what="Each chapter's hottest loop timed quiet and with a busy process pinned to one core, the two arms "
         "alternated; the figure is the worst ratio over the loops (the table lists each). The goal is at most 2 "

@@ -244,6 +244,15 @@ def draw_benchmark(name: str, entry: dict, spec: bench.BookBenchmark, path: Path
     plt.close(fig)
 
 
+def _field_label(key: str) -> str:
+    """A benchmark's JSON field as words: ``train_tokens_per_s`` reads "train tokens per second"."""
+    if key.endswith("_per_s"):
+        key = key[:-len("_per_s")] + " per second"
+    elif key.endswith("_s"):
+        key = key[:-len("_s")] + " (s)"
+    return key.replace("_", " ")
+
+
 def benchmarks_page(root: Path, figures: Path | None = None) -> str:
     """The Benchmarks appendix; with ``figures`` (a folder of the site), each benchmark's figure is drawn there."""
     results = bench.load_results(root)
@@ -264,7 +273,7 @@ def benchmarks_page(root: Path, figures: Path | None = None) -> str:
     for name, entry in sorted(results.items()):
         spec = bench.BOOK.get(name)
         arguments = " ".join(entry.get("arguments", []))
-        lines += [f"## {name.replace('_', ' ')}", ""]
+        lines += [f"## {spec.title if spec is not None and spec.title else name.replace('_', ' ')}", ""]
         if spec is not None:
             lines += [spec.what, ""]
             if figures is not None:
@@ -277,7 +286,7 @@ def benchmarks_page(root: Path, figures: Path | None = None) -> str:
             "| figure | value |",
             "| --- | --- |",
         ]
-        lines += [f"| {key} | {_number(value)} |" for key, value in entry["result"].items()]
+        lines += [f"| {_field_label(key)} | {_number(value)} |" for key, value in entry["result"].items()]
         lines.append("")
     return "\n".join(lines) + "\n"
 
