@@ -340,3 +340,31 @@ def test_glitch_checks_catch_each_stumble_on_a_real_chapter(browser, served):
     found = browser.execute_script(GLITCHES)
     assert found["code_overflow"] and found["clipped_tables"], found
     assert found["raw_dollars"] == ["$p$"] and len(found["nan_cells"]) == 1, found
+
+
+def test_the_papers_filter_keeps_matching_rows_and_hides_empty_parts(browser):
+    """The Papers page's one table: typing a word keeps the rows that contain it and hides every part's group
+    left without a row; clearing the box shows everything again."""
+    from urllib.parse import quote
+
+    from alignbook.book import papers
+
+    collection = papers.load(papers.default_path(ROOT))
+    table = papers.render_markers("<!-- papers: all -->", collection)
+    browser.get("data:text/html;charset=utf-8," + quote(f"<html><body>{table}</body></html>"))
+    count = """return Array.from(document.querySelectorAll('tbody')).map(b => [b.hidden,
+        Array.from(b.querySelectorAll('tr')).filter(r => r.querySelector('td') && !r.hidden).length]);"""
+    everything = browser.execute_script(count)
+    assert [hidden for hidden, _ in everything] == [False] * len(collection.parts)
+    assert sum(rows for _, rows in everything) == len(collection.papers)
+    box = browser.find_element("css selector", "input[type=search]")
+    box.send_keys("debate")
+    matching = {p.part for p in collection.papers
+                if "debate" in " ".join((p.title, p.topic, p.short_authors, collection.parts[p.part].title)).lower()}
+    shown = browser.execute_script(count)
+    assert 0 < sum(rows for _, rows in shown) < len(collection.papers)
+    assert [not hidden for hidden, _ in shown] == [part in matching for part in collection.parts]
+    assert all(rows > 0 for hidden, rows in shown if not hidden)
+    box.clear()
+    browser.execute_script("arguments[0].dispatchEvent(new Event('input'))", box)
+    assert browser.execute_script(count) == everything

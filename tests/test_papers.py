@@ -82,6 +82,11 @@ def test_markers_render_filterable_tables():
     assert "\n\n" not in block[block.index("<div"):block.index("</div>")]  # one raw HTML block in Markdown
     everything = papers.render_markers("<!-- papers: all -->", COLLECTION)
     assert everything.count("<tr><td>") == len(COLLECTION.papers)
+    # The whole collection in one group per part, each headed by its title and count, in the parts' order.
+    headings = [line for line in everything.splitlines() if line.startswith("<tr><th colspan")]
+    assert len(headings) == everything.count('<tbody class="alignbook-papers-part">') == len(COLLECTION.parts)
+    for line, (part, declared) in zip(headings, COLLECTION.parts.items(), strict=True):
+        assert f">{declared.title} ({len(COLLECTION.of_part(part))} papers)</th>" in line
     with pytest.raises(ValueError, match="known parts are"):
         papers.render_markers("<!-- papers: part=nowhere -->", COLLECTION)
 

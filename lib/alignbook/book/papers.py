@@ -141,27 +141,39 @@ def _cell(text: str) -> str:
 
 
 def table_html(papers: list[Paper], parts: dict[str, Part] | None = None) -> str:
-    """A filterable table (no blank line inside, so that Markdown keeps it one raw HTML block)."""
+    """A filterable table (no blank line inside, so that Markdown keeps it one raw HTML block). With ``parts``
+    (the whole collection), one group per part, headed by the part's title and its count, in the given order."""
     with_part = parts is not None
     header = (["part"] if with_part else []) + ["topic", "year", "paper", "authors"]
-    rows = []
-    for paper in papers:
+
+    def row(paper: Paper) -> str:
         cells = [_cell(parts[paper.part].title)] if with_part else []
         cells += [_cell(paper.topic), str(paper.year),
                   f'<a href="{_cell(paper.url)}">{_cell(paper.title)}</a>', _cell(paper.short_authors)]
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    # Hides the rows whose text does not contain what was typed; the table is the box's next sibling.
-    handler = ("var q=this.value.toLowerCase();this.nextElementSibling.querySelectorAll('tbody tr')"
-               ".forEach(function(r){r.hidden=q!==''&&r.textContent.toLowerCase().indexOf(q)<0;});")
+        return "<tr><td>" + "</td><td>".join(cells) + "</td></tr>"
+
+    if with_part:
+        groups = {}
+        for paper in papers:
+            groups.setdefault(paper.part, []).append(paper)
+        body = [line for part, members in groups.items() for line in (
+            '<tbody class="alignbook-papers-part">',
+            f'<tr><th colspan="{len(header)}">{_cell(parts[part].title)} ({len(members)} papers)</th></tr>',
+            *map(row, members), "</tbody>")]
+    else:
+        body = ["<tbody>", *map(row, papers), "</tbody>"]
+    # Hides the rows whose text does not contain what was typed, and a part's group when none of its rows is
+    # left; the table is the box's next sibling.
+    handler = ("var q=this.value.toLowerCase();this.nextElementSibling.querySelectorAll('tbody')"
+               ".forEach(function(b){var n=0;b.querySelectorAll('tr').forEach(function(r){if(!r.querySelector('td'))"
+               "return;r.hidden=q!==''&&r.textContent.toLowerCase().indexOf(q)<0;if(!r.hidden)n++;});b.hidden=n===0;});")
     return "\n".join([
         '<div class="alignbook-papers">',
         f'<input type="search" placeholder="Filter {len(papers)} papers by title, author, topic or year" '
         f'aria-label="Filter the papers" oninput="{handler}">',
         '<table class="alignbook-papers-table">',
         "<thead><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr></thead>",
-        "<tbody>",
-        *rows,
-        "</tbody>",
+        *body,
         "</table>",
         "</div>",
     ])
