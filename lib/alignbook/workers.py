@@ -19,6 +19,7 @@ import builtins
 import ctypes
 import importlib
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -168,6 +169,18 @@ def map_in_workers(target: str, jobs: Sequence[tuple], workers: int) -> list[Any
     finally:
         for worker in pool:
             worker.close()
+
+
+def _call_pickled(target: str, blob: bytes) -> bytes:
+    return pickle.dumps(_resolve(target)(*pickle.loads(blob)))
+
+
+def map_pickled(target: str, jobs: Sequence[tuple], workers: int) -> list[Any]:
+    """``map_in_workers`` for jobs and results that hold tensors: both cross the pipes as plain pickled bytes,
+    since the pipe's own pickler would send tensors as shared-memory handles, which a worker started as its own
+    interpreter cannot open."""
+    replies = map_in_workers("alignbook.workers:_call_pickled", [(target, pickle.dumps(job)) for job in jobs], workers)
+    return [pickle.loads(reply) for reply in replies]
 
 
 def _resolve(target: str) -> Callable[..., Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import math
-import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -118,12 +117,6 @@ def _timed_fit(job: dict) -> tuple[ConditionalDenoiser, list[float], float]:
     return model, losses, time.perf_counter() - start
 
 
-def _timed_fit_pickled(blob: bytes) -> bytes:
-    # Pickled bytes both ways: the worker pipe's pickler would pass tensors as shared-memory handles, which a
-    # worker started as its own interpreter cannot open.
-    return pickle.dumps(_timed_fit(pickle.loads(blob)))
-
-
 def fit_in_workers(jobs: list[dict], workers: int) -> list[tuple[ConditionalDenoiser, list[float], float]]:
     """``fit(**job)`` for each job (its model built, and seeded, by the caller), with each fit's seconds; on the
     CPU over ``workers`` processes. The book's networks train on one thread each (``alignbook.threads``), so
@@ -134,10 +127,9 @@ def fit_in_workers(jobs: list[dict], workers: int) -> list[tuple[ConditionalDeno
     on_cpu = all(job["target"].device.type == "cpu" and job["data"].device.type == "cpu" for job in jobs)
     if workers <= 1 or len(jobs) <= 1 or not on_cpu:
         return [_timed_fit(job) for job in jobs]
-    from alignbook.workers import map_in_workers
+    from alignbook.workers import map_pickled
 
-    replies = map_in_workers("alignbook.scattering.train:_timed_fit_pickled", [(pickle.dumps(job),) for job in jobs], workers)
-    return [pickle.loads(reply) for reply in replies]
+    return map_pickled("alignbook.scattering.train:_timed_fit", [(job,) for job in jobs], workers)
 
 
 @torch.no_grad()

@@ -10,7 +10,6 @@ actor-critic step in imagination from all of that batch's posterior states.
 
 from __future__ import annotations
 
-import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
@@ -243,22 +242,19 @@ def train(algo: str, task_id: str, *, callback: Callable[[dict], None] | None = 
         env.close()
 
 
-def _train_job(algo: str, task_id: str, overrides: dict) -> bytes:
-    # Plain pickle bytes: the worker pipe's pickler would send tensors as shared-memory handles, which a
-    # worker started as its own interpreter cannot hand over.
-    return pickle.dumps(train(algo, task_id, **overrides))
-
-
 def train_in_workers(jobs: list[tuple[str, str, dict]], workers: int = 1) -> list[tuple[Agent, pd.DataFrame]]:
     """``[train(algo, task_id, **overrides) for algo, task_id, overrides in jobs]``, over ``workers`` processes.
     Each run is seeded and single-threaded, so its result does not depend on where it runs; on a CPU machine
     independent runs in parallel use the cores far better than threads inside networks this small."""
     if workers <= 1:
         return [train(algo, task_id, **overrides) for algo, task_id, overrides in jobs]
-    from alignbook.workers import map_in_workers
+    from alignbook.workers import map_pickled
 
-    return [pickle.loads(result) for result in map_in_workers("alignbook.worldmodel.train:_train_job", jobs,
-                                                                 workers)]
+    return [tuple(result) for result in map_pickled("alignbook.worldmodel.train:_train_job", jobs, workers)]
+
+
+def _train_job(algo: str, task_id: str, overrides: dict) -> tuple[Agent, pd.DataFrame]:
+    return train(algo, task_id, **overrides)
 
 
 def _train(spec: Algorithm, env, encoder: str, cfg: Config, callback) -> tuple[Agent, pd.DataFrame]:
