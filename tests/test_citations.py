@@ -24,6 +24,21 @@ def test_labels_name_each_reference_once_in_reading_order():
     assert labels == sorted(labels, key=lambda label: (label.split(",")[0].split()[0], label.split(", ")[-1]))
 
 
+
+def test_the_list_names_authors_as_the_labels_do_and_links_each_entry_once():
+    sphinxext.register()
+    entries = parse_file(str(ROOT / "book" / "references.bib")).entries
+    style = sphinxext.Style()
+    text = {e.key: e.text.render_as("text") for e in style.format_entries(entries.values())}
+    assert text["bradley1952rank"].startswith("Bradley and Terry. Rank analysis")
+    assert text["ouyang2022instructgpt"].startswith("Ouyang et al. Training language models")  # "and others" in the .bib
+    assert text["ji2023survey"].startswith("Ji et al. ")  # 25 authors, named like a first-author-only entry
+    for key, rendered in text.items():
+        arxiv = entries[key].fields.get("eprint")
+        if arxiv:  # the identifier once, as its link, never also as a journal or a url
+            assert rendered.count(arxiv) == 1, (key, rendered)
+
+
 BLOB = "https://github.com/alignment-book/alignment-book/blob/main/"
 SUFFIXES = {"book/learning-from-feedback": ".md", "notebooks/survey": ".ipynb"}
 ROLES = ("On {cite}`ji2024aligner`, see {doc}`the overview </notebooks/survey>` and "

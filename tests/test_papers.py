@@ -105,8 +105,11 @@ def test_bibtex_parses_and_leaves_out_the_references_keys():
     database = parse_string(text, "bibtex")
     assert set(database.entries) == COLLECTION.keys - REFERENCES
     entry = database.entries["christiano2017deep"]
-    assert entry.fields["year"] == "2017" and "1706.03741" in entry.fields["journal"]
+    assert entry.fields["year"] == "2017" and entry.fields["eprint"] == "1706.03741"
     assert str(entry.persons["author"][0].last_names[0]) == "Christiano"
+    # one link per entry: the arXiv identifier or the DOI, never also the same address as a url
+    assert all("url" not in e.fields and ("eprint" in e.fields) != ("doi" in e.fields)
+               for e in database.entries.values())
 
 
 def _with(**changes):

@@ -204,9 +204,10 @@ def bibtex(collection: Collection, skip: set[str] = frozenset()) -> str:
     for paper in collection.papers:
         if paper.key in skip:
             continue
-        # the collection keeps no venue: an arXiv paper is cited as a preprint, a DOI-only one as @misc
+        # the collection keeps no venue: an arXiv paper is cited as a preprint, a DOI-only one as @misc; the
+        # identifier is the entry's one link (pybtex writes eprint and doi as links; a url would repeat them)
         kind, where = (
-            ("article", f"  journal = {{arXiv preprint arXiv:{paper.link_id}}},\n  eprint  = {{{paper.link_id}}},")
+            ("article", f"  journal = {{arXiv preprint}},\n  eprint  = {{{paper.link_id}}},")
             if paper.link_kind == "arxiv" else ("misc", f"  doi     = {{{paper.link_id}}},")
         )
         entries.append(
@@ -214,7 +215,6 @@ def bibtex(collection: Collection, skip: set[str] = frozenset()) -> str:
             f"  title   = {{{{{_bib_text(paper.title)}}}}},\n"
             f"  author  = {{{_bib_text(paper.authors)}}},\n"
             f"{where}\n"
-            f"  url     = {{{paper.url}}},\n"
             f"  year    = {{{paper.year}}}\n}}\n"
         )
     return "\n".join(entries)

@@ -4,7 +4,8 @@ Citations: sphinxcontrib-bibtex's author-year citations print "Ji et al., 2023" 
 reference list numbers them instead. This extension registers a pybtex style, ``alignbook``, whose labels are
 "First author et al., year" with a letter when two cited works would share a label; the book uses it for the
 list (``bibtex_default_style``) and, through ``bibtex_reference_style: label``, in the text:
-"[Ji et al., 2023b]" in both places.
+"[Ji et al., 2023b]" in both places. The list names authors the same way ("Alain and Bengio", "Achiam et al."):
+the paper collection keeps only first authors, so full lists beside them would read as an inconsistency.
 
 Scripts: with this Sphinx, sphinx-thebe's and sphinx-togglebutton's inline scripts reach each page twice, and a
 ``const`` declared twice is a syntax error in the browser's console; each page keeps one copy of each script.
@@ -16,9 +17,11 @@ import string
 from collections import Counter
 
 from pybtex.plugin import register_plugin
+from pybtex.richtext import Text
 from pybtex.style.formatting.unsrt import Style as UnsrtStyle
 from pybtex.style.labels import BaseLabelStyle
 from pybtex.style.sorting import BaseSortingStyle
+from pybtex.style.template import FieldIsMissing, node, sentence
 
 NAME = "alignbook"
 
@@ -27,18 +30,31 @@ def _last_name(person) -> str:
     return " ".join(person.last_names).replace("{", "").replace("}", "")
 
 
+def short_names(people) -> str:
+    """"Yang et al.", "Bradley and Terry", "Ji": one or two surnames, else the first and "et al."."""
+    if len(people) == 1:
+        return _last_name(people[0])
+    if len(people) == 2 and _last_name(people[1]) != "others":
+        return f"{_last_name(people[0])} and {_last_name(people[1])}"
+    return f"{_last_name(people[0])} et al."
+
+
 def author_year(entry) -> str:
     """"Yang et al., 2023", "Bradley and Terry, 1952", "Ji, 2023" for one bibliography entry."""
     people = entry.persons.get("author") or entry.persons.get("editor") or []
-    if not people:
-        names = entry.fields.get("title", "Anonymous").split(":")[0]
-    elif len(people) == 1:
-        names = _last_name(people[0])
-    elif len(people) == 2 and _last_name(people[1]) != "others":
-        names = f"{_last_name(people[0])} and {_last_name(people[1])}"
-    else:
-        names = f"{_last_name(people[0])} et al."
+    names = short_names(people) if people else entry.fields.get("title", "Anonymous").split(":")[0]
     return f"{names}, {entry.fields.get('year', 'n.d.')}"
+
+
+@node
+def surnames(children, context, role):
+    """The entry's ``role`` (author, editor) as ``short_names`` writes them."""
+    if children:
+        raise ValueError(children)
+    people = context["entry"].persons.get(role)
+    if not people:
+        raise FieldIsMissing(role, context["entry"])
+    return Text(short_names(people))
 
 
 class AuthorYearLabels(BaseLabelStyle):
@@ -67,10 +83,14 @@ class FirstAuthorYearSort(BaseSortingStyle):
 
 
 class Style(UnsrtStyle):
-    """pybtex's unsrt entries, sorted by ``FirstAuthorYearSort``, labelled by ``AuthorYearLabels``."""
+    """pybtex's unsrt entries, sorted by ``FirstAuthorYearSort``, labelled by ``AuthorYearLabels``, with the
+    authors written as in the labels."""
 
     default_label_style = NAME
     default_sorting_style = NAME
+
+    def format_names(self, role, as_sentence=True):
+        return sentence[surnames(role)] if as_sentence else surnames(role)
 
 
 def unique_scripts(app, pagename, templatename, context, doctree) -> None:
