@@ -18,6 +18,13 @@ def thread_policy():
 PARAMETERS = 'scale = "book"\nseed = 0\ndevice = "auto"'
 
 
+def selected_params(request, test: str, param: str) -> list:
+    """The values of ``param`` of the parametrised ``test`` that this pytest session will run (a module fixture
+    then runs only what a selective invocation asked for)."""
+    return [item.callspec.params[param] for item in request.session.items
+            if getattr(item, "originalname", None) == test]
+
+
 def write_notebook(path: Path, cells: list[tuple[str, str, list[str]]]) -> Path:
     """Write a notebook from (cell type, source, tags) triples."""
     nb = nbformat.v4.new_notebook()

@@ -14,7 +14,7 @@ import pytest
 from alignbook.book import chapters, runner, site
 from alignbook.chapter import AUDIT_ENV
 from alignbook.report import read_report
-from conftest import PARAMETERS, ROOT, write_notebook
+from conftest import PARAMETERS, ROOT, selected_params, write_notebook
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
@@ -25,11 +25,23 @@ def device_audit(monkeypatch):
     monkeypatch.setenv(AUDIT_ENV, "1")
 
 
+@pytest.fixture(scope="module")
+def smoke_runs(request):
+    """The chapters this session selected, at smoke, two kernels side by side (one thread each: the machine's two
+    cores), every kernel under the device audit: a tensor left off ``ch.device`` fails its run."""
+    names = selected_params(request, "test_chapter_runs_at_smoke_scale", "name")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(AUDIT_ENV, "1")  # before the worker processes start: they inherit it
+        return runner.run_each(ROOT, chapters.select(ROOT, names), "smoke", jobs=2)
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("name", [p.stem for p in NOTEBOOKS])
-def test_chapter_runs_at_smoke_scale(name):
-    [record] = runner.run(ROOT, chapters.select(ROOT, [name]), "smoke", log=lambda _: None)
-    assert record.scale == "smoke"
+def test_chapter_runs_at_smoke_scale(smoke_runs, name):
+    record = smoke_runs[name]
+    if isinstance(record, runner.ChapterFailed):
+        pytest.fail(str(record))
+    assert record.scale == "smoke" and record.chapter == name
     report = read_report(runner.executed_path(ROOT, name, "smoke"))
     assert report is not None and report["claims"], f"{name} shows no reproduction report"
     assert report["scale"] == "smoke" and report["chapter"] == name

@@ -8,7 +8,7 @@ import pytest
 
 from alignbook import scales
 from alignbook.book import chapters, cli, rehearsal, runner
-from conftest import ROOT
+from conftest import ROOT, selected_params
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
@@ -110,10 +110,11 @@ def test_rehearse_needs_scale_full(capsys):
 
 
 @pytest.fixture(scope="module")
-def rehearsed():
-    """Every chapter rehearsed once, two kernels side by side (one thread each: the machine's two cores)."""
-    return rehearsal.rehearse_each(ROOT, chapters.select(ROOT, [p.stem for p in NOTEBOOKS]), log=lambda _: None,
-                                   jobs=2)
+def rehearsed(request):
+    """The chapters this session selected, rehearsed once, two kernels side by side (one thread each: the
+    machine's two cores)."""
+    names = selected_params(request, "test_full_configuration_builds_within_the_memory_cap", "name")
+    return rehearsal.rehearse_each(ROOT, chapters.select(ROOT, names), log=lambda _: None, jobs=2)
 
 
 @pytest.mark.notebook

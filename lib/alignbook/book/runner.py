@@ -374,28 +374,42 @@ def run(
             records.append(run_chapter(root, chapter, scale, seed, device, timeout))
             _log_done(log, records[-1])
         return records
-    from alignbook.backends import map_jobs
-
     where = f"on the Ray cluster at {ray_address}" if ray_address else f"in {jobs} worker processes"
     for chapter, doing in todo:
         log(f"[alignbook] {chapter.name}: {doing}, {where}")
-    try:
-        results = map_jobs("alignbook.book.runner:execute",
-                           [(str(root), str(c.path), c.name, scale, seed, device, timeout) for c, _ in todo],
-                           workers=jobs, ray_address=ray_address, num_gpus=1 if scale == "full" else 0)
-    except ValueError as error:  # a Ray address that does not answer, a cluster without GPUs
-        raise BookError(str(error)) from None
+    outcome = run_each(root, [c for c, _ in todo], scale, seed, device, jobs, ray_address, timeout)
     records, failures = [], []
-    for (chapter, _), result in zip(todo, results, strict=True):
-        try:
-            records.append(file_result(root, chapter, scale, seed, device, result))
-            _log_done(log, records[-1])
-        except ChapterFailed as failure:
-            log(f"[alignbook] {chapter.name}: failed")
-            failures.append(failure)
+    for name, result in outcome.items():
+        if isinstance(result, ChapterFailed):
+            log(f"[alignbook] {name}: failed")
+            failures.append(result)
+        else:
+            records.append(result)
+            _log_done(log, result)
     if failures:
         raise failures[0]
     return records
+
+
+def run_each(root: Path, chapters: list[Chapter], scale: str, seed: int = 0, device: str = "auto", jobs: int = 2,
+             ray_address: str | None = None, timeout: float | None = None) -> dict[str, Record | ChapterFailed]:
+    """Run every chapter side by side (``jobs`` worker processes, or Ray tasks at ``ray_address``) and file
+    each result as a one-by-one run files it; per chapter, its Record or the ChapterFailed that stopped it."""
+    from alignbook.backends import map_jobs
+
+    try:
+        results = map_jobs("alignbook.book.runner:execute",
+                           [(str(root), str(c.path), c.name, scale, seed, device, timeout) for c in chapters],
+                           workers=jobs, ray_address=ray_address, num_gpus=1 if scale == "full" else 0)
+    except ValueError as error:  # a Ray address that does not answer, a cluster without GPUs
+        raise BookError(str(error)) from None
+    outcome: dict[str, Record | ChapterFailed] = {}
+    for chapter, result in zip(chapters, results, strict=True):
+        try:
+            outcome[chapter.name] = file_result(root, chapter, scale, seed, device, result)
+        except ChapterFailed as failure:
+            outcome[chapter.name] = failure
+    return outcome
 
 
 def _log_done(log, record: Record) -> None:
