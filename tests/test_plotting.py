@@ -76,6 +76,24 @@ def test_method_colors_are_distinct_and_stable():
         plotting.method_colors([f"m{i}" for i in range(len(plotting.PALETTE) + 1)])
 
 
+def test_a_method_keeps_its_colour_across_chapters_and_no_list_repeats_one():
+    safepo = plotting.method_colors(["ppo", "ppo_lag", "trpo_lag", "cppo_pid", "cpo", "pcpo", "focops", "cup"])
+    omnisafe = plotting.method_colors(["sac", "td3", "cppo_pid", "ppo_lag", "ppo"])  # another order, other names
+    assert all(omnisafe[m] == safepo[m] for m in ("ppo", "ppo_lag", "cppo_pid"))
+    rlhf = plotting.method_colors(["SFT", "RLHF", "Safe RLHF", "shaping lambda=0.5"])
+    # the same idea, the same colour: the unconstrained baseline and its Lagrangian version
+    assert (rlhf["RLHF"], rlhf["Safe RLHF"]) == (safepo["ppo"], safepo["ppo_lag"])
+    # a name outside the table takes a colour no table name of the list holds; two table names that share a
+    # colour (ppo and RLHF) in one list: the first keeps it, the second gets a free one
+    mixed = plotting.method_colors(["new method", "ppo", "RLHF"])
+    assert mixed["ppo"] == safepo["ppo"] and len(set(mixed.values())) == 3
+    assert plotting.method_colors(["cpo", "ppo"]) == {"cpo": safepo["cpo"], "ppo": safepo["ppo"]}
+    styles = plotting.method_styles(["pg", "natural_pg", "trpo", "ppo", "trpo_lag", "ppo_lag", "cpo", "pcpo",
+                                     "focops", "cup", "rcpo", "cppo_pid"])  # SafePO's twelve: past the palette
+    assert len({(s["color"], s["linestyle"]) for s in styles.values()}) == 12
+    assert all(styles[m]["color"] == safepo[m] for m in ("ppo", "ppo_lag", "cpo", "cppo_pid", "focops"))
+
+
 def test_tidy_keeps_tick_labels_short_and_few():
     fig, (linear, log) = plotting.figure(ncols=2)
     linear.plot([0, 150_000], [0, 1])

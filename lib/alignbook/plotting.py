@@ -24,7 +24,9 @@ The whole API::
   thin line").
 - ``settings_line(values, title=None)`` writes a run's settings (a dict, a chapter's ``cfg``) for the reader, in
   place of a repr: ``toy runs: steps per epoch 200 · hidden 16, 16 · actor lr 0.003``, wrapped between settings.
-- ``method_colors(names)`` maps each name to a distinct colour (the first six colour-blind-safe), in order;
+- ``method_colors(names)`` maps each name to a distinct colour (the first six colour-blind-safe): a method the
+  book compares in several chapters keeps its colour in all of them (``METHOD_COLORS``: an unconstrained
+  baseline blue, its Lagrangian version orange), other names take the free colours in order;
   ``method_styles(names)`` maps each to a colour (the same) and a line style (``plot(..., **styles[name])``):
   overlapping curves stay visible, and up to 20 methods stay apart.
 - ``legend_outside(fig_or_ax, where="below")`` gathers the labelled lines into one legend outside the data:
@@ -61,6 +63,18 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
 # drawn over another of the same values still shows as a dash pattern, and colour and style together tell
 # lcm(len(PALETTE), len(LINESTYLES)) = 20 methods apart.
 LINESTYLES = ("-", "--", "-.", ":")
+# The book's methods that appear in more than one chapter or figure, by palette index: a reader who has learnt
+# that PPO-Lag is orange in SafePO finds it orange in OmniSafe, and Safe RLHF (the same Lagrangian idea) too.
+METHOD_COLORS = {
+    # unconstrained baselines: blue; their Lagrangian versions: orange
+    "ppo": 0, "RLHF": 0, "mappo": 0, "dreamer": 0,
+    "ppo_lag": 1, "Safe RLHF": 1, "mappo_lag": 1, "osrp_lag": 1,
+    # the other constrained methods
+    "cppo_pid": 2, "cpo": 3, "macpo": 3, "trpo": 4, "happo": 4, "trpo_lag": 5, "bsrp_lag": 5, "osrp": 2,
+    "focops": 7, "pcpo": 8, "cup": 9, "ppo_saute": 8, "ppo_simmer_pid": 9, "sac": 4, "td3": 5,
+    # language-model methods: the SFT start grey, DPO green
+    "SFT": 6, "DPO": 2,
+}
 
 STYLE = {
     "figure.dpi": DPI,
@@ -102,13 +116,35 @@ def figure(ncols: int = 1, nrows: int = 1, height: float | None = None, width: f
     return plt.subplots(nrows, ncols, figsize=size, **subplots)
 
 
+def _palette_indices(names: list[str], styles: int = 1) -> list[int]:
+    """A palette index per name: a name of ``METHOD_COLORS`` keeps its own while no earlier name in the list has
+    taken it, the others take the free colours in order. With ``styles`` line styles (name i drawn in style
+    i mod ``styles``), a colour may serve again once the palette is used up, never twice in the same style."""
+    taken: set[tuple[int, int]] = set()  # (colour, line style) pairs given out
+    out: list[int | None] = [None] * len(names)
+    for i, name in enumerate(names):  # the book-wide colours first, so that no unknown name takes them
+        own = METHOD_COLORS.get(name)
+        if own is not None and all(k != own for k, _ in taken):
+            out[i] = own
+            taken.add((own, i % styles))
+    for i, name in enumerate(names):
+        if out[i] is None:
+            uses = [sum(k == used for used, _ in taken) for k in range(len(PALETTE))]
+            # a free colour first; past the palette, the least used one not yet drawn in this line style
+            k = min((k for k in range(len(PALETTE)) if (k, i % styles) not in taken), key=lambda k: (uses[k], k))
+            out[i] = k
+            taken.add((k, i % styles))
+    return out
+
+
 def method_colors(names) -> dict[str, str]:
-    """One distinct colour per name, in the order given; call once per chapter and reuse the mapping."""
+    """One distinct colour per name (the book-wide one for the methods of ``METHOD_COLORS``); call once per
+    chapter and reuse the mapping."""
     names = list(dict.fromkeys(names))
     if len(names) > len(PALETTE):
         raise ValueError(f"{len(names)} methods but only {len(PALETTE)} distinct colours; group them, or use "
                          "method_styles (colour and line style)")
-    return dict(zip(names, PALETTE, strict=False))
+    return {name: PALETTE[k] for name, k in zip(names, _palette_indices(names), strict=True)}
 
 
 def method_styles(names) -> dict[str, dict[str, str]]:
@@ -121,9 +157,10 @@ def method_styles(names) -> dict[str, dict[str, str]]:
     limit = math.lcm(len(PALETTE), len(LINESTYLES))  # the pairs repeat after this many names
     if len(names) > limit:
         raise ValueError(f"{len(names)} methods but only {limit} distinct colour and line-style pairs; group them")
-    return {name: {"color": PALETTE[i % len(PALETTE)], "linestyle": LINESTYLES[i % len(LINESTYLES)],
+    indices = _palette_indices(names, styles=len(LINESTYLES))
+    return {name: {"color": PALETTE[k], "linestyle": LINESTYLES[i % len(LINESTYLES)],
                    "zorder": 2 + 0.1 * (i % len(LINESTYLES))}  # 2: matplotlib's lines; the axes' spines at 2.5
-            for i, name in enumerate(names)}
+            for i, (name, k) in enumerate(zip(names, indices, strict=True))}
 
 
 def bootstrap_interval(values: np.ndarray, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
