@@ -127,7 +127,7 @@ def _palette_indices(names: list[str], styles: int = 1) -> list[int]:
         if own is not None and all(k != own for k, _ in taken):
             out[i] = own
             taken.add((own, i % styles))
-    for i, name in enumerate(names):
+    for i in range(len(names)):
         if out[i] is None:
             uses = [sum(k == used for used, _ in taken) for k in range(len(PALETTE))]
             # a free colour first; past the palette, the least used one not yet drawn in this line style
