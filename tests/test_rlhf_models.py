@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -198,3 +199,38 @@ def test_rollout_log_probs_and_values_read_each_response_token():
             for t, token in enumerate(r):
                 assert logp[i, t].item() == pytest.approx(alone[len(p) - 1 + t, token].item(), abs=1e-5)
                 assert values[i, t].item() == pytest.approx(scores[len(p) - 1 + t].item(), abs=1e-5)
+
+
+def test_truth_orderings_read_a_cost_upwards_and_a_reward_downwards_with_harm(monkeypatch):
+    from alignbook.rlhf import pipeline
+
+    # each "model" is a table of end scores by sequence
+    monkeypatch.setattr(pipeline, "end_scores", lambda model, seqs: torch.tensor([[model[s]] for s in seqs]))
+    data = {"seqs": [("x", "y"), ("y", "x"), ("x", "z")]}
+    help_diff = np.array([0.5, -0.5, 0.0])  # x more helpful than y; x and z equally helpful
+    harm_diff = np.array([0, 0, 2])  # x more harmful than z
+    reward = {"x": 1.0, "y": 0.0, "z": 0.5}  # right on helpfulness, scores the harmful x above z
+    assert pipeline.truth_orderings(reward, "reward", data, help_diff, harm_diff) == {
+        "orders helpfulness": 1.0, "orders harm": 0.0}
+    cost = {"x": 2.0, "y": 3.0, "z": 0.0}  # a cost rises with harm: right on both
+    assert pipeline.truth_orderings(cost, "cost", data, help_diff, harm_diff) == {
+        "orders helpfulness": 1.0, "orders harm": 1.0}
+    no_difference = pipeline.truth_orderings(reward, "reward", data, np.zeros(3), harm_diff)
+    assert np.isnan(no_difference["orders helpfulness"])
+
+
+def test_decoupling_trains_one_single_model_per_weight_and_seed(tmp_path, monkeypatch):
+    from alignbook.rlhf.pipeline import Stack, build_stack, decoupling
+    from alignbook.rlhf.policies import Sizes
+
+    monkeypatch.setenv("ALIGNBOOK_CACHE", str(tmp_path))
+    built = build_stack(Stack(sizes=Sizes(hidden=16, layers=1, heads=2, vocab=400, max_response=12), sft_steps=3,
+                              pairs_per_prompt=1, score_steps=2, score_batch=4))
+    study = decoupling(built, (0.1, 3.0), [0, 1])
+    assert study.model.tolist() == ["reward + cost models", "single, w = 0.1", "single, w = 3"] * 2
+    assert study.seed.tolist() == [0, 0, 0, 1, 1, 1] and study.tradeoff.isna().sum() == 2
+    shares = study[["orders helpfulness", "orders harm"]].to_numpy()
+    assert (np.isnan(shares) | ((shares >= 0) & (shares <= 1))).all()  # NaN: no held-out pair differs (tiny data)
+    assert study.equals(decoupling(built, (0.1, 3.0), [0, 1]))  # same seeds, same models
+    with pytest.raises(ValueError, match="at least one trade-off weight"):
+        decoupling(built, (), [0])

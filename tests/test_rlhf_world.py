@@ -64,3 +64,26 @@ def test_demonstrations_answer_about_half_of_harmful_prompts_harmfully():
     demos = world.demonstrations(world.all_prompts(), 40, seed=0)
     harmful = [not world.judge(p, r).safe for p, r in demos if p.harmful]
     assert 0.5 < np.mean(harmful) < 0.6
+
+
+def test_relabelling_the_single_preference_at_another_weight_keeps_the_pairs_and_the_dual_labels():
+    rows = world.preference_rows(world.all_prompts(), 2, noise=0.1, tradeoff=0.3, seed=3)
+    by_text = {p.text: p for p in world.all_prompts()}
+    for weight in (0.0, 10.0):
+        again = world.relabel_single(rows, weight, noise=0.0, seed=0)
+        for old, new in zip(rows, again, strict=True):
+            assert {k: v for k, v in new.items() if k != "single_preference_id"} == \
+                   {k: v for k, v in old.items() if k != "single_preference_id"}
+            a, b = (world.judge(by_text[new["prompt"]], new[f"response_{k}"]) for k in (0, 1))
+            value_a, value_b = a.helpfulness - weight * a.severity, b.helpfulness - weight * b.severity
+            if value_a != value_b:  # without noise the label is the higher value: helpfulness alone at 0
+                assert new["single_preference_id"] == int(value_b > value_a)
+    # a compliant answer against a refusal: the weight decides which side a single preference takes
+    prompt = next(p for p in world.all_prompts() if p.severity == 3)
+    pair = [world.annotate(prompt, world.respond(prompt, "comply"), world.respond(prompt, "refuse"), 0.0, 0.3,
+                           np.random.default_rng(0))]
+    assert [world.relabel_single(pair, w, 0.0, 0)[0]["single_preference_id"] for w in (0.0, 1.0)] == [0, 1]
+    with pytest.raises(ValueError, match="trade-off weight"):
+        world.relabel_single(rows, -1.0, 0.1, 0)
+    with pytest.raises(ValueError, match="noise"):
+        world.relabel_single(rows, 0.3, 0.9, 0)

@@ -175,13 +175,14 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             noise=0.1, tradeoff=0.3, score_steps=4, score_batch=8, score_lr=1e-3, ppo_iterations=2, ppo_batch=8,
             actor_lr=1e-4, critic_lr=5e-4, kl_coeff=0.01, threshold=0.0, lambda_init=1.0, lambda_lr=0.1,
             lambda_max=5.0, window=16, fixed_lambdas=(1.0,), seeds=2, eval_samples=1, rounds=2, real_text=False,
+            tradeoffs=(0.3, 3.0),
         ),
         "book": dict(
             hidden=64, layers=2, heads=2, vocab=640, max_response=32, sft_steps=400, pairs_per_prompt=4,
             noise=0.1, tradeoff=0.3, score_steps=100, score_batch=16, score_lr=1e-3, ppo_iterations=20,
             ppo_batch=32, actor_lr=1e-4, critic_lr=5e-4, kl_coeff=0.01, threshold=0.0, lambda_init=1.0,
             lambda_lr=0.1, lambda_max=5.0, window=64, fixed_lambdas=(0.5, 2.0, 5.0), seeds=3, eval_samples=2,
-            rounds=3, real_text=True,
+            rounds=3, real_text=True, tradeoffs=(0.1, 0.3, 1.0, 3.0),
         ),
         # The paper: Alpaca-7B, score models 2 epochs over 73,907 pairs, PPO-Lag one epoch at prompt batch
         # 16 x 8 GPUs, window 128. Full here: a 128-wide 3-layer decoder, 50 PPO iterations of 64 prompts, 3 seeds
@@ -192,7 +193,7 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             noise=0.1, tradeoff=0.3, score_steps=500, score_batch=32, score_lr=5e-4, ppo_iterations=50,
             ppo_batch=64, actor_lr=3e-5, critic_lr=1e-4, kl_coeff=0.01, threshold=0.0, lambda_init=1.0,
             lambda_lr=0.1, lambda_max=5.0, window=128, fixed_lambdas=(0.5, 2.0, 5.0), seeds=3,
-            eval_samples=4, rounds=3, real_text=True,
+            eval_samples=4, rounds=3, real_text=True, tradeoffs=(0.1, 0.3, 1.0, 3.0),
         ),
     },
     # Wideband back-projection diffusion -- the paper's n = 80 grid and frequencies (2.5, 5, 10) scaled down by
@@ -362,7 +363,7 @@ _LOOPS: dict[str, dict[str, Callable[[Mapping[str, Any], int], Any] | None]] = {
     # pairs_per_prompt: the preference data's size, generated answer by answer (the score models' batches keep
     # their full shape).
     "pku_saferlhf": dict.fromkeys(("sft_steps", "pairs_per_prompt", "score_steps", "ppo_iterations", "fixed_lambdas",
-                                   "seeds", "eval_samples", "rounds")),
+                                   "seeds", "eval_samples", "rounds", "tradeoffs")),
     "aligner": dict.fromkeys(("steps", "warmup_steps", "ablation_fractions", "ablation_steps", "seeds",
                               "undertrained_steps", "strong_sft_steps", "w2s_steps")),
     # A random prefill of two whole episodes (so that the logs hold episodes), then n world-model updates
@@ -401,7 +402,8 @@ _PHASES: dict[str, tuple[tuple[str, ...], ...]] = {
     "omnisafe": (("seeds", "toy_steps"), ("seeds", "race_steps"), ("tour_steps",)),
     "pku_saferlhf": (("sft_steps",), ("pairs_per_prompt",), ("score_steps",),
                      ("seeds", "fixed_lambdas", "ppo_iterations", "rounds"),
-                     ("seeds", "fixed_lambdas", "eval_samples", "rounds"), ("rounds", "pairs_per_prompt")),
+                     ("seeds", "fixed_lambdas", "eval_samples", "rounds"), ("rounds", "pairs_per_prompt"),
+                     ("seeds", "tradeoffs", "score_steps")),
     "aligner": (("seeds", "steps"), ("seeds", "warmup_steps"), ("seeds", "ablation_fractions", "ablation_steps"),
                 ("undertrained_steps",), ("strong_sft_steps",), ("w2s_steps",)),
     "safedreamer": (("seeds", "env_steps"), ("vision_env_steps",), ("record_episodes",)),

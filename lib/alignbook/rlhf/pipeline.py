@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -22,7 +23,7 @@ from alignbook.rlhf import world
 from alignbook.rlhf.models import MODERATION_OUTPUTS, ScoreModel, score_model
 from alignbook.rlhf.policies import SFT_SOURCES, Sizes, generate_text, sft_policy
 from alignbook.rlhf.ppo import PPOConfig, SafeRLHF, evaluate_policy
-from alignbook.rlhf.scoring import encode_rows, train_moderation, train_score_model
+from alignbook.rlhf.scoring import encode_rows, end_scores, train_moderation, train_score_model
 
 SCORE_KINDS = ("reward", "cost", "single", "moderation")
 
@@ -113,6 +114,63 @@ def build_stack(stack: Stack, device: torch.device | str = "cpu") -> Built:
         models[kind] = model.eval()
     return Built(stack, tokenizer, policy, split["train"], split["test"], models,
                  json.loads((folder / "logs.json").read_text()))
+
+
+def truth_differences(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair, response 0's true helpfulness and severity minus response 1's (the world's judge)."""
+    by_text = {p.text: p for p in world.all_prompts()}
+    verdicts = [[world.judge(by_text[r["prompt"]], r[f"response_{k}"]) for r in rows] for k in (0, 1)]
+    return (np.array([a.helpfulness - b.helpfulness for a, b in zip(*verdicts, strict=True)]),
+            np.array([a.severity - b.severity for a, b in zip(*verdicts, strict=True)]))
+
+
+def truth_orderings(model: ScoreModel, kind: str, data: dict, help_diff: np.ndarray,
+                    harm_diff: np.ndarray) -> dict[str, float]:
+    """The share of pairs with a true helpfulness (harm) difference that ``model``'s end scores order the right
+    way; a cost rises with harm, a reward or a single preference with helpfulness. NaN where no pair differs."""
+    scores = [end_scores(model, [s[k] for s in data["seqs"]])[:, 0].cpu().numpy() for k in (0, 1)]
+    model_diff = np.sign(scores[0] - scores[1]) * (-1 if kind == "cost" else 1)  # + means "more helpful"
+
+    def share(diff: np.ndarray, more_helpful_when: int) -> float:
+        keep = diff != 0
+        return float(np.mean(model_diff[keep] == np.sign(diff[keep]) * more_helpful_when)) if keep.any() else np.nan
+
+    return {"orders helpfulness": share(help_diff, 1), "orders harm": share(harm_diff, -1)}
+
+
+def decoupling(built: Built, tradeoffs, seeds, steps: int | None = None) -> pd.DataFrame:
+    """One preference against two, as Safe RLHF frames it, on the same training pairs: the reward and cost
+    models (the dual preferences) and, for each trade-off weight w, a single-preference model trained on the
+    pairs' single label at w (helpfulness minus w per severity level, with the annotators' noise). Each seed
+    retrains every model (seed ``built.stack.seed`` reuses the stack's reward and cost models). One row per
+    seed and model: how often it orders the held-out pairs' true harm and helpfulness the right way. ``steps``:
+    each model's training steps (default the stack's)."""
+    tradeoffs, seeds = tuple(float(w) for w in tradeoffs), list(seeds)
+    if not tradeoffs or not seeds:
+        raise ValueError("decoupling needs at least one trade-off weight and one seed")
+    stack = built.stack if steps is None else replace(built.stack, score_steps=steps)
+    test = encode_rows(built.tokenizer, built.test_rows)
+    help_diff, harm_diff = truth_differences(built.test_rows)
+    # each weight's labels are drawn once, so that seeds differ only in training
+    labelled = {w: world.relabel_single(built.train_rows, w, stack.noise, seed=stack.seed + round(1000 * w))
+                for w in tradeoffs}
+    rows = []
+    for seed in seeds:
+        offset = stack.seed + 1000 + 10 * seed  # never the stack's own training seeds
+        if seed == stack.seed and stack == built.stack:
+            dual = {k: built.models[k] for k in ("reward", "cost")}
+        else:
+            dual, _ = train_scores(stack, built.policy, built.tokenizer, built.train_rows, ("reward", "cost"),
+                                   seed=offset)
+        rows.append({"seed": seed, "model": "reward + cost models", "tradeoff": np.nan,
+                     "orders helpfulness": truth_orderings(dual["reward"], "reward", test, help_diff,
+                                                           harm_diff)["orders helpfulness"],
+                     "orders harm": truth_orderings(dual["cost"], "cost", test, help_diff, harm_diff)["orders harm"]})
+        for w in tradeoffs:
+            single, _ = train_scores(stack, built.policy, built.tokenizer, labelled[w], ("single",), seed=offset)
+            rows.append({"seed": seed, "model": f"single, w = {w:g}", "tradeoff": w,
+                         **truth_orderings(single["single"], "single", test, help_diff, harm_diff)})
+    return pd.DataFrame(rows)
 
 
 def method_configs(fixed_lambdas, **common) -> dict[str, PPOConfig]:

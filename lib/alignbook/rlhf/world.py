@@ -230,6 +230,25 @@ def annotate(prompt: Prompt, response_0: str, response_1: str, noise: float, tra
     return row
 
 
+def relabel_single(rows: list[dict], tradeoff: float, noise: float, seed: int) -> list[dict]:
+    """``rows`` with the single trade-off preference annotated again at another ``tradeoff`` (helpfulness minus
+    ``tradeoff`` per severity level, flipped with probability ``noise``): the same pairs, as Safe RLHF's
+    comparison of one preference against two needs them. The dual preferences are kept."""
+    if not 0 <= noise <= 0.5:
+        raise ValueError(f"noise is a flip probability in [0, 0.5], got {noise}")
+    if not tradeoff >= 0:
+        raise ValueError(f"the trade-off weight must be >= 0, got {tradeoff}")
+    by_text = {p.text: p for p in all_prompts()}
+    rng = np.random.default_rng(seed)
+    out = []
+    for row in rows:
+        prompt = by_text[row["prompt"]]
+        values = [judge(prompt, row[f"response_{k}"]) for k in (0, 1)]
+        single = _prefer(*(v.helpfulness - tradeoff * v.severity for v in values), noise, rng)
+        out.append({**row, "single_preference_id": single})
+    return out
+
+
 def preference_rows(prompts: list[Prompt], pairs_per_prompt: int, noise: float = 0.1, tradeoff: float = 0.3,
                     seed: int = 0, responder=None, source: str = "world") -> list[dict]:
     """Annotated pairs of two different responses per prompt (identical pairs say nothing and are dropped, so a
