@@ -6,6 +6,7 @@ import pytest
 from alignbook.scattering import datasets
 from alignbook.scattering.backprojection import BackProjection, born_operator
 from alignbook.scattering.helmholtz import Geometry, forward
+from alignbook.scattering.metrics import rrmse
 
 SPEC = datasets.DataSpec("squares", 16, (0.5, 1.0), 8, 2, 6, "train", 3)
 
@@ -79,6 +80,21 @@ def test_filtered_back_projection_inverts_born_data_of_a_smooth_medium():
         bp.filtered(data[:2], 1e-3)
     with pytest.raises(ValueError, match="must be positive"):
         bp.filtered(data, 0.0)
+
+
+def test_the_tikhonov_errors_in_the_eigenbasis_are_those_of_the_filtered_images():
+    geom = Geometry(n=12, frequencies=(1.0, 2.0), n_sources=10, n_receivers=10)
+    bp = BackProjection(geom)
+    rng = np.random.default_rng(0)
+    target = rng.normal(size=(3, 12, 12))
+    data = np.stack([np.stack([(f @ t.ravel()).reshape(10, 10) for f in bp.operators]) for t in target])
+    data = data + 0.05 * np.abs(data).mean() * rng.normal(size=data.shape)  # noise: the best eps is not the least
+    grid = (1e-6, 1e-4, 1e-2, 1.0)
+    direct = [np.mean(rrmse(bp.filtered(data, eps), target)) for eps in grid]
+    np.testing.assert_allclose(bp.errors(data, target, grid), direct, rtol=1e-9)
+    assert bp.best_eps(data, target, grid) == grid[int(np.argmin(direct))]
+    with pytest.raises(ValueError, match="target has shape"):
+        bp.errors(data, target[:2], grid)
 
 
 def test_born_gram_factors_the_explicit_product():

@@ -18,7 +18,6 @@ import numpy as np
 from scipy.special import hankel1
 
 from alignbook.scattering.helmholtz import Geometry
-from alignbook.scattering.metrics import rrmse
 
 # Tikhonov parameters tried by best_eps, relative to the largest eigenvalue of the Gram matrix.
 EPS_GRID = tuple(np.logspace(-6, 0, 25))
@@ -96,8 +95,25 @@ class BackProjection:
         out = ((flat @ v) * gain) @ v.T
         return out.reshape(*lead, self.geom.n, self.geom.n)
 
+    def errors(self, data: np.ndarray, target: np.ndarray, grid: tuple[float, ...] = EPS_GRID) -> np.ndarray:
+        """The mean relative error of the filtered back-projection on (training) examples at each Tikhonov
+        parameter of ``grid``: ``rrmse(filtered(data, eps), target)`` averaged over the examples. The
+        eigenvectors are orthonormal, so each error is measured in their basis: two products for the whole grid
+        instead of two per value (at n = 80, 25 values took 50 products of 6,400 x 6,400)."""
+        if not all(eps > 0 for eps in grid):
+            raise ValueError(f"the Tikhonov parameters must be positive, got {grid}")
+        back = self.adjoint(data)
+        target = np.asarray(target, dtype=float)
+        if target.shape != back.shape:
+            raise ValueError(f"target has shape {target.shape}; the data give images of shape {back.shape}")
+        v = self.eigenvectors
+        coefficients = back.reshape(-1, self.geom.n**2) @ v
+        truth = target.reshape(-1, self.geom.n**2)
+        goal, norms = truth @ v, np.linalg.norm(truth, axis=1)
+        return np.array([np.mean(np.linalg.norm(coefficients / (self.eigenvalues + eps * self.scale) - goal,
+                                                axis=1) / norms) for eps in grid])
+
     def best_eps(self, data: np.ndarray, target: np.ndarray, grid: tuple[float, ...] = EPS_GRID) -> float:
         """The Tikhonov parameter with the smallest mean relative error on (training) examples."""
-        errors = [np.mean(rrmse(self.filtered(data, eps), target)) for eps in grid]
-        return float(grid[int(np.argmin(errors))])
+        return float(grid[int(np.argmin(self.errors(data, target, grid)))])
 
