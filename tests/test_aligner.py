@@ -297,3 +297,47 @@ def test_the_warm_up_teaches_copying_then_the_main_stage_teaches_corrections(tok
     corrections = [encode_target(tokenizer, r["correction"]) for r in triples]
     assert len(warm) == 2 and all(t in answers for t in targets(warm))  # 20% of 10 triples, copied
     assert targets(main) == corrections
+
+
+def test_copy_texts_draw_every_word_from_the_worlds_vocabulary_in_random_order():
+    from alignbook.aligner.data import copy_texts
+
+    vocabulary = {w.strip(".,?:") for text in world.corpus() for w in text.lower().split()}
+    texts = copy_texts(200, seed=3)
+    assert len(texts) == 200 and copy_texts(200, seed=3) == texts and copy_texts(200, seed=4) != texts
+    words = [w.strip(".,?") for q, a in texts for w in (q.removeprefix("how do i ") + " " + a).split()]
+    assert set(words) <= vocabulary and len(set(words)) > 0.5 * len(vocabulary)  # the held-out objects too
+    questions = {p.text for p in world.all_prompts()}
+    assert not any(q in questions for q, _ in texts)  # random words, not the world's questions
+    assert copy_texts(0, seed=0) == []
+    with pytest.raises(ValueError, match="non-negative integer"):
+        copy_texts(-1, seed=0)
+
+
+def test_stage_zero_copies_random_words_once_per_start_and_every_seed_reuses_it(tokenizer, monkeypatch, tmp_path):
+    """With copy_steps, a stage 0 trains the fresh decoder on identity rows of random words before the
+    warm-up and the corrections; the start is cached by copy_seed, so another seed of the later stages reads it
+    instead of training it again."""
+    import alignbook.aligner.model as aligner_model
+
+    monkeypatch.setenv("ALIGNBOOK_CACHE", str(tmp_path))
+    triples = world_triples(world.all_prompts()[:10], [world.REFUSAL] * 10)
+    stages = []
+
+    def record(model, examples, steps, *args):
+        stages.append((examples, steps))
+        return [0.0] * steps
+
+    monkeypatch.setattr(aligner_model, "fit", record)
+    for seed in (0, 1):
+        train_aligner(tokenizer, triples, AlignerConfig(sizes=TINY, copy_steps=3, warmup_steps=2, steps=2,
+                                                        batch=4, seed=seed))
+    assert [steps for _, steps in stages] == [3, 2, 2, 2, 2]  # stage 0 once, then two stages per seed
+    copies = stages[0][0]
+    assert len(copies) == 3 * 4  # copy_steps x batch rows, each seen about once
+    for ids, labels in copies:  # identity rows: the target is the answer the row reads
+        target = [t for t in labels if t != -100]
+        assert tokenizer.decode(target[:-1]).strip() in tokenizer.decode(ids[:len(ids) - len(target)])
+    train_aligner(tokenizer, triples, AlignerConfig(sizes=TINY, copy_steps=3, copy_seed=5, warmup_steps=2,
+                                                    steps=2, batch=4))
+    assert stages[5][1] == 3  # another start: trained anew

@@ -186,8 +186,8 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         ),
         # The paper: Alpaca-7B, score models 2 epochs over 73,907 pairs, PPO-Lag one epoch at prompt batch
         # 16 x 8 GPUs, window 128. Full here: a 128-wide 3-layer decoder, 50 PPO iterations of 64 prompts, 3 seeds
-        # (planned at about 40 minutes on one CPU thread by the calibrated rehearsal; 100 iterations and four
-        # fixed lambdas took about 80).
+        # (planned at about 50 minutes on one CPU thread by the calibrated rehearsal, 18 of them the decoupling
+        # study's 3 x 4 single-preference models; 100 iterations and four fixed lambdas took about 80).
         "full": dict(
             hidden=128, layers=3, heads=4, vocab=1024, max_response=48, sft_steps=800, pairs_per_prompt=16,
             noise=0.1, tradeoff=0.3, score_steps=500, score_batch=32, score_lr=5e-4, ppo_iterations=50,
@@ -210,24 +210,26 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
     "aligner": {
         "smoke": dict(
             held_out_fraction=0.25, train_samples=1, hidden=32, layers=1, small_hidden=16, small_layers=1,
-            warmup_fraction=0.2, warmup_steps=4, steps=10, batch=8, lr=1e-2, ablation_fractions=(0.0, 0.2),
+            warmup_fraction=0.2, copy_steps=4, warmup_steps=4, steps=10, batch=8, lr=1e-2,
+            ablation_fractions=(0.0, 0.2),
             ablation_steps=6, seeds=2, undertrained_steps=10, fixed_lambda=1.0, max_new=12, strong_hidden=48,
             strong_layers=1, strong_sft_steps=20, w2s_samples=1, w2s_steps=4, w2s_lr=1e-3,
         ),
         "book": dict(
             held_out_fraction=0.25, train_samples=4, hidden=64, layers=2, small_hidden=32, small_layers=1,
-            warmup_fraction=0.2, warmup_steps=60, steps=200, batch=32, lr=3e-3,
+            warmup_fraction=0.2, copy_steps=1200, warmup_steps=60, steps=200, batch=32, lr=3e-3,
             ablation_fractions=(0.0, 0.02, 0.1, 0.2, 0.5), ablation_steps=80, seeds=3, undertrained_steps=40,
             fixed_lambda=2.0, max_new=40, strong_hidden=96, strong_layers=2, strong_sft_steps=200, w2s_samples=4,
             w2s_steps=60, w2s_lr=1e-3,
         ),
         # The paper: Aligner-2B/7B/13B, 3 epochs over about 20k triples, lr 2e-5, warm-up fractions 0-50%.
-        # Full here: a 128-wide 4-layer Aligner, 600 steps, the five warm-up fractions, 3 seeds (planned at about
-        # 50 minutes on one CPU thread by the calibrated rehearsal, the PKU-SafeRLHF models included; 1,000 steps
-        # took 67).
+        # Full here: a 128-wide 4-layer Aligner from a copying start of 1,200 steps (stage 0, the stand-in for
+        # the paper's pretrained start), 600 steps, the five warm-up fractions, 3 seeds (planned at about 57 minutes
+        # on one CPU thread by the calibrated rehearsal, the PKU-SafeRLHF models included; 2,000 copying steps
+        # took 63).
         "full": dict(
             held_out_fraction=0.25, train_samples=8, hidden=128, layers=4, small_hidden=64, small_layers=2,
-            warmup_fraction=0.2, warmup_steps=200, steps=600, batch=32, lr=3e-3,
+            warmup_fraction=0.2, copy_steps=1200, warmup_steps=200, steps=600, batch=32, lr=3e-3,
             ablation_fractions=(0.0, 0.02, 0.1, 0.2, 0.5), ablation_steps=250, seeds=3, undertrained_steps=100,
             fixed_lambda=2.0, max_new=48, strong_hidden=192, strong_layers=3, strong_sft_steps=1500,
             w2s_samples=8, w2s_steps=200, w2s_lr=5e-4,
@@ -364,7 +366,7 @@ _LOOPS: dict[str, dict[str, Callable[[Mapping[str, Any], int], Any] | None]] = {
     # their full shape).
     "pku_saferlhf": dict.fromkeys(("sft_steps", "pairs_per_prompt", "score_steps", "ppo_iterations", "fixed_lambdas",
                                    "seeds", "eval_samples", "rounds", "tradeoffs")),
-    "aligner": dict.fromkeys(("steps", "warmup_steps", "ablation_fractions", "ablation_steps", "seeds",
+    "aligner": dict.fromkeys(("steps", "copy_steps", "warmup_steps", "ablation_fractions", "ablation_steps", "seeds",
                               "undertrained_steps", "strong_sft_steps", "w2s_steps")),
     # A random prefill of two whole episodes (so that the logs hold episodes), then n world-model updates
     # (one per batch x length / train_ratio environment steps); the vision task as many after its prefill.
@@ -404,7 +406,7 @@ _PHASES: dict[str, tuple[tuple[str, ...], ...]] = {
                      ("seeds", "fixed_lambdas", "ppo_iterations", "rounds"),
                      ("seeds", "fixed_lambdas", "eval_samples", "rounds"), ("rounds", "pairs_per_prompt"),
                      ("seeds", "tradeoffs", "score_steps")),
-    "aligner": (("seeds", "steps"), ("seeds", "warmup_steps"), ("seeds", "ablation_fractions", "ablation_steps"),
+    "aligner": (("seeds", "steps"), ("copy_steps",), ("seeds", "warmup_steps"), ("seeds", "ablation_fractions", "ablation_steps"),
                 ("undertrained_steps",), ("strong_sft_steps",), ("w2s_steps",)),
     "safedreamer": (("seeds", "env_steps"), ("vision_env_steps",), ("record_episodes",)),
     "wbpd": (("train",), ("test",), ("train_steps",), ("samples", "sampler_steps"), ("shown",), ("param_sizes",)),

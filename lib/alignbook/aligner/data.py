@@ -44,6 +44,19 @@ def load_corrections(files, split: str = "train"):
     return data
 
 
+def copy_texts(count: int, seed: int) -> list[tuple[str, str]]:
+    """``count`` (question, answer) pairs of random words of the world's vocabulary, for the corrector's first
+    stage: copying them teaches what a pretrained corrector brings, copying whatever word it reads (an object
+    it never saw in a triple included), and nothing of the triples' questions or corrections, since the words
+    come in random order. The words are those the tokenizer was built from: every prompt's and answer's."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"count must be a non-negative integer, got {count!r}")
+    words = sorted({w.strip(".,?:") for text in world.corpus() for w in text.lower().split()} - {""})
+    rng = np.random.default_rng(seed)
+    pick = lambda low, high: " ".join(rng.choice(words, int(rng.integers(low, high + 1))))  # noqa: E731
+    return [(f"how do i {pick(2, 4)}?", f"{pick(3, 8)}, {pick(3, 8)}.") for _ in range(count)]
+
+
 def split_questions(held_out_fraction: float, seed: int) -> tuple[list[Prompt], list[Prompt]]:
     """The world's questions split into training and held-out ones, harmful and benign apart (each keeps the
     world's half-and-half mix). The held-out questions never enter a training triple: they test what the paper

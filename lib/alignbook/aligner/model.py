@@ -2,7 +2,11 @@
 
 Stage 1 (identity warm-up): Q-A-A rows built from a ``warmup_fraction`` of the training triples teach the
 model to copy; stage 2: Q-A-C rows teach the residual, the correction. Both stages count the loss on the
-correction tokens only. ``correct`` takes any function from a list of questions to a list of answers (or
+correction tokens only. The paper's Aligners start from pretrained models, which copy any word they read; a
+corrector trained from scratch learns to copy only the words of its triples, and rewrites an object it never
+saw as one it knows. So with ``copy_steps`` a stage 0 first trains the fresh decoder to copy answers made of
+random words of the whole vocabulary (``data.copy_texts``): the pretrained start, one per size, shared by every
+seed and warm-up fraction and cached on its own. ``correct`` takes any function from a list of questions to a list of answers (or
 from one question to one answer), so the Aligner wraps a model whose weights nobody can see.
 """
 
@@ -17,6 +21,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from alignbook.aligner.data import copy_texts
 from alignbook.aligner.template import encode_example, encode_prefix
 from alignbook.cache import cached
 from alignbook.devices import device_key
@@ -46,6 +51,8 @@ def check_fraction(fraction) -> float:
 class AlignerConfig:
     sizes: Sizes = field(default_factory=Sizes)
     warmup_fraction: float = 0.2
+    copy_steps: int = 0  # stage 0, copying random words: the pretrained start (0: a fresh decoder)
+    copy_seed: int = 0  # the start's own seed: one start per size, shared by every seed of the later stages
     warmup_steps: int = 100
     steps: int = 300
     batch: int = 32
@@ -65,11 +72,37 @@ def fit(model, examples: list[tuple[list[int], list[int]]], steps: int, batch: i
     return policies.fit(model, examples, cfg, pad)
 
 
+def copier(tokenizer, cfg: AlignerConfig, device: torch.device | str = "cpu"):
+    """The decoder after stage 0 (``cfg.copy_steps`` of copying random words), through the disk cache: it
+    depends on the sizes, the stage's budget and ``cfg.copy_seed``, not on the triples, the warm-up or the
+    later stages' seed (as one pretrained model serves every fine-tuning run). Returns (model, losses)."""
+    device = torch.device(device)
+    settings = {"sizes": asdict(cfg.sizes), "copy_steps": cfg.copy_steps, "batch": cfg.batch, "lr": cfg.lr,
+                "seed": cfg.copy_seed, "world": world.fingerprint(), **device_key(device)}
+
+    def build(folder: Path) -> None:
+        torch.manual_seed(cfg.copy_seed)
+        model = BaichuanForCausalLM(cfg.sizes.config()).to(device)
+        texts = copy_texts(cfg.copy_steps * cfg.batch, seed=cfg.copy_seed + 7)  # each example seen about once
+        losses = fit(model, [encode_example(tokenizer, q, a, a, PREFIX_LIMIT) for q, a in texts], cfg.copy_steps,
+                     cfg.batch, cfg.lr, cfg.copy_seed + 2, tokenizer.pad_token_id)
+        save_file(model.state_dict(), folder / "copier.safetensors")
+        (folder / "losses.json").write_text(json.dumps(losses))
+
+    folder = cached("aligner_copier", settings, build, sources=ALIGNER_SOURCES)
+    model = BaichuanForCausalLM(cfg.sizes.config())
+    model.load_state_dict(load_file(folder / "copier.safetensors"))
+    return model.to(device), json.loads((folder / "losses.json").read_text())
+
+
 def train_aligner(tokenizer, triples: list[dict], cfg: AlignerConfig, device: torch.device | str = "cpu"):
-    """A fresh Aligner trained in two stages on ``device``; returns (model, {"warmup": losses, "correction":
-    losses})."""
-    torch.manual_seed(cfg.seed)
-    model = BaichuanForCausalLM(cfg.sizes.config()).to(device)
+    """An Aligner trained on ``device`` from a fresh decoder (or, with ``copy_steps``, from ``copier``'s) in two
+    stages; returns (model, {"copy": losses, "warmup": losses, "correction": losses})."""
+    if cfg.copy_steps:
+        model, copied = copier(tokenizer, cfg, device)
+    else:
+        torch.manual_seed(cfg.seed)
+        model, copied = BaichuanForCausalLM(cfg.sizes.config()).to(device), []
     rng = np.random.default_rng(cfg.seed)
     n_copy = round(cfg.warmup_fraction * len(triples))
     copies = [triples[i] for i in rng.permutation(len(triples))[:n_copy]]
@@ -79,7 +112,7 @@ def train_aligner(tokenizer, triples: list[dict], cfg: AlignerConfig, device: to
                tokenizer.pad_token_id)
     main = fit(model, enc(triples, "correction"), cfg.steps, cfg.batch, cfg.lr, cfg.seed + 1,
                tokenizer.pad_token_id)
-    return model, {"warmup": warm, "correction": main}
+    return model, {"copy": copied, "warmup": warm, "correction": main}
 
 
 def cached_aligner(tokenizer, triples: list[dict], cfg: AlignerConfig, device: torch.device | str = "cpu"):
