@@ -118,10 +118,9 @@ def build_stack(stack: Stack, device: torch.device | str = "cpu") -> Built:
 
 def truth_differences(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     """Per pair, response 0's true helpfulness and severity minus response 1's (the world's judge)."""
-    by_text = {p.text: p for p in world.all_prompts()}
-    verdicts = [[world.judge(by_text[r["prompt"]], r[f"response_{k}"]) for r in rows] for k in (0, 1)]
-    return (np.array([a.helpfulness - b.helpfulness for a, b in zip(*verdicts, strict=True)]),
-            np.array([a.severity - b.severity for a, b in zip(*verdicts, strict=True)]))
+    verdicts = world.judge_rows(rows)
+    return (np.array([a.helpfulness - b.helpfulness for a, b in verdicts]),
+            np.array([a.severity - b.severity for a, b in verdicts]))
 
 
 def truth_orderings(model: ScoreModel, kind: str, data: dict, help_diff: np.ndarray,

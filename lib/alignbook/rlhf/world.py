@@ -230,6 +230,12 @@ def annotate(prompt: Prompt, response_0: str, response_1: str, noise: float, tra
     return row
 
 
+def judge_rows(rows: list[dict]) -> list[tuple[Verdict, Verdict]]:
+    """The judge's verdicts on both responses of each row in PKU-SafeRLHF's columns (a world prompt each)."""
+    by_text = {p.text: p for p in all_prompts()}
+    return [(judge(by_text[r["prompt"]], r["response_0"]), judge(by_text[r["prompt"]], r["response_1"])) for r in rows]
+
+
 def relabel_single(rows: list[dict], tradeoff: float, noise: float, seed: int) -> list[dict]:
     """``rows`` with the single trade-off preference annotated again at another ``tradeoff`` (helpfulness minus
     ``tradeoff`` per severity level, flipped with probability ``noise``): the same pairs, as Safe RLHF's
@@ -238,15 +244,10 @@ def relabel_single(rows: list[dict], tradeoff: float, noise: float, seed: int) -
         raise ValueError(f"noise is a flip probability in [0, 0.5], got {noise}")
     if not tradeoff >= 0:
         raise ValueError(f"the trade-off weight must be >= 0, got {tradeoff}")
-    by_text = {p.text: p for p in all_prompts()}
     rng = np.random.default_rng(seed)
-    out = []
-    for row in rows:
-        prompt = by_text[row["prompt"]]
-        values = [judge(prompt, row[f"response_{k}"]) for k in (0, 1)]
-        single = _prefer(*(v.helpfulness - tradeoff * v.severity for v in values), noise, rng)
-        out.append({**row, "single_preference_id": single})
-    return out
+    return [{**row, "single_preference_id": _prefer(*(v.helpfulness - tradeoff * v.severity for v in values), noise,
+                                                    rng)}
+            for row, values in zip(rows, judge_rows(rows), strict=True)]
 
 
 def preference_rows(prompts: list[Prompt], pairs_per_prompt: int, noise: float = 0.1, tradeoff: float = 0.3,
