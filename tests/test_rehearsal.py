@@ -41,6 +41,21 @@ def test_known_cuts_and_dependent_settings():
     assert [r[:2] for r in ladder] == [r[:2] for r in full_ladder()] and {r[2] for r in ladder} == {2}
 
 
+def test_safedreamer_records_whole_episodes_and_the_rehearsal_two_windows_of_each():
+    for scale in scales.SCALES:
+        cfg = scales.get("safedreamer", scale)
+        assert cfg.record_steps == cfg.episode_steps  # the world-model study reads whole episodes
+    full, cut = scales.get("safedreamer", "full"), scales.rehearsal("safedreamer")
+    from alignbook.worldmodel.train import ALGORITHMS
+
+    repeat = max(algo.action_repeat for algo in ALGORITHMS.values())
+    assert repeat == 5  # the rehearsal's rule in scales.py counts 5 environment steps a decision
+    decisions = cut.record_steps // repeat
+    window = full.context + full.planner["horizon"]
+    assert cut.record_steps < full.record_steps and decisions - window + 1 > full.stride  # two windows, no more
+    assert decisions - window + 1 <= 2 * full.stride
+
+
 def full_ladder():
     return scales.get("baichuan2", "full").scaling_sizes
 

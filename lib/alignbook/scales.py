@@ -242,7 +242,7 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             model=dict(deter=16, stoch=4, classes=4, units=16, layers=1, enc_units=16, enc_layers=1, bins=31),
             planner=dict(horizon=4, candidates=16, elites=4, iterations=2),
             augmented=dict(init=0.1, penalty=0.1, growth=1e-3, penalty_max=1.0), pid_start=100,
-            ppo_steps_per_epoch=100, record_episodes=1, context=5, stride=10, workers=2,
+            ppo_steps_per_epoch=100, record_episodes=1, record_steps=100, context=5, stride=10, workers=2,
             vision_task="SafetyPointGoal1Vision-v0", vision_env_steps=100,
             vision_model=dict(deter=16, stoch=4, classes=4, units=16, layers=1, cnn_depth=4, bins=31),
         ),
@@ -252,7 +252,7 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             model=dict(deter=64, stoch=8, classes=8, units=64, layers=1, enc_units=64, enc_layers=2, bins=63),
             planner=dict(horizon=10, candidates=100, elites=10, iterations=4),
             augmented=dict(init=0.1, penalty=0.1, growth=1e-3, penalty_max=1.0), pid_start=1000,
-            ppo_steps_per_epoch=500, record_episodes=2, context=8, stride=5, workers=2,
+            ppo_steps_per_epoch=500, record_episodes=2, record_steps=250, context=8, stride=5, workers=2,
             vision_task="SafetyPointGoal1Vision-v0", vision_env_steps=0,
             vision_model=dict(deter=64, stoch=8, classes=8, units=64, layers=1, cnn_depth=8, bins=63),
         ),
@@ -268,7 +268,7 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
             model=dict(deter=128, stoch=16, classes=16, units=256, layers=2, enc_units=256, enc_layers=3, bins=255),
             planner=dict(horizon=15, candidates=100, elites=10, iterations=3),
             augmented=dict(init=1e-6, penalty=5e-9, growth=1e-5, penalty_max=1.0), pid_start=1000,
-            ppo_steps_per_epoch=2000, record_episodes=2, context=10, stride=10, workers=1,
+            ppo_steps_per_epoch=2000, record_episodes=2, record_steps=500, context=10, stride=10, workers=1,
             vision_task="SafetyPointGoal1Vision-v0", vision_env_steps=2000,
             vision_model=dict(deter=128, stoch=16, classes=16, units=256, layers=2, cnn_depth=16, bins=255),
         ),
@@ -370,7 +370,12 @@ _LOOPS: dict[str, dict[str, Callable[[Mapping[str, Any], int], Any] | None]] = {
                               "undertrained_steps", "strong_sft_steps", "w2s_steps")),
     # A random prefill of two whole episodes (so that the logs hold episodes), then n world-model updates
     # (one per batch x length / train_ratio environment steps); the vision task as many after its prefill.
+    # The recorded episodes are cut to the first n windows of the world-model study (a window every `stride`
+    # decisions, context + planner horizon long; 5 environment steps a decision, OSRP's action repeat, the largest):
+    # a safe agent plans at every decision, so whole recorded episodes cost more than the rehearsal's training.
     "safedreamer": {"seeds": None, "record_episodes": None,
+                    "record_steps": lambda full, n: 5 * (full["context"] + full["planner"]["horizon"]
+                                                         + (n - 1) * full["stride"]),
                     "env_steps": lambda full, n: 2 * full["episode_steps"] + n * _per_update(full),
                     "vision_env_steps": lambda full, n: 2 * (full["length"] + n * _per_update(full))},
     "wbpd": dict.fromkeys(("train", "test", "train_steps", "samples", "sampler_steps", "shown", "param_sizes")),
@@ -408,7 +413,7 @@ _PHASES: dict[str, tuple[tuple[str, ...], ...]] = {
                      ("seeds", "tradeoffs", "score_steps")),
     "aligner": (("seeds", "steps"), ("copy_steps",), ("seeds", "warmup_steps"), ("seeds", "ablation_fractions", "ablation_steps"),
                 ("undertrained_steps",), ("strong_sft_steps",), ("w2s_steps",)),
-    "safedreamer": (("seeds", "env_steps"), ("vision_env_steps",), ("record_episodes",)),
+    "safedreamer": (("seeds", "env_steps"), ("vision_env_steps",), ("record_episodes", "record_steps")),
     "wbpd": (("train",), ("test",), ("train_steps",), ("samples", "sampler_steps"), ("shown",), ("param_sizes",)),
     "demo_feedback": (("seeds", "reward_steps"), ("seeds", "rl_steps")),
 }
