@@ -111,6 +111,46 @@ def test_toc_lists_only_existing_files():
         assert any(p.exists() for p in candidates), f"_toc.yml names {entry}, which does not exist"
 
 
+def _seed_comparisons(tree) -> set[str]:
+    """Names bound to comparisons over seeds (``compare`` without another ``unit``), directly or through a dict,
+    list or expression built from them."""
+    import ast
+
+    def over_seeds(call):
+        unit = next((k.value for k in call.keywords if k.arg == "unit"), None)
+        return unit is None or (isinstance(unit, ast.Constant) and unit.value == "seeds")
+
+    names: set[str] = set()
+    assigns = [n for n in ast.walk(tree) if isinstance(n, ast.Assign)]
+    while True:
+        found = {t.id for a in assigns for t in a.targets if isinstance(t, ast.Name)
+                 for n in ast.walk(a.value)
+                 if (isinstance(n, ast.Call) and getattr(n.func, "id", None) == "compare" and over_seeds(n))
+                 or (isinstance(n, ast.Name) and n.id in names)}
+        if found <= names:
+            return names
+        names |= found
+
+
+def test_claims_judged_over_seeds_plan_their_seeds(notebook):
+    """Every claim whose verdict reads a comparison over seeds passes a seed plan (``report.Plan``: the paper's
+    magnitude or the smallest effect of interest the chapter declares), so that its note says how many seeds it
+    needs and where it is decided."""
+    import ast
+
+    path, nb = notebook
+    source = "\n".join("\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+                       for cell in nb.cells if cell.cell_type == "code")
+    tree = ast.parse(source)
+    comparisons = _seed_comparisons(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "claim":
+            verdict = next((k.value for k in node.keywords if k.arg == "verdict"), None)
+            reads = {n.id for n in ast.walk(verdict) if isinstance(n, ast.Name)} & comparisons if verdict else set()
+            assert not reads or any(k.arg == "plan" for k in node.keywords), \
+                f"{path.name}: the claim at line {node.lineno} is judged on {sorted(reads)} over seeds but has no plan="
+
+
 def test_claims_judged_at_a_target_plan_their_seeds(notebook):
     """A claim whose comparison is judged at the paper's magnitude (``verdict(target=...)``) passes a seed plan
     (``report.Plan``) with the full scale's seed count, so that its note says where it is decided."""

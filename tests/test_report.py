@@ -229,15 +229,41 @@ def test_a_plan_says_where_a_claim_is_decided_and_never_changes_its_verdict():
     assert "show no spread" in flat.to_dict()["claims"][0]["note"]
 
 
+def test_a_claim_of_several_comparisons_needs_the_most_seeds_any_needs_and_says_what_each_looks_for():
+    from alignbook.report import Plan
+
+    gain = compare([1.0, 2.0, 3.0, 4.0, 5.0], np.zeros(5))  # 5 seeds find +3, 8 find +2 (above)
+    report = Report("safepo", "book")
+    report.claim("both", paper="qualitative", ours="o", verdict="holds",
+                 plan=[Plan(gain, 3.0, 10, basis="a tenth of the limit"), Plan(gain, 2.0, 10, basis="a fifth")])
+    report.claim("one beyond", paper="qualitative", ours="o", verdict="holds",
+                 plan=(Plan(gain, 3.0, 10), Plan(compare([1.0] * 3, [0.0] * 3), 1.0, 10)))
+    both, beyond = report.to_dict()["claims"]
+    assert (both["seeds_used"], both["seeds_needed"], both["decided"]) == (5, 8, "full")
+    assert both["note"] == ("seeds: 5 a side; its 2 comparisons need 5, 8 to find +3 (a tenth of the limit) / +2 "
+                            "(a fifth) with 80% power (power calculation on this run's spread); decided at full: "
+                            "this verdict is under-powered at this scale")
+    assert (beyond["seeds_needed"], beyond["decided"]) == (None, "beyond full")
+    assert "need 5, unknown (no spread) to find the target +3 / the target +1" in beyond["note"]  # no basis: targets
+    assert "beyond full (10 seeds)" in beyond["note"]
+
+
 def test_a_plan_rejects_bad_input():
     from alignbook.report import Plan
 
     gain = compare([1.0, 2.0, 3.0], [0.0, 0.0, 0.0])
     with pytest.raises(TypeError, match="needs the claim's Comparison"):
         Plan("+0.1 [0, 0.2]", effect=0.1, full_seeds=3)
-    for effect in (0.0, -0.2, float("nan"), float("inf")):
-        with pytest.raises(ValueError, match="positive finite difference"):
+    for effect in ("0.1", None, True):
+        with pytest.raises(TypeError, match="the effect to find must be a number"):
             Plan(gain, effect=effect, full_seeds=3)
+    # An effect read from the run (a tenth of a return that came out zero) may leave nothing to find: no plan.
+    for effect in (0.0, -0.2, float("nan"), float("inf")):
+        report = Report("c", "book")
+        report.claim("a", paper="1", ours="2", verdict="partly", plan=Plan(gain, effect=effect, full_seeds=3))
+        [claim] = report.to_dict()["claims"]
+        assert claim["seeds_needed"] is None and claim["decided"] == "beyond full" and claim["verdict"] == "partly"
+        assert "no positive effect to plan for" in claim["note"]
     for full_seeds in (0, 2.5, True):
         with pytest.raises(ValueError, match="full_seeds must be a positive number"):
             Plan(gain, effect=1.0, full_seeds=full_seeds)
@@ -245,5 +271,10 @@ def test_a_plan_rejects_bad_input():
         Plan(gain, effect=1.0, full_seeds=3, power=1.0)
     with pytest.raises(ValueError, match="counts training runs; this comparison is over episodes"):
         Plan(compare([1.0, 2.0], [0.0, 1.0], unit="episodes"), effect=1.0, full_seeds=3)
+    with pytest.raises(TypeError, match="basis must be a string"):
+        Plan(gain, effect=1.0, full_seeds=3, basis=0.1)
+    for bad in ([], [Plan(gain, effect=1.0, full_seeds=3), "+1"]):
+        with pytest.raises(TypeError, match="plan must be a report.Plan or a list of them"):
+            Report("c", "book").claim("a", paper="1", ours="2", verdict="holds", plan=bad)
     with pytest.raises(TypeError, match="plan must be a report.Plan"):
         Report("c", "book").claim("a", paper="1", ours="2", verdict="holds", plan={"effect": 1.0})

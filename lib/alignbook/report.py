@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import html
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
@@ -209,10 +211,12 @@ DECIDED_AT_FULL, BEYOND_FULL = "full", "beyond full"
 
 @dataclass(frozen=True)
 class Plan:
-    """How many seeds a claim judged by ``compare`` against the paper's magnitude needs, and where it is decided.
+    """How many seeds a claim judged by ``compare`` needs, and where it is decided.
 
-    ``comparison`` is the claim's comparison over seeds, ``effect`` the paper's effect in its units (the
-    ``target`` its verdict is judged at), ``full_seeds`` the seeds the chapter runs at scale ``full``. The power
+    ``comparison`` is the claim's comparison over seeds, ``effect`` the difference to find in its units: the
+    paper's magnitude (the ``target`` its verdict is judged at) or, where the paper gives none, the smallest
+    effect of interest the chapter declares before the run, with ``basis`` saying what it is and why;
+    ``full_seeds`` the seeds the chapter runs at scale ``full``. The power
     calculation uses this run's per-seed spread: the claim is decided at this run's scale when the run has at least
     the seeds needed to find ``effect`` with probability ``power``, at ``full`` when only the full scale has them,
     and beyond full otherwise (or when the spread cannot tell: no spread, a non-finite value)."""
@@ -221,29 +225,34 @@ class Plan:
     effect: float
     full_seeds: int
     power: float = 0.8
+    basis: str = ""  # empty: the effect is the target; else e.g. "the smallest effect of interest: ..."
 
     def __post_init__(self):
-        import math
-
         if not isinstance(self.comparison, Comparison):
             raise TypeError(f"a plan needs the claim's Comparison (from compare), got {type(self.comparison).__name__}")
         if self.comparison.unit != "seeds":
             raise ValueError(f"a plan counts training runs; this comparison is over {self.comparison.unit}")
-        if not (isinstance(self.effect, (int, float)) and math.isfinite(self.effect) and self.effect > 0):
-            raise ValueError(f"the paper's effect must be a positive finite difference in the comparison's units, "
-                             f"got {self.effect!r}")
+        if isinstance(self.effect, bool) or not isinstance(self.effect, (int, float)):
+            raise TypeError(f"the effect to find must be a number in the comparison's units, got {self.effect!r}")
         if isinstance(self.full_seeds, bool) or not isinstance(self.full_seeds, int) or self.full_seeds < 1:
             raise ValueError(f"full_seeds must be a positive number of seeds, got {self.full_seeds!r}")
         if not 0 < self.power < 1:
             raise ValueError(f"power must lie in (0, 1), got {self.power!r}")
+        if not isinstance(self.basis, str):
+            raise TypeError(f"basis must be a string, got {type(self.basis).__name__}")
 
     @property
     def seeds_used(self) -> int:
         return min(self.comparison.seeds)
 
     @property
+    def plannable(self) -> bool:
+        """An effect read from the run (a share of a baseline that came out zero, a NaN) may give nothing to find."""
+        return math.isfinite(self.effect) and self.effect > 0
+
+    @property
     def seeds_needed(self) -> int | None:
-        return self.comparison.seeds_needed(self.effect, self.power)
+        return self.comparison.seeds_needed(self.effect, self.power) if self.plannable else None
 
     def decided(self, scale: str) -> str:
         """Where the claim is decided: ``scale`` (this run's), "full", or "beyond full"."""
@@ -257,7 +266,10 @@ class Plan:
     def note(self, scale: str) -> str:
         """What the plan says, in words, for the claim's note."""
         needed, used, decided = self.seeds_needed, self.seeds_used, self.decided(scale)
-        goal = f"to find the target {self.effect:+.3g} with {self.power:.0%} power"
+        effect = f"{self.effect:+.3g} ({self.basis})" if self.basis else f"the target {self.effect:+.3g}"
+        goal = f"to find {effect} with {self.power:.0%} power"
+        if not self.plannable:
+            return f"seeds: {used} a side; no positive effect to plan for (got {self.effect:.3g}): beyond full"
         if needed is None:
             # NaN (no usable values) or zero: no spread to plan from; otherwise the effect is too small for it.
             why = (f"more than {MOST_SEEDS} seeds a side are needed {goal}" if sum(self.comparison.variances) > 0
@@ -268,6 +280,27 @@ class Plan:
             return f"{text}; decided at {scale}"
         where = "decided at full" if decided == DECIDED_AT_FULL else f"beyond full ({self.full_seeds} seeds)"
         return f"{text}; {where}: this verdict is under-powered at this scale"
+
+
+def _several_plans_note(plans: list[Plan], scale: str, decided: str) -> str:
+    """One sentence for a claim whose verdict reads several comparisons: the seeds each needs, then where the
+    claim is decided (where the last of them is)."""
+
+    def need(plan: Plan) -> str:
+        if not plan.plannable:
+            return f"none (no positive effect, got {plan.effect:.3g})"
+        if plan.seeds_needed is None:
+            return f"more than {MOST_SEEDS}" if sum(plan.comparison.variances) > 0 else "unknown (no spread)"
+        return str(plan.seeds_needed)
+
+    goals = dict.fromkeys(f"{p.effect:+.3g} ({p.basis})" if p.basis else f"the target {p.effect:+.3g}" for p in plans)
+    text = (f"seeds: {min(p.seeds_used for p in plans)} a side; its {len(plans)} comparisons need "
+            f"{', '.join(need(p) for p in plans)} to find {' / '.join(goals)} with {plans[0].power:.0%} power (power "
+            "calculation on this run's spread)")
+    if decided == scale:
+        return f"{text}; decided at {scale}"
+    where = "decided at full" if decided == DECIDED_AT_FULL else f"beyond full ({max(p.full_seeds for p in plans)} seeds)"
+    return f"{text}; {where}: this verdict is under-powered at this scale"
 
 
 @dataclass(frozen=True)
@@ -311,19 +344,25 @@ class Report:
 
     # claim() and check() return nothing: a cell that ends with one must not print a repr on the page.
     def claim(self, name: str, *, paper: str, ours: str, verdict: Verdict | str, note: str = "",
-              plan: Plan | None = None) -> None:
+              plan: Plan | Sequence[Plan] | None = None) -> None:
         """Record one of the paper's claims with this run's figure and verdict (shown by ``show``). A claim judged
-        by ``compare`` at the paper's magnitude passes its ``plan``: the seeds it needs, and where it is decided,
-        are then recorded with it and said in its note (the verdict stays as computed)."""
+        by ``compare`` over seeds passes its ``plan`` (one per comparison its verdict reads): the seeds it needs,
+        and where it is decided, are then recorded with it and said in its note (the verdict stays as computed).
+        With several comparisons the claim needs the most seeds any of them needs and is decided where the last
+        of them is."""
         self._validate("claim", name, paper=paper, ours=ours, note=note)
         if plan is None:
             self.claims.append(Claim(name, paper, ours, Verdict.parse(verdict), note))
             return
-        if not isinstance(plan, Plan):
-            raise TypeError(f"plan must be a report.Plan, got {type(plan).__name__}")
-        note = f"{note}; {plan.note(self.scale)}" if note else plan.note(self.scale)
-        self.claims.append(Claim(name, paper, ours, Verdict.parse(verdict), note, plan.seeds_used,
-                                 plan.seeds_needed, plan.decided(self.scale)))
+        plans = [plan] if isinstance(plan, Plan) else list(plan) if isinstance(plan, (list, tuple)) else [plan]
+        if not plans or not all(isinstance(p, Plan) for p in plans):
+            raise TypeError(f"plan must be a report.Plan or a list of them, got {type(plan).__name__}")
+        needed = [p.seeds_needed for p in plans]
+        order = [self.scale, DECIDED_AT_FULL, BEYOND_FULL]
+        decided = max((p.decided(self.scale) for p in plans), key=order.index)
+        said = plans[0].note(self.scale) if len(plans) == 1 else _several_plans_note(plans, self.scale, decided)
+        self.claims.append(Claim(name, paper, ours, Verdict.parse(verdict), f"{note}; {said}" if note else said,
+                                 min(p.seeds_used for p in plans), None if None in needed else max(needed), decided))
 
     def check(self, name: str, *, ours: str, passed: bool, note: str = "") -> None:
         """Record a sanity check: listed under the report, not counted among the claims."""
