@@ -103,6 +103,26 @@ def test_chapter_has_scales_and_is_in_the_toc(notebook):
     assert f"notebooks/{path.stem}" in toc_files(ROOT)
 
 
+def test_no_navigation_entry_repeats_its_part_caption():
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    for part in toc["parts"]:
+        for entry in part["chapters"]:
+            path = next((p for p in (ROOT / f"{entry['file']}{s}" for s in (".md", ".ipynb")) if p.exists()), None)
+            if path is None:  # an appendix page the runner writes
+                continue
+            if "title" in entry:
+                title = entry["title"]
+            elif path.suffix == ".md":
+                title = path.read_text().splitlines()[0].lstrip("# ")
+            else:
+                first = next(c for c in nbformat.read(path, 4).cells if c.cell_type == "markdown")
+                title = first.source.splitlines()[0].lstrip("# ")
+            assert title.strip().lower() != part["caption"].strip().lower(), \
+                f"{entry['file']} shows the title {title!r} right under the part caption of the same name"
+
+
 def test_toc_lists_only_existing_files():
     for entry in toc_files(ROOT):
         if entry.startswith("book/appendix/"):
