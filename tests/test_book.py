@@ -132,6 +132,24 @@ def test_html_checker_finds_broken_links_and_missing_reports(tmp_path: Path):
     assert "_images holds 1 file(s) no page shows: stale.png" in problems
 
 
+def test_the_search_page_carries_every_pages_text_for_a_site_read_from_disk(tmp_path: Path):
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "search.html").write_text("<html><head><title>Search</title></head><body></body></html>")
+    (tmp_path / "notebooks" / "safepo.html").write_text(
+        '<html><body><nav>the navigation</nav><article role="main"><h1>SafePO</h1><p>A PID <b>Lagrangian</b> &amp; '
+        'friends.</p><script>var hidden = 1;</script><img src="x.png"><p>Second   paragraph.</p></article>'
+        "<footer>the footer</footer></body></html>")
+    (tmp_path / "_static" / "other.html").write_text('<div role="main">never indexed</div>')
+    for _ in range(2):  # a second pass adds nothing
+        site.offline_search(tmp_path)
+    script = (tmp_path / site.SEARCH_TEXTS).read_text()
+    texts = json.loads(script.split("window.ALIGNBOOK_PAGE_TEXTS = ", 1)[1].split(";\n", 1)[0])
+    assert texts == {"notebooks/safepo.html": "SafePO A PID Lagrangian &amp; friends. Second paragraph."}
+    assert 'location.protocol !== "file:"' in script  # served online, Sphinx fetches the pages itself
+    assert (tmp_path / "search.html").read_text().count(f'<script src="{site.SEARCH_TEXTS}">') == 1
+
+
 def test_the_published_notebook_shows_the_parameters_it_ran_with_once(tmp_path: Path):
     from conftest import PARAMETERS, write_notebook
 

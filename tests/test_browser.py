@@ -259,6 +259,19 @@ def test_search_finds_a_word_from_a_chapter(browser, served):
     assert any("notebooks/safepo" in url for url in found), found
 
 
+def test_search_from_disk_shows_a_line_of_each_page_found(browser, served):
+    """Read from disk, the browser lets no page fetch another: the search page answers from the pages' texts
+    (site.offline_search), so each result carries its line of text, as it does online."""
+    browser.set_window_size(*DESKTOP)
+    browser.get((site.html_dir(ROOT, "smoke") / "search.html").as_uri() + f"?q={SEARCH_WORD}")
+    deadline, lines = time.time() + 30, []
+    while time.time() < deadline and not any(SEARCH_WORD.lower() in line.lower() for line in lines):
+        lines = browser.execute_script(
+            "return Array.from(document.querySelectorAll('#search-results li p.context')).map(p => p.textContent)")
+        time.sleep(0.3)
+    assert any(SEARCH_WORD.lower() in line.lower() for line in lines), lines
+
+
 def test_every_internal_link_and_anchor_resolves(visit, served):
     records = {page: visit(page)["desktop"] for page in PAGES}
     ids = {served + page: set(state["ids"]) for page, state in records.items()}

@@ -398,11 +398,81 @@ def build(root: Path, scale: str, log=print) -> Path:
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(built, target)
+    offline_search(target)
     problems = check_html(root, target)
     if problems:
         raise BookError("the built site fails its checks:\n  " + "\n  ".join(problems))
     log(f"[alignbook] site built at scale {scale!r}: {target / 'index.html'}")
     return target
+
+
+# Read from disk, a page may not fetch another file (the browser forbids it), so Sphinx's search lists the pages
+# it finds without a line of their text. The search page therefore also loads every page's text, in one script,
+# and answers Sphinx's requests for a page from it when the site is read from disk; online nothing changes.
+SEARCH_TEXTS = "_static/alignbook-search-texts.js"
+_SEARCH_SHIM = """
+(function () {
+  if (location.protocol !== "file:") return;  // served: Sphinx fetches the pages themselves
+  const texts = window.ALIGNBOOK_PAGE_TEXTS, base = new URL(".", location.href).href, fetchPage = window.fetch;
+  window.fetch = function (resource, init) {
+    const url = new URL(String(resource), location.href).href.split("#")[0];
+    const page = url.startsWith(base) ? url.slice(base.length) : null;
+    if (page !== null && Object.prototype.hasOwnProperty.call(texts, page))
+      return Promise.resolve(new Response('<div role="main">' + texts[page] + "</div>",
+                                          {headers: {"Content-Type": "text/html"}}));
+    return fetchPage.call(window, resource, init);
+  };
+})();
+"""
+
+
+class _Text(HTMLParser):
+    """The text of a page's main content (``role="main"``), without scripts and styles."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth, self.skip, self.parts = 0, 0, []
+
+    def handle_starttag(self, tag, attrs):
+        if self.depth or dict(attrs).get("role") == "main":
+            self.depth += tag not in VOID_TAGS
+            self.skip += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        if self.depth and tag not in VOID_TAGS:
+            self.depth -= 1
+            self.skip -= tag in ("script", "style") and self.skip > 0
+
+    def handle_data(self, data):
+        if self.depth and not self.skip:
+            self.parts.append(data)
+
+
+VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+def offline_search(html: Path) -> None:
+    """Write every page's main text into ``SEARCH_TEXTS`` and load it on the search page (see above)."""
+    import html as entities
+    import json
+
+    texts = {}
+    for page in sorted(html.rglob("*.html")):
+        name = page.relative_to(html).as_posix()
+        if name.split("/")[0] in ("_static", "_sources", "_mathjax") or name in ("search.html", "genindex.html"):
+            continue
+        parser = _Text()
+        parser.feed(page.read_text(encoding="utf-8"))
+        text = " ".join(" ".join(parser.parts).split())
+        if text:
+            texts[name] = entities.escape(text)
+    (html / SEARCH_TEXTS).write_text(f"window.ALIGNBOOK_PAGE_TEXTS = {json.dumps(texts)};\n{_SEARCH_SHIM}",
+                                     encoding="utf-8")
+    search = html / "search.html"
+    page = search.read_text(encoding="utf-8")
+    if SEARCH_TEXTS not in page:
+        search.write_text(page.replace("</head>", f'<script src="{SEARCH_TEXTS}"></script>\n</head>', 1),
+                          encoding="utf-8")
 
 
 class _Links(HTMLParser):
