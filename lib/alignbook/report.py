@@ -35,6 +35,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from enum import Enum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -250,9 +251,14 @@ class Plan:
         """An effect read from the run (a share of a baseline that came out zero, a NaN) may give nothing to find."""
         return math.isfinite(self.effect) and self.effect > 0
 
-    @property
+    @cached_property  # a power search over n: the note, the verdict's place and the claim's record all read it
     def seeds_needed(self) -> int | None:
         return self.comparison.seeds_needed(self.effect, self.power) if self.plannable else None
+
+    @property
+    def goal(self) -> str:
+        """The effect to find, in words: the target, or the declared effect and its basis."""
+        return f"{self.effect:+.3g} ({self.basis})" if self.basis else f"the target {self.effect:+.3g}"
 
     def decided(self, scale: str) -> str:
         """Where the claim is decided: ``scale`` (this run's), "full", or "beyond full"."""
@@ -266,8 +272,7 @@ class Plan:
     def note(self, scale: str) -> str:
         """What the plan says, in words, for the claim's note."""
         needed, used, decided = self.seeds_needed, self.seeds_used, self.decided(scale)
-        effect = f"{self.effect:+.3g} ({self.basis})" if self.basis else f"the target {self.effect:+.3g}"
-        goal = f"to find {effect} with {self.power:.0%} power"
+        goal = f"to find {self.goal} with {self.power:.0%} power"
         if not self.plannable:
             return f"seeds: {used} a side; no positive effect to plan for (got {self.effect:.3g}): beyond full"
         if needed is None:
@@ -276,10 +281,15 @@ class Plan:
                    else "this run's seeds show no spread to plan from")
             return f"seeds: {used} a side; {why}: beyond full ({self.full_seeds} seeds)"
         text = f"seeds: {used} a side, {needed} needed {goal} (power calculation on this run's spread)"
-        if decided == scale:
-            return f"{text}; decided at {scale}"
-        where = "decided at full" if decided == DECIDED_AT_FULL else f"beyond full ({self.full_seeds} seeds)"
-        return f"{text}; {where}: this verdict is under-powered at this scale"
+        return f"{text}; {_where(decided, scale, self.full_seeds)}"
+
+
+def _where(decided: str, scale: str, full_seeds: int) -> str:
+    """The end of a plan's note: where the claim is decided."""
+    if decided == scale:
+        return f"decided at {scale}"
+    where = "decided at full" if decided == DECIDED_AT_FULL else f"beyond full ({full_seeds} seeds)"
+    return f"{where}: this verdict is under-powered at this scale"
 
 
 def _several_plans_note(plans: list[Plan], scale: str, decided: str) -> str:
@@ -293,14 +303,11 @@ def _several_plans_note(plans: list[Plan], scale: str, decided: str) -> str:
             return f"more than {MOST_SEEDS}" if sum(plan.comparison.variances) > 0 else "unknown (no spread)"
         return str(plan.seeds_needed)
 
-    goals = dict.fromkeys(f"{p.effect:+.3g} ({p.basis})" if p.basis else f"the target {p.effect:+.3g}" for p in plans)
+    goals = dict.fromkeys(p.goal for p in plans)
     text = (f"seeds: {min(p.seeds_used for p in plans)} a side; its {len(plans)} comparisons need "
             f"{', '.join(need(p) for p in plans)} to find {' / '.join(goals)} with {plans[0].power:.0%} power (power "
             "calculation on this run's spread)")
-    if decided == scale:
-        return f"{text}; decided at {scale}"
-    where = "decided at full" if decided == DECIDED_AT_FULL else f"beyond full ({max(p.full_seeds for p in plans)} seeds)"
-    return f"{text}; {where}: this verdict is under-powered at this scale"
+    return f"{text}; {_where(decided, scale, max(p.full_seeds for p in plans))}"
 
 
 @dataclass(frozen=True)
