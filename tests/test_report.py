@@ -4,7 +4,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from alignbook.report import MIME_TYPE, HiddenReportCopy, Report, Verdict, compare, judge, read_report
+from alignbook.report import MIME_TYPE, HiddenReportCopy, Plan, Report, Verdict, compare, judge, read_report
 
 
 def make_report():
@@ -278,3 +278,26 @@ def test_a_plan_rejects_bad_input():
             Report("c", "book").claim("a", paper="1", ours="2", verdict="holds", plan=bad)
     with pytest.raises(TypeError, match="plan must be a report.Plan"):
         Report("c", "book").claim("a", paper="1", ours="2", verdict="holds", plan={"effect": 1.0})
+
+
+def test_a_threshold_claim_on_fewer_than_three_training_runs_decides_nothing():
+    report = Report("c", "book")
+    for runs, verdict in ((1, "holds"), (2, "contradicted"), (1, "partly"), (3, "holds"), (5, "contradicted")):
+        report.claim(f"{verdict} on {runs}", paper="p", ours="o", verdict=verdict, note="n", runs=runs)
+    by_name = {c.name: c for c in report.claims}
+    one = by_name["holds on 1"]
+    assert one.verdict == Verdict.NOT_AT_SCALE and one.seeds_used == 1
+    assert one.note == "n; 1 training run read 'holds'; a verdict needs 3, so this one decides nothing"
+    assert by_name["contradicted on 2"].verdict == Verdict.NOT_AT_SCALE
+    assert "2 training runs read 'contradicted'" in by_name["contradicted on 2"].note
+    assert by_name["partly on 1"].verdict == Verdict.PARTLY and by_name["partly on 1"].note == "n"
+    assert by_name["holds on 3"].verdict == Verdict.HOLDS and by_name["holds on 3"].seeds_used == 3
+    assert by_name["contradicted on 5"].verdict == Verdict.CONTRADICTED
+    assert report.counts()["holds"] == 1
+    for bad in (0, -1, 1.5, True, "3"):
+        with pytest.raises(ValueError, match="runs must be a positive number"):
+            report.claim(f"bad {bad!r}", paper="p", ours="o", verdict="holds", runs=bad)
+    comparison = compare([1.0, 2.0, 3.0], [0.0, 0.5, 1.0])
+    with pytest.raises(ValueError, match="not both"):
+        report.claim("both", paper="p", ours="o", verdict="holds", runs=3,
+                     plan=Plan(comparison, effect=1.0, full_seeds=3, basis="the paper's magnitude"))

@@ -317,7 +317,7 @@ class Claim:
     ours: str
     verdict: Verdict
     note: str = ""
-    seeds_used: int | None = None  # the three plan fields: None for a claim without a plan
+    seeds_used: int | None = None  # the three plan fields: None for a claim without a plan (runs= sets this one)
     seeds_needed: int | None = None
     decided: str | None = None
 
@@ -351,15 +351,32 @@ class Report:
 
     # claim() and check() return nothing: a cell that ends with one must not print a repr on the page.
     def claim(self, name: str, *, paper: str, ours: str, verdict: Verdict | str, note: str = "",
-              plan: Plan | Sequence[Plan] | None = None) -> None:
+              plan: Plan | Sequence[Plan] | None = None, runs: int | None = None) -> None:
         """Record one of the paper's claims with this run's figure and verdict (shown by ``show``). A claim judged
         by ``compare`` over seeds passes its ``plan`` (one per comparison its verdict reads): the seeds it needs,
         and where it is decided, are then recorded with it and said in its note (the verdict stays as computed).
         With several comparisons the claim needs the most seeds any of them needs and is decided where the last
-        of them is."""
+        of them is.
+
+        A claim judged by thresholds on trained models instead passes ``runs``, the independent training runs its
+        figure rests on: with fewer than ``MIN_SEEDS`` it cannot hold or be contradicted (one trained model
+        cannot tell its luck from the method), so such a verdict is recorded as not at this scale and the note
+        says what the run read."""
         self._validate("claim", name, paper=paper, ours=ours, note=note)
+        verdict = Verdict.parse(verdict)
+        if runs is not None:
+            if plan is not None:
+                raise ValueError("pass plan= (a claim judged over seeds) or runs= (one judged by thresholds), not both")
+            if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+                raise ValueError(f"runs must be a positive number of training runs, got {runs!r}")
+            if runs < MIN_SEEDS and verdict in (Verdict.HOLDS, Verdict.CONTRADICTED):
+                said = (f"{runs} training run{'s' if runs > 1 else ''} read '{verdict.value}'; a verdict needs "
+                        f"{MIN_SEEDS}, so this one decides nothing")
+                note, verdict = f"{note}; {said}" if note else said, Verdict.NOT_AT_SCALE
+            self.claims.append(Claim(name, paper, ours, verdict, note, runs))
+            return
         if plan is None:
-            self.claims.append(Claim(name, paper, ours, Verdict.parse(verdict), note))
+            self.claims.append(Claim(name, paper, ours, verdict, note))
             return
         plans = [plan] if isinstance(plan, Plan) else list(plan) if isinstance(plan, (list, tuple)) else [plan]
         if not plans or not all(isinstance(p, Plan) for p in plans):
@@ -368,7 +385,7 @@ class Report:
         order = [self.scale, DECIDED_AT_FULL, BEYOND_FULL]
         decided = max((p.decided(self.scale) for p in plans), key=order.index)
         said = plans[0].note(self.scale) if len(plans) == 1 else _several_plans_note(plans, self.scale, decided)
-        self.claims.append(Claim(name, paper, ours, Verdict.parse(verdict), f"{note}; {said}" if note else said,
+        self.claims.append(Claim(name, paper, ours, verdict, f"{note}; {said}" if note else said,
                                  min(p.seeds_used for p in plans), None if None in needed else max(needed), decided))
 
     def check(self, name: str, *, ours: str, passed: bool, note: str = "") -> None:
