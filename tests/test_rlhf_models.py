@@ -231,6 +231,11 @@ def test_decoupling_trains_one_single_model_per_weight_and_seed(tmp_path, monkey
     assert study.seed.tolist() == [0, 0, 0, 1, 1, 1] and study.tradeoff.isna().sum() == 2
     shares = study[["orders helpfulness", "orders harm"]].to_numpy()
     assert (np.isnan(shares) | ((shares >= 0) & (shares <= 1))).all()  # NaN: no held-out pair differs (tiny data)
+    signs = study["cost sign accuracy"]  # the dual rows' cost models only; seed 0's is the stack's own
+    assert signs.notna().tolist() == [True, False, False] * 2 and ((signs.dropna() >= 0) & (signs.dropna() <= 1)).all()
+    from alignbook.rlhf.scoring import encode_rows, evaluate_score_model
+    own = evaluate_score_model(built.models["cost"], encode_rows(built.tokenizer, built.test_rows), "cost")
+    assert signs.iloc[0] == own["sign_accuracy"]
     assert study.equals(decoupling(built, (0.1, 3.0), [0, 1]))  # same seeds, same models
     with pytest.raises(ValueError, match="at least one trade-off weight"):
         decoupling(built, (), [0])

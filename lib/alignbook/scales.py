@@ -323,14 +323,15 @@ _CHAPTERS: dict[str, dict[str, dict[str, Any]]] = {
         "full": dict(n=20000, train_agreement=(0.9, 0.8), test_agreement=0.1, core_noise=1.5, seeds=10,
                      steps=2000, lr=0.2, rex_lambda=1000.0, rex_warmup=200, dro_eta=0.05),
     },
-    # A linear probe and activation patching on a tiny Baichuan-style decoder trained to copy its first token.
+    # A linear probe and activation patching on a tiny Baichuan-style decoder trained to copy its first token; one
+    # decoder per seed, three at book and full, since the patching claim is read in every trained decoder.
     "demo_probing": {
         "smoke": dict(symbols=8, length=6, hidden=32, layers=2, heads=2, steps=20, batch=32, lr=3e-3,
-                      probe_train=256, probe_test=128, patch_pairs=64),
+                      probe_train=256, probe_test=128, patch_pairs=64, seeds=2),
         "book": dict(symbols=16, length=8, hidden=32, layers=2, heads=2, steps=300, batch=64, lr=3e-3,
-                     probe_train=1024, probe_test=512, patch_pairs=256),
+                     probe_train=1024, probe_test=512, patch_pairs=256, seeds=3),
         "full": dict(symbols=32, length=16, hidden=64, layers=3, heads=4, steps=2000, batch=128, lr=3e-3,
-                     probe_train=4096, probe_test=2048, patch_pairs=1024),
+                     probe_train=4096, probe_test=2048, patch_pairs=1024, seeds=3),
     },
     # Debate on sums of digits: a judge who reads one digit against a judge alone.
     "demo_debate": {
@@ -389,7 +390,7 @@ _LOOPS: dict[str, dict[str, Callable[[Mapping[str, Any], int], Any] | None]] = {
     # Every beta (a sweep of five, cheap); a seed whose frontiers share no range of KL after two RL steps has no gap.
     "demo_feedback": dict.fromkeys(("seeds", "reward_steps", "rl_steps")),
     "demo_shift": dict.fromkeys(("seeds", "steps")),
-    "demo_probing": dict.fromkeys(("steps",)),
+    "demo_probing": dict.fromkeys(("steps", "seeds")),
     # The claim is read at claim_slip: the sweep of slips must hold it.
     "demo_debate": {**dict.fromkeys(("lengths", "games", "seeds")),
                     "slips": lambda full, n: (*[v for v in full["slips"] if v != full["claim_slip"]][:n - 1],

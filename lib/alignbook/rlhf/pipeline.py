@@ -23,7 +23,13 @@ from alignbook.rlhf import world
 from alignbook.rlhf.models import MODERATION_OUTPUTS, ScoreModel, score_model
 from alignbook.rlhf.policies import SFT_SOURCES, Sizes, generate_text, sft_policy
 from alignbook.rlhf.ppo import PPOConfig, SafeRLHF, evaluate_policy
-from alignbook.rlhf.scoring import encode_rows, end_scores, train_moderation, train_score_model
+from alignbook.rlhf.scoring import (
+    encode_rows,
+    end_scores,
+    evaluate_score_model,
+    train_moderation,
+    train_score_model,
+)
 
 SCORE_KINDS = ("reward", "cost", "single", "moderation")
 
@@ -142,7 +148,9 @@ def decoupling(built: Built, tradeoffs, seeds, steps: int | None = None) -> pd.D
     models (the dual preferences) and, for each trade-off weight w, a single-preference model trained on the
     pairs' single label at w (helpfulness minus w per severity level, with the annotators' noise). Each seed
     retrains every model (seed ``built.stack.seed`` reuses the stack's reward and cost models). One row per
-    seed and model: how often it orders the held-out pairs' true harm and helpfulness the right way. ``steps``:
+    seed and model: how often it orders the held-out pairs' true harm and helpfulness the right way (and, for the
+    cost model, how often its sign tells unsafe from safe answers: each seed's cost model is one training run of
+    that claim). ``steps``:
     each model's training steps (default the stack's)."""
     tradeoffs, seeds = tuple(float(w) for w in tradeoffs), list(seeds)
     if not tradeoffs or not seeds:
@@ -164,7 +172,8 @@ def decoupling(built: Built, tradeoffs, seeds, steps: int | None = None) -> pd.D
         rows.append({"seed": seed, "model": "reward + cost models", "tradeoff": np.nan,
                      "orders helpfulness": truth_orderings(dual["reward"], "reward", test, help_diff,
                                                            harm_diff)["orders helpfulness"],
-                     "orders harm": truth_orderings(dual["cost"], "cost", test, help_diff, harm_diff)["orders harm"]})
+                     "orders harm": truth_orderings(dual["cost"], "cost", test, help_diff, harm_diff)["orders harm"],
+                     "cost sign accuracy": evaluate_score_model(dual["cost"], test, "cost")["sign_accuracy"]})
         for w in tradeoffs:
             single, _ = train_scores(stack, built.policy, built.tokenizer, labelled[w], ("single",), seed=offset)
             rows.append({"seed": seed, "model": f"single, w = {w:g}", "tradeoff": w,
