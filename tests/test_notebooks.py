@@ -192,3 +192,36 @@ def test_claims_judged_at_a_target_plan_their_seeds(notebook):
         if "plan=" in cell.source:
             assert f'alignbook.scales.get("{path.stem}", "full")' in cell.source, \
                 f"{path.name}: a seed plan takes the full scale's seed count from alignbook.scales.get"
+
+
+# Claims whose figure comes from no training run at all, so that no count of runs applies: a tokenizer trained by a
+# deterministic algorithm on a fixed corpus, and properties of the environments measured with scripted policies.
+NO_TRAINING_RUN = {
+    "Digit splitting costs little compression on prose",
+    "harder levels carry more constraint violations",
+    "reward and safety conflict: a goal-seeking policy that ignores costs pays them",
+}
+
+
+def test_claims_that_could_hold_say_how_many_training_runs_they_rest_on(notebook):
+    """A claim that can hold or be contradicted passes a seed plan (``plan=``, judged over seeds by ``compare``)
+    or the training runs its threshold reads (``runs=``, fewer than 3 decide nothing), unless it rests on no
+    training run at all (``NO_TRAINING_RUN``): one trained model must never decide a claim unsaid."""
+    import ast
+
+    path, nb = notebook
+    for cell in nb.cells:
+        if cell.cell_type != "code" or ".claim(" not in cell.source:
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "claim"):
+                continue
+            keywords = {k.arg: k.value for k in node.keywords}
+            name = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
+            verdict = keywords.get("verdict")
+            never_decides = (isinstance(verdict, ast.Call) and getattr(verdict.func, "id", None) == "judge"
+                             and verdict.args and isinstance(verdict.args[0], ast.Constant)
+                             and verdict.args[0].value is False and "contradicted" not in
+                             {k.arg for k in verdict.keywords})
+            assert never_decides or name in NO_TRAINING_RUN or {"plan", "runs"} & keywords.keys(), \
+                f"{path.name}: the claim {name!r} can hold or be contradicted but says neither plan= nor runs="
