@@ -171,6 +171,13 @@ def test_claims_judged_over_seeds_plan_their_seeds(notebook):
                 f"{path.name}: the claim at line {node.lineno} is judged on {sorted(reads)} over seeds but has no plan="
 
 
+def _claim_calls(tree):
+    """Every ``.claim(...)`` call in a parsed notebook cell."""
+    import ast
+
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", None) == "claim"]
+
+
 def test_claims_judged_at_a_target_plan_their_seeds(notebook):
     """A claim whose comparison is judged at the paper's magnitude (``verdict(target=...)``) passes a seed plan
     (``report.Plan``) with the full scale's seed count, so that its note says where it is decided."""
@@ -180,9 +187,7 @@ def test_claims_judged_at_a_target_plan_their_seeds(notebook):
     for cell in nb.cells:
         if cell.cell_type != "code" or "verdict(target=" not in cell.source:
             continue
-        for node in ast.walk(ast.parse(cell.source)):
-            if not (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "claim"):
-                continue
+        for node in _claim_calls(ast.parse(cell.source)):
             keywords = {k.arg: k.value for k in node.keywords}
             verdict = keywords.get("verdict")
             targeted = (isinstance(verdict, ast.Call) and getattr(verdict.func, "attr", None) == "verdict"
@@ -210,18 +215,15 @@ def test_claims_that_could_hold_say_how_many_training_runs_they_rest_on(notebook
     import ast
 
     path, nb = notebook
-    for cell in nb.cells:
-        if cell.cell_type != "code" or ".claim(" not in cell.source:
-            continue
-        for node in ast.walk(ast.parse(cell.source)):
-            if not (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "claim"):
-                continue
-            keywords = {k.arg: k.value for k in node.keywords}
-            name = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
-            verdict = keywords.get("verdict")
-            never_decides = (isinstance(verdict, ast.Call) and getattr(verdict.func, "id", None) == "judge"
-                             and verdict.args and isinstance(verdict.args[0], ast.Constant)
-                             and verdict.args[0].value is False and "contradicted" not in
-                             {k.arg for k in verdict.keywords})
-            assert never_decides or name in NO_TRAINING_RUN or {"plan", "runs"} & keywords.keys(), \
-                f"{path.name}: the claim {name!r} can hold or be contradicted but says neither plan= nor runs="
+    calls = [node for cell in nb.cells if cell.cell_type == "code" and ".claim(" in cell.source
+             for node in _claim_calls(ast.parse(cell.source))]
+    for node in calls:
+        keywords = {k.arg: k.value for k in node.keywords}
+        name = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
+        verdict = keywords.get("verdict")
+        never_decides = (isinstance(verdict, ast.Call) and getattr(verdict.func, "id", None) == "judge"
+                         and verdict.args and isinstance(verdict.args[0], ast.Constant)
+                         and verdict.args[0].value is False and "contradicted" not in
+                         {k.arg for k in verdict.keywords})
+        assert never_decides or name in NO_TRAINING_RUN or {"plan", "runs"} & keywords.keys(), \
+            f"{path.name}: the claim {name!r} can hold or be contradicted but says neither plan= nor runs="
